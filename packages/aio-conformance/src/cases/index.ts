@@ -1,0 +1,5 @@
+import type { ConformanceCase } from '../case.js';
+import { openCloseCases } from './open-close.js';
+
+/** Every case, in the order the runners execute them. */
+export const cases: readonly ConformanceCase[] = [...openCloseCases];

@@ -1,0 +1,54 @@
+import type { Backend, Engine, RingContext } from '@proactor/aio-core';
+
+/** What an instrumented backend saw cross the boundary. */
+export interface BoundaryCounts {
+  /** Calls of engine.submit(). */
+  submitCalls: number;
+  /** Entries handed over in those calls (operations and cancels). */
+  entries: number;
+  /** Calls of ring.complete(). */
+  completeCalls: number;
+  /** Completions delivered. */
+  completions: number;
+}
+
+/**
+ * Wraps `backend` so a case can observe the boundary between the queue and its engine: how
+ * many submit calls, how many entries, how many completion batches.
+ */
+export function instrument(backend: Backend): { backend: Backend; counts: BoundaryCounts } {
+  const counts: BoundaryCounts = { submitCalls: 0, entries: 0, completeCalls: 0, completions: 0 };
+  const wrapped: Backend = {
+    name: backend.name,
+    capabilities: backend.capabilities,
+    attach(ring: RingContext): Engine {
+      const observed: RingContext = {
+        entries: ring.entries,
+        submissions: ring.submissions,
+        completions: ring.completions,
+        completionEntries: ring.completionEntries,
+        resources: ring.resources,
+        stats: ring.stats,
+        complete(count: number) {
+          counts.completeCalls++;
+          counts.completions += count;
+          ring.complete(count);
+        },
+      };
+      const engine = backend.attach(observed);
+      const proxy: Engine = {
+        submit(count: number) {
+          counts.submitCalls++;
+          counts.entries += count;
+          engine.submit(count);
+        },
+        ref: () => engine.ref(),
+        unref: () => engine.unref(),
+        close: () => engine.close(),
+      };
+      if (engine.waitSync) proxy.waitSync = (min, timeoutMs) => engine.waitSync!(min, timeoutMs);
+      return proxy;
+    },
+  };
+  return { backend: wrapped, counts };
+}

@@ -1,0 +1,4 @@
+export type { CaseContext, ConformanceCase, Need } from './case.js';
+export { skipReason } from './case.js';
+export { cases, loadTarget, runCase, type Target } from './runner.js';
+export { type RunOptions, registerConformance, runSuite, type SuiteResult, type TestHost } from './suite.js';

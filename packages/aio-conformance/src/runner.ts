@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Backend, Queue, type QueueOptions } from '@proactor/aio-core';
+import type { CaseContext, ConformanceCase } from './case.js';
+import { cases as allCases } from './cases/index.js';
+
+/** A backend under test and where it was loaded from. */
+export interface Target {
+  backend: Backend;
+  /** URL of the module whose default export is `backend`. */
+  backendUrl: string;
+}
+
+/**
+ * Loads a backend the way a user's project would: `specifier` is a package name resolved from
+ * `fromDir` (default: the current directory), or a path / file URL of a module. The module's
+ * default export must be a Backend.
+ */
+export async function loadTarget(specifier: string, fromDir = process.cwd()): Promise<Target> {
+  let url: string;
+  if (specifier.startsWith('file:')) url = specifier;
+  else if (specifier.startsWith('.') || isAbsolute(specifier)) url = pathToFileURL(resolve(fromDir, specifier)).href;
+  else url = pathToFileURL(createRequire(join(fromDir, 'noop.js')).resolve(specifier)).href;
+  const mod = (await import(url)) as { default?: unknown };
+  const backend = mod.default as Backend | undefined;
+  if (!backend || typeof backend !== 'object' || typeof backend.attach !== 'function' || !backend.capabilities) {
+    throw new TypeError(`${specifier} (${url}) has no default export that is a proactor Backend`);
+  }
+  return { backend, backendUrl: url };
+}
+
+const coreUrl = import.meta.resolve('@proactor/aio-core');
+
+/** Runs one case to completion (or its timeout), then cleans up what it created. */
+export async function runCase(c: ConformanceCase, target: Target): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'proactor-conformance-'));
+  const queues: Queue[] = [];
+  const cleanups: (() => unknown)[] = [];
+  const t: CaseContext = {
+    backend: target.backend,
+    backendUrl: target.backendUrl,
+    coreUrl,
+    dir,
+    path: (name) => join(dir, name),
+    queue(options?: QueueOptions, backend: Backend = target.backend) {
+      const q = new Queue(backend, options);
+      queues.push(q);
+      return q;
+    },
+    defer(cleanup) {
+      cleanups.push(cleanup);
+    },
+  };
+  const timeoutMs = c.timeoutMs ?? 20_000;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      c.run(t),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    const errors: unknown[] = [];
+    for (const q of queues) {
+      await withTimeout(q.destroy(), 10_000, 'queue.destroy() did not finish within 10 s').catch((e) => errors.push(e));
+    }
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    if (errors.length > 0) throw errors[0];
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export { allCases as cases };

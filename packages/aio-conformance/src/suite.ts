@@ -1,0 +1,61 @@
+import { type ConformanceCase, skipReason } from './case.js';
+import { cases, runCase, type Target } from './runner.js';
+
+/** The describe/it pair of a test framework; the suite itself is written without one. */
+export interface TestHost {
+  describe(name: string, body: () => void): void;
+  it(name: string, body: () => Promise<void>, timeoutMs: number): void;
+  /** Registers a case that does not run, with the reason. */
+  skip(name: string, reason: string): void;
+}
+
+/** Registers every conformance case for `target` with a test framework. */
+export function registerConformance(host: TestHost, target: Target, list: readonly ConformanceCase[] = cases): void {
+  host.describe(`proactor conformance: ${target.backend.name}`, () => {
+    for (const c of list) {
+      const reason = skipReason(c, target.backend);
+      if (reason !== undefined) host.skip(c.name, reason);
+      else host.it(c.name, () => runCase(c, target), (c.timeoutMs ?? 20_000) + 15_000);
+    }
+  });
+}
+
+export interface SuiteResult {
+  passed: number;
+  failed: number;
+  skipped: number;
+  failures: { name: string; error: unknown }[];
+}
+
+export interface RunOptions {
+  /** Only cases whose name contains this text (or matches this expression). */
+  filter?: string | RegExp;
+  /** Called after each case. */
+  report?(name: string, outcome: 'passed' | 'failed' | 'skipped', detail?: unknown): void;
+  cases?: readonly ConformanceCase[];
+}
+
+/** Runs the suite in this process, one case after another. */
+export async function runSuite(target: Target, options: RunOptions = {}): Promise<SuiteResult> {
+  const result: SuiteResult = { passed: 0, failed: 0, skipped: 0, failures: [] };
+  const { filter } = options;
+  for (const c of options.cases ?? cases) {
+    if (filter !== undefined && !(typeof filter === 'string' ? c.name.includes(filter) : filter.test(c.name))) continue;
+    const reason = skipReason(c, target.backend);
+    if (reason !== undefined) {
+      result.skipped++;
+      options.report?.(c.name, 'skipped', reason);
+      continue;
+    }
+    try {
+      await runCase(c, target);
+      result.passed++;
+      options.report?.(c.name, 'passed');
+    } catch (error) {
+      result.failed++;
+      result.failures.push({ name: c.name, error });
+      options.report?.(c.name, 'failed', error);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,131 @@
+/**
+ * TypeScript mirror of native/include/proactor/abi.h, the entry layout shared by aio-core and
+ * every backend. test/abi.test.ts parses the header and fails when the two disagree.
+ */
+
+export const ABI_VERSION = 1;
+
+export const SQE_SIZE = 64;
+export const CQE_SIZE = 16;
+export const STAT_FIELDS = 18;
+export const SLOT_NONE = 0xffffffff;
+export const IOV_MAX = 1024;
+
+export const Opcode = {
+  NOP: 0,
+  OPEN: 1,
+  CLOSE: 2,
+  READ: 3,
+  WRITE: 4,
+  READV: 5,
+  WRITEV: 6,
+  FSYNC: 7,
+  FDATASYNC: 8,
+  STAT: 9,
+  FSTAT: 10,
+  UNLINK: 11,
+  RENAME: 12,
+  MKDIR: 13,
+  FTRUNCATE: 14,
+  TIMEOUT: 15,
+  CANCEL: 16,
+} as const;
+export type Opcode = (typeof Opcode)[keyof typeof Opcode];
+export const OPCODE_COUNT = 17;
+
+export const SQE_F_LINK = 0x01;
+export const STAT_F_NOFOLLOW = 0x01;
+export const UNLINK_F_DIR = 0x01;
+export const CQE_F_MORE = 0x01;
+
+/** Byte offsets of the submission entry's fields. */
+export const SqeOffset = {
+  opcode: 0,
+  flags: 1,
+  fd: 4,
+  offset: 8,
+  buf_offset: 16,
+  len: 24,
+  slot: 28,
+  op_flags: 32,
+  mode: 36,
+  target: 40,
+  timeout_ns: 48,
+} as const;
+
+/** Byte offsets of the completion entry's fields. */
+export const CqeOffset = {
+  slot: 0,
+  flags: 4,
+  result: 8,
+} as const;
+
+/** Index of each field in a slot's stat record (Float64Array). */
+export const StatField = {
+  DEV: 0,
+  MODE: 1,
+  NLINK: 2,
+  UID: 3,
+  GID: 4,
+  RDEV: 5,
+  BLKSIZE: 6,
+  INO: 7,
+  SIZE: 8,
+  BLOCKS: 9,
+  ATIME_SEC: 10,
+  ATIME_NSEC: 11,
+  MTIME_SEC: 12,
+  MTIME_NSEC: 13,
+  CTIME_SEC: 14,
+  CTIME_NSEC: 15,
+  BIRTHTIME_SEC: 16,
+  BIRTHTIME_NSEC: 17,
+} as const;
+
+/** One decoded submission entry: what a backend written in TypeScript works from. */
+export interface Submission {
+  opcode: Opcode;
+  flags: number;
+  fd: number;
+  /** File position; -1 means the file's current position. */
+  offset: number;
+  bufOffset: number;
+  len: number;
+  slot: number;
+  opFlags: number;
+  mode: number;
+  target: number;
+  timeoutNs: number;
+}
+
+const TWO32 = 0x1_0000_0000;
+
+/** Reads submission entry `index` from `u32` (a Uint32Array over the submission buffer). */
+export function decodeSubmission(u32: Uint32Array, index: number): Submission {
+  const b = index * (SQE_SIZE / 4);
+  const head = u32[b];
+  const offLo = u32[b + 2];
+  const offHi = u32[b + 3];
+  return {
+    opcode: (head & 0xff) as Opcode,
+    flags: (head >>> 8) & 0xff,
+    fd: u32[b + 1] | 0,
+    offset: offHi === 0xffffffff && offLo === 0xffffffff ? -1 : offHi * TWO32 + offLo,
+    bufOffset: u32[b + 5] * TWO32 + u32[b + 4],
+    len: u32[b + 6],
+    slot: u32[b + 7],
+    opFlags: u32[b + 8],
+    mode: u32[b + 9],
+    target: u32[b + 10],
+    timeoutNs: u32[b + 13] * TWO32 + u32[b + 12],
+  };
+}
+
+/** Writes completion entry `index` into `i32` (an Int32Array over the completion buffer). */
+export function encodeCompletion(i32: Int32Array, index: number, slot: number, result: number, flags = 0): void {
+  const b = index * (CQE_SIZE / 4);
+  i32[b] = slot | 0;
+  i32[b + 1] = flags;
+  i32[b + 2] = result;
+  i32[b + 3] = 0;
+}

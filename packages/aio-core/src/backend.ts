@@ -1,0 +1,95 @@
+/**
+ * The contract between aio-core and a backend. A backend package's default export is a
+ * Backend; `new Queue(backend)` attaches one Engine per queue.
+ */
+
+/** The mechanisms proactor has backends for. */
+export type BackendName = 'io_uring' | 'iocp' | 'kqueue' | 'epoll' | 'node';
+
+/** Operation names, as they appear in `capabilities.ops`. */
+export type OperationName =
+  | 'nop'
+  | 'open'
+  | 'close'
+  | 'read'
+  | 'write'
+  | 'readv'
+  | 'writev'
+  | 'fsync'
+  | 'fdatasync'
+  | 'stat'
+  | 'lstat'
+  | 'fstat'
+  | 'unlink'
+  | 'rmdir'
+  | 'rename'
+  | 'mkdir'
+  | 'ftruncate'
+  | 'timeout'
+  | 'cancel';
+
+/** What a backend can do. An operation outside `ops` fails with ERR_PROACTOR_UNSUPPORTED. */
+export interface Capabilities {
+  readonly ops: ReadonlySet<OperationName>;
+  /** Linked operations (`{ link: true }`) run in order, the rest cancelled after a failure. */
+  readonly linkedOperations: boolean;
+  /** `queue.waitSync()` can block the calling thread until completions arrive. */
+  readonly waitSync: boolean;
+  /** Whether an operation already running in the kernel or a thread can be cancelled, or only
+   * operations that have not started yet and timeouts. */
+  readonly cancelInFlight: boolean;
+  /** Operations producing several completions (multishot accept/recv). */
+  readonly multishot: boolean;
+  readonly registeredBuffers: boolean;
+  readonly registeredFiles: boolean;
+}
+
+/**
+ * What a queue shares with its engine. All buffers are owned by JavaScript; the layout of their
+ * entries is native/include/proactor/abi.h.
+ */
+export interface RingContext {
+  /** Number of slots: the most operations in flight at once. */
+  readonly entries: number;
+  /** Submission entries (SQE_SIZE bytes each); room for 2 * entries. */
+  readonly submissions: ArrayBuffer;
+  /** Completion entries (CQE_SIZE bytes each); `completionEntries` of them. */
+  readonly completions: ArrayBuffer;
+  readonly completionEntries: number;
+  /**
+   * Resources of in-flight operations: index 2 * slot and 2 * slot + 1 (buffers, buffer arrays,
+   * paths as string or Buffer). Referenced until the operation's final completion.
+   */
+  readonly resources: unknown[];
+  /** The stat area: STAT_FIELDS doubles per slot, filled by stat/lstat/fstat. */
+  readonly stats: Float64Array;
+  /**
+   * Hands completions [0, count) of the completion buffer to the queue. Called by the engine,
+   * never from inside `submit()`; the buffer may be reused once it returns.
+   */
+  complete(count: number): void;
+}
+
+/** One queue's connection to a backend. */
+export interface Engine {
+  /** Consumes submission entries [0, count) before returning. Never calls `complete()`. */
+  submit(count: number): void;
+  /**
+   * Blocks until at least `min` completions are available or `timeoutMs` passed (-1: no limit),
+   * delivers them through `complete()` and returns how many it delivered. Only when
+   * `capabilities.waitSync`.
+   */
+  waitSync?(min: number, timeoutMs: number): number;
+  /** Keep the event loop alive while operations are in flight (the default). */
+  ref(): void;
+  /** Let the process exit even while operations are in flight. */
+  unref(): void;
+  /** Frees the engine. Called once, after every submitted operation has completed. */
+  close(): void;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  readonly capabilities: Capabilities;
+  attach(ring: RingContext): Engine;
+}

@@ -1,0 +1,1001 @@
+import {
+  CQE_F_MORE,
+  CQE_SIZE,
+  Opcode,
+  SLOT_NONE,
+  SQE_F_LINK,
+  SQE_SIZE,
+  STAT_F_NOFOLLOW,
+  STAT_FIELDS,
+  UNLINK_F_DIR,
+} from './abi.js';
+import type { Backend, Capabilities, Engine, OperationName, RingContext } from './backend.js';
+import {
+  AbortError,
+  errnoOf,
+  invalidArgType,
+  outOfRange,
+  ProactorError,
+  type SystemError,
+  systemError,
+} from './errors.js';
+import { Stats } from './stats.js';
+import {
+  IO_MAX_LENGTH,
+  type PathLike,
+  parseMode,
+  parseOpenFlags,
+  validateAbortSignal,
+  validateBuffer,
+  validateBufferList,
+  validateFd,
+  validateInteger,
+  validateObject,
+  validatePath,
+  validatePosition,
+} from './validate.js';
+
+/** Node-style completion callback. `result` is present when `err` is null. */
+export type Callback<T> = (err: Error | null, result?: T) => void;
+
+/** Options every operation takes. */
+export interface OpOptions {
+  /** Cancels the operation: it rejects with an AbortError unless it completed first. */
+  signal?: AbortSignal;
+  /**
+   * Links this operation to the next one issued on this queue before the queue flushes (in the
+   * same tick): the next one starts only after this one succeeded, and is cancelled (ECANCELED)
+   * if this one fails or transfers fewer bytes than asked.
+   */
+  link?: boolean;
+}
+
+/** Options that select the polled form: no promise or callback; the completion is collected
+ * by the queue and read with `drain()` / `peek()` / `waitSync()`. */
+export interface PolledOptions extends OpOptions {
+  /** Any number; it comes back with the completion. */
+  userData: number;
+}
+
+export interface ReadOptions extends OpOptions {
+  /** Where in the buffer to start (default 0). */
+  offset?: number;
+  /** How many bytes (default: the rest of the buffer after offset). */
+  length?: number;
+  /** File position; null or -1 means the file's current position (the default). */
+  position?: number | bigint | null;
+}
+export type WriteOptions = ReadOptions;
+
+export interface VectorOptions extends OpOptions {
+  position?: number | bigint | null;
+}
+
+export interface MkdirOptions extends OpOptions {
+  mode?: number | string;
+}
+
+export interface QueueOptions {
+  /** Slots: how many operations may be in flight at once; more wait in the queue (default 256). */
+  entries?: number;
+  /** Completion entries delivered per batch (default: 2 * entries). */
+  completionEntries?: number;
+}
+
+/** A completion of the polled form. */
+export interface Completion {
+  userData: number;
+  /** >= 0: the operation's value (bytes, fd, 0). < 0: a negative errno; see `Queue.errorOf`. */
+  result: number;
+  /** The result of a polled stat, lstat or fstat. */
+  stats?: Stats;
+}
+
+const enum Form {
+  Promise = 0,
+  Callback = 1,
+  Polled = 2,
+}
+
+const enum State {
+  Pending = 0,
+  InFlight = 1,
+  Done = 2,
+}
+
+type AnyCallback = (err: Error | null, result?: unknown) => void;
+
+/** One operation from the call that issued it to its final completion. */
+class Operation {
+  state = State.Pending;
+  slot = -1;
+  link = false;
+  aborted = false;
+  cancelRequested = false;
+  form = Form.Promise;
+  resolve: ((value: unknown) => void) | undefined = undefined;
+  reject: ((reason: unknown) => void) | undefined = undefined;
+  callback: AnyCallback | undefined = undefined;
+  userData = 0;
+  signal: AbortSignal | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  fd = 0;
+  offset = 0;
+  bufOffset = 0;
+  len = 0;
+  opFlags = 0;
+  mode = 0;
+  timeoutNs = 0;
+  res0: unknown = undefined;
+  res1: unknown = undefined;
+  path: string | undefined = undefined;
+  dest: string | undefined = undefined;
+
+  constructor(
+    readonly opcode: Opcode,
+    readonly syscall: string,
+  ) {}
+}
+
+const TWO32 = 0x1_0000_0000;
+const SQE_WORDS = SQE_SIZE / 4;
+const CQE_WORDS = CQE_SIZE / 4;
+const ECANCELED = errnoOf('ECANCELED');
+
+function displayPath(path: string | Buffer): string {
+  return typeof path === 'string' ? path : path.toString();
+}
+
+function isOptionsObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !ArrayBuffer.isView(value);
+}
+
+function rethrowLater(error: unknown): void {
+  process.nextTick(() => {
+    throw error;
+  });
+}
+
+/**
+ * A completion queue over one backend: operations are started at once and complete later, by
+ * promise, by Node-style callback, or into the queue's polled completion list.
+ *
+ * Submissions are encoded into a submission buffer and handed to the backend in one call per
+ * microtask checkpoint (or at `submit()`); completions come back in batches. At most `entries`
+ * operations are in flight; more wait, in order, and are never dropped.
+ */
+export class Queue implements AsyncDisposable {
+  readonly backend: Backend;
+  readonly capabilities: Capabilities;
+  readonly entries: number;
+
+  readonly #engine: Engine;
+  readonly #sq: Uint32Array;
+  readonly #cq: Int32Array;
+  readonly #resources: unknown[];
+  readonly #stats: Float64Array;
+  readonly #slots: (Operation | undefined)[];
+  readonly #free: number[] = [];
+  #pending: (Operation | undefined)[] = [];
+  #pendingHead = 0;
+  /** Consecutive linked operations at the tail of #pending. */
+  #openChain = 0;
+  #cancels: Operation[] = [];
+  #inFlight = 0;
+  #flushQueued = false;
+  #destroying: Promise<void> | undefined;
+  #destroyed: (() => void) | undefined;
+  #closed = false;
+  readonly #polled: Completion[] = [];
+  #polledHead = 0;
+
+  constructor(backend: Backend, options: QueueOptions = {}) {
+    if (backend === null || typeof backend !== 'object' || typeof backend.attach !== 'function') {
+      throw invalidArgType('backend', 'a proactor Backend', backend);
+    }
+    validateObject(options, 'options');
+    const entries = options.entries === undefined ? 256 : validateInteger(options.entries, 'options.entries', 1, 65536);
+    const completionEntries =
+      options.completionEntries === undefined
+        ? 2 * entries
+        : validateInteger(options.completionEntries, 'options.completionEntries', 1, 1 << 20);
+    this.backend = backend;
+    this.capabilities = backend.capabilities;
+    this.entries = entries;
+    const submissions = new ArrayBuffer(2 * entries * SQE_SIZE);
+    const completions = new ArrayBuffer(completionEntries * CQE_SIZE);
+    this.#sq = new Uint32Array(submissions);
+    this.#cq = new Int32Array(completions);
+    this.#resources = new Array(2 * entries).fill(undefined);
+    this.#stats = new Float64Array(entries * STAT_FIELDS);
+    this.#slots = new Array(entries).fill(undefined);
+    for (let slot = entries - 1; slot >= 0; slot--) this.#free.push(slot);
+    const ring: RingContext = {
+      entries,
+      submissions,
+      completions,
+      completionEntries,
+      resources: this.#resources,
+      stats: this.#stats,
+      complete: (count: number) => this.#complete(count),
+    };
+    this.#engine = backend.attach(ring);
+  }
+
+  /** Operations submitted to the backend and not yet completed. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Operations issued but waiting for a slot or for the next flush. */
+  get waiting(): number {
+    let n = 0;
+    for (let i = this.#pendingHead; i < this.#pending.length; i++) if (this.#pending[i]) n++;
+    return n;
+  }
+
+  /** Polled completions ready to be drained. */
+  get ready(): number {
+    return this.#polled.length - this.#polledHead;
+  }
+
+  // ---- file operations -------------------------------------------------------------------
+
+  open(path: PathLike, flags: string | number | undefined, mode: number | string | undefined, options: PolledOptions): void;
+  open(path: PathLike, flags?: string | number, mode?: number | string, options?: OpOptions): Promise<number>;
+  open(path: PathLike, callback: Callback<number>): void;
+  open(path: PathLike, flags: string | number | undefined, callback: Callback<number>): void;
+  open(path: PathLike, flags: string | number | undefined, mode: number | string | undefined, callback: Callback<number>): void;
+  open(
+    path: PathLike,
+    flags: string | number | undefined,
+    mode: number | string | undefined,
+    options: OpOptions | undefined,
+    callback: Callback<number>,
+  ): void;
+  open(path: PathLike, ...rest: unknown[]): Promise<number> | undefined {
+    const callback = popCallback(rest);
+    const target = validatePath(path);
+    const op = new Operation(Opcode.OPEN, 'open');
+    op.opFlags = parseOpenFlags(rest[0]);
+    op.mode = parseMode(rest[1], 'mode', 0o666);
+    op.res0 = target;
+    op.path = displayPath(target);
+    return this.#issue(op, 'open', rest[2], callback) as Promise<number> | undefined;
+  }
+
+  close(fd: number, options: PolledOptions): void;
+  close(fd: number, options?: OpOptions): Promise<void>;
+  close(fd: number, callback: Callback<void>): void;
+  close(fd: number, options: OpOptions | undefined, callback: Callback<void>): void;
+  close(fd: number, options?: unknown, callback?: unknown): Promise<void> | undefined {
+    return this.#fdOp(Opcode.CLOSE, 'close', 'close', fd, options, callback) as Promise<void> | undefined;
+  }
+
+  read(fd: number, buffer: ArrayBufferView, options: ReadOptions & PolledOptions): void;
+  read(fd: number, buffer: ArrayBufferView, options?: ReadOptions): Promise<number>;
+  read(fd: number, buffer: ArrayBufferView, offset: number, length?: number, position?: number | bigint | null): Promise<number>;
+  read(fd: number, buffer: ArrayBufferView, callback: Callback<number>): void;
+  read(fd: number, buffer: ArrayBufferView, options: ReadOptions, callback: Callback<number>): void;
+  read(
+    fd: number,
+    buffer: ArrayBufferView,
+    offset: number | undefined,
+    length: number | undefined,
+    position: number | bigint | null | undefined,
+    callback: Callback<number>,
+  ): void;
+  read(fd: number, buffer: ArrayBufferView, a?: unknown, b?: unknown, c?: unknown, d?: unknown): Promise<number> | undefined {
+    return this.#transfer(Opcode.READ, 'read', fd, buffer, a, b, c, d) as Promise<number> | undefined;
+  }
+
+  write(fd: number, buffer: ArrayBufferView, options: WriteOptions & PolledOptions): void;
+  write(fd: number, buffer: ArrayBufferView, options?: WriteOptions): Promise<number>;
+  write(fd: number, buffer: ArrayBufferView, offset: number, length?: number, position?: number | bigint | null): Promise<number>;
+  write(fd: number, data: string, position?: number | bigint | null, encoding?: BufferEncoding): Promise<number>;
+  write(fd: number, buffer: ArrayBufferView | string, callback: Callback<number>): void;
+  write(fd: number, buffer: ArrayBufferView, options: WriteOptions, callback: Callback<number>): void;
+  write(
+    fd: number,
+    buffer: ArrayBufferView,
+    offset: number | undefined,
+    length: number | undefined,
+    position: number | bigint | null | undefined,
+    callback: Callback<number>,
+  ): void;
+  write(
+    fd: number,
+    data: string,
+    position: number | bigint | null | undefined,
+    encoding: BufferEncoding | undefined,
+    callback: Callback<number>,
+  ): void;
+  write(
+    fd: number,
+    buffer: ArrayBufferView | string,
+    a?: unknown,
+    b?: unknown,
+    c?: unknown,
+    d?: unknown,
+  ): Promise<number> | undefined {
+    if (typeof buffer === 'string') {
+      const callback = [a, b, c].find((x) => typeof x === 'function') as AnyCallback | undefined;
+      const position = typeof a === 'function' ? undefined : a;
+      const encoding = typeof b === 'function' || b === undefined ? 'utf8' : b;
+      if (typeof encoding !== 'string' || !Buffer.isEncoding(encoding)) {
+        throw invalidArgType('encoding', 'a valid Buffer encoding', encoding);
+      }
+      const data = Buffer.from(buffer, encoding);
+      return this.#transfer(Opcode.WRITE, 'write', fd, data, 0, data.length, position, callback) as
+        | Promise<number>
+        | undefined;
+    }
+    return this.#transfer(Opcode.WRITE, 'write', fd, buffer, a, b, c, d) as Promise<number> | undefined;
+  }
+
+  readv(fd: number, buffers: readonly ArrayBufferView[], position: number | bigint | null | undefined, options: PolledOptions): void;
+  readv(fd: number, buffers: readonly ArrayBufferView[], position?: number | bigint | null, options?: OpOptions): Promise<number>;
+  readv(fd: number, buffers: readonly ArrayBufferView[], callback: Callback<number>): void;
+  readv(fd: number, buffers: readonly ArrayBufferView[], position: number | bigint | null | undefined, callback: Callback<number>): void;
+  readv(
+    fd: number,
+    buffers: readonly ArrayBufferView[],
+    position: number | bigint | null | undefined,
+    options: OpOptions | undefined,
+    callback: Callback<number>,
+  ): void;
+  readv(fd: number, buffers: readonly ArrayBufferView[], ...rest: unknown[]): Promise<number> | undefined {
+    return this.#vector(Opcode.READV, 'read', 'readv', fd, buffers, rest) as Promise<number> | undefined;
+  }
+
+  writev(fd: number, buffers: readonly ArrayBufferView[], position: number | bigint | null | undefined, options: PolledOptions): void;
+  writev(fd: number, buffers: readonly ArrayBufferView[], position?: number | bigint | null, options?: OpOptions): Promise<number>;
+  writev(fd: number, buffers: readonly ArrayBufferView[], callback: Callback<number>): void;
+  writev(fd: number, buffers: readonly ArrayBufferView[], position: number | bigint | null | undefined, callback: Callback<number>): void;
+  writev(
+    fd: number,
+    buffers: readonly ArrayBufferView[],
+    position: number | bigint | null | undefined,
+    options: OpOptions | undefined,
+    callback: Callback<number>,
+  ): void;
+  writev(fd: number, buffers: readonly ArrayBufferView[], ...rest: unknown[]): Promise<number> | undefined {
+    return this.#vector(Opcode.WRITEV, 'write', 'writev', fd, buffers, rest) as Promise<number> | undefined;
+  }
+
+  fsync(fd: number, options: PolledOptions): void;
+  fsync(fd: number, options?: OpOptions): Promise<void>;
+  fsync(fd: number, callback: Callback<void>): void;
+  fsync(fd: number, options: OpOptions | undefined, callback: Callback<void>): void;
+  fsync(fd: number, options?: unknown, callback?: unknown): Promise<void> | undefined {
+    return this.#fdOp(Opcode.FSYNC, 'fsync', 'fsync', fd, options, callback) as Promise<void> | undefined;
+  }
+
+  fdatasync(fd: number, options: PolledOptions): void;
+  fdatasync(fd: number, options?: OpOptions): Promise<void>;
+  fdatasync(fd: number, callback: Callback<void>): void;
+  fdatasync(fd: number, options: OpOptions | undefined, callback: Callback<void>): void;
+  fdatasync(fd: number, options?: unknown, callback?: unknown): Promise<void> | undefined {
+    return this.#fdOp(Opcode.FDATASYNC, 'fdatasync', 'fdatasync', fd, options, callback) as Promise<void> | undefined;
+  }
+
+  fstat(fd: number, options: PolledOptions): void;
+  fstat(fd: number, options?: OpOptions): Promise<Stats>;
+  fstat(fd: number, callback: Callback<Stats>): void;
+  fstat(fd: number, options: OpOptions | undefined, callback: Callback<Stats>): void;
+  fstat(fd: number, options?: unknown, callback?: unknown): Promise<Stats> | undefined {
+    return this.#fdOp(Opcode.FSTAT, 'fstat', 'fstat', fd, options, callback) as Promise<Stats> | undefined;
+  }
+
+  ftruncate(fd: number, length: number | undefined, options: PolledOptions): void;
+  ftruncate(fd: number, length?: number, options?: OpOptions): Promise<void>;
+  ftruncate(fd: number, callback: Callback<void>): void;
+  ftruncate(fd: number, length: number | undefined, callback: Callback<void>): void;
+  ftruncate(fd: number, length: number | undefined, options: OpOptions | undefined, callback: Callback<void>): void;
+  ftruncate(fd: number, ...rest: unknown[]): Promise<void> | undefined {
+    const callback = popCallback(rest);
+    const op = new Operation(Opcode.FTRUNCATE, 'ftruncate');
+    op.fd = validateFd(fd);
+    op.offset = rest[0] === undefined ? 0 : validateInteger(rest[0], 'len', 0, Number.MAX_SAFE_INTEGER);
+    return this.#issue(op, 'ftruncate', rest[1], callback) as Promise<void> | undefined;
+  }
+
+  stat(path: PathLike, options: PolledOptions): void;
+  stat(path: PathLike, options?: OpOptions): Promise<Stats>;
+  stat(path: PathLike, callback: Callback<Stats>): void;
+  stat(path: PathLike, options: OpOptions | undefined, callback: Callback<Stats>): void;
+  stat(path: PathLike, options?: unknown, callback?: unknown): Promise<Stats> | undefined {
+    return this.#pathOp(Opcode.STAT, 'stat', 'stat', 0, path, options, callback) as Promise<Stats> | undefined;
+  }
+
+  lstat(path: PathLike, options: PolledOptions): void;
+  lstat(path: PathLike, options?: OpOptions): Promise<Stats>;
+  lstat(path: PathLike, callback: Callback<Stats>): void;
+  lstat(path: PathLike, options: OpOptions | undefined, callback: Callback<Stats>): void;
+  lstat(path: PathLike, options?: unknown, callback?: unknown): Promise<Stats> | undefined {
+    return this.#pathOp(Opcode.STAT, 'lstat', 'lstat', STAT_F_NOFOLLOW, path, options, callback) as
+      | Promise<Stats>
+      | undefined;
+  }
+
+  unlink(path: PathLike, options: PolledOptions): void;
+  unlink(path: PathLike, options?: OpOptions): Promise<void>;
+  unlink(path: PathLike, callback: Callback<void>): void;
+  unlink(path: PathLike, options: OpOptions | undefined, callback: Callback<void>): void;
+  unlink(path: PathLike, options?: unknown, callback?: unknown): Promise<void> | undefined {
+    return this.#pathOp(Opcode.UNLINK, 'unlink', 'unlink', 0, path, options, callback) as Promise<void> | undefined;
+  }
+
+  rmdir(path: PathLike, options: PolledOptions): void;
+  rmdir(path: PathLike, options?: OpOptions): Promise<void>;
+  rmdir(path: PathLike, callback: Callback<void>): void;
+  rmdir(path: PathLike, options: OpOptions | undefined, callback: Callback<void>): void;
+  rmdir(path: PathLike, options?: unknown, callback?: unknown): Promise<void> | undefined {
+    return this.#pathOp(Opcode.UNLINK, 'rmdir', 'rmdir', UNLINK_F_DIR, path, options, callback) as
+      | Promise<void>
+      | undefined;
+  }
+
+  mkdir(path: PathLike, options: MkdirOptions & PolledOptions): void;
+  mkdir(path: PathLike, mode?: number | string | MkdirOptions): Promise<void>;
+  mkdir(path: PathLike, callback: Callback<void>): void;
+  mkdir(path: PathLike, mode: number | string | MkdirOptions | undefined, callback: Callback<void>): void;
+  mkdir(path: PathLike, mode?: unknown, callback?: unknown): Promise<void> | undefined {
+    if (typeof mode === 'function') {
+      callback = mode;
+      mode = undefined;
+    }
+    let options: unknown;
+    if (isOptionsObject(mode)) {
+      options = mode;
+      mode = mode.mode;
+    }
+    const target = validatePath(path);
+    const op = new Operation(Opcode.MKDIR, 'mkdir');
+    op.mode = parseMode(mode, 'mode', 0o777);
+    op.res0 = target;
+    op.path = displayPath(target);
+    return this.#issue(op, 'mkdir', options, checkCallback(callback)) as Promise<void> | undefined;
+  }
+
+  rename(from: PathLike, to: PathLike, options: PolledOptions): void;
+  rename(from: PathLike, to: PathLike, options?: OpOptions): Promise<void>;
+  rename(from: PathLike, to: PathLike, callback: Callback<void>): void;
+  rename(from: PathLike, to: PathLike, options: OpOptions | undefined, callback: Callback<void>): void;
+  rename(from: PathLike, to: PathLike, options?: unknown, callback?: unknown): Promise<void> | undefined {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    const source = validatePath(from, 'oldPath');
+    const dest = validatePath(to, 'newPath');
+    const op = new Operation(Opcode.RENAME, 'rename');
+    op.res0 = source;
+    op.res1 = dest;
+    op.path = displayPath(source);
+    op.dest = displayPath(dest);
+    return this.#issue(op, 'rename', options, checkCallback(callback)) as Promise<void> | undefined;
+  }
+
+  // ---- control operations ----------------------------------------------------------------
+
+  /** Completes with no effect: the cost of one round trip through the backend. */
+  nop(options: PolledOptions): void;
+  nop(options?: OpOptions): Promise<void>;
+  nop(callback: Callback<void>): void;
+  nop(options: OpOptions | undefined, callback: Callback<void>): void;
+  nop(options?: unknown, callback?: unknown): Promise<void> | undefined {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    return this.#issue(new Operation(Opcode.NOP, 'nop'), 'nop', options, checkCallback(callback)) as
+      | Promise<void>
+      | undefined;
+  }
+
+  /** Completes after `ms` milliseconds, as an operation of the queue (it can be linked and cancelled). */
+  timeout(ms: number, options: PolledOptions): void;
+  timeout(ms: number, options?: OpOptions): Promise<void>;
+  timeout(ms: number, callback: Callback<void>): void;
+  timeout(ms: number, options: OpOptions | undefined, callback: Callback<void>): void;
+  timeout(ms: number, options?: unknown, callback?: unknown): Promise<void> | undefined {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    if (typeof ms !== 'number') throw invalidArgType('ms', 'of type number', ms);
+    if (!(ms >= 0 && ms <= 2 ** 31 - 1)) throw outOfRange('ms', `>= 0 && <= ${2 ** 31 - 1}`, ms);
+    const op = new Operation(Opcode.TIMEOUT, 'timeout');
+    op.timeoutNs = Math.round(ms * 1e6);
+    return this.#issue(op, 'timeout', options, checkCallback(callback)) as Promise<void> | undefined;
+  }
+
+  // ---- submission and completion control -------------------------------------------------
+
+  /**
+   * Hands every waiting operation that has a free slot to the backend now, instead of at the
+   * next microtask checkpoint. Returns how many entries were submitted.
+   */
+  submit(): number {
+    return this.#flush();
+  }
+
+  /** The oldest polled completion, left in the queue; undefined when there is none. */
+  peek(): Completion | undefined {
+    return this.#polled[this.#polledHead];
+  }
+
+  /**
+   * Removes up to `max` polled completions, oldest first, calling `handler` for each. Returns
+   * how many it removed.
+   */
+  drain(handler: (completion: Completion) => void, max = Number.POSITIVE_INFINITY): number {
+    if (typeof handler !== 'function') throw invalidArgType('handler', 'of type function', handler);
+    let n = 0;
+    while (n < max && this.#polledHead < this.#polled.length) {
+      const completion = this.#polled[this.#polledHead++];
+      n++;
+      handler(completion);
+    }
+    if (this.#polledHead === this.#polled.length) {
+      this.#polled.length = 0;
+      this.#polledHead = 0;
+    }
+    return n;
+  }
+
+  /**
+   * Submits what is waiting, then blocks the calling thread until at least `min` completions
+   * (of any form) were delivered or `timeoutMs` passed (-1: no limit). Returns how many were
+   * delivered. Promise reactions run only once the thread returns to the event loop; callbacks
+   * and polled completions are delivered before this returns. Meant for worker threads.
+   * Needs `capabilities.waitSync`.
+   */
+  waitSync(min = 1, timeoutMs = -1): number {
+    validateInteger(min, 'min', 0, 2 ** 31 - 1);
+    if (timeoutMs !== -1) validateInteger(timeoutMs, 'timeoutMs', 0, 2 ** 31 - 1);
+    const wait = this.#engine.waitSync;
+    if (!this.capabilities.waitSync || wait === undefined) {
+      throw new ProactorError(
+        'ERR_PROACTOR_UNSUPPORTED',
+        `waitSync is not supported by the ${this.backend.name} backend`,
+      );
+    }
+    this.#flush();
+    const delivered = wait.call(this.#engine, min, timeoutMs);
+    this.#flush();
+    return delivered;
+  }
+
+  /** Keeps the process alive while operations are in flight (the default). */
+  ref(): this {
+    this.#engine.ref();
+    return this;
+  }
+
+  /** Lets the process exit even while operations are in flight. */
+  unref(): this {
+    this.#engine.unref();
+    return this;
+  }
+
+  /** The Node-style error for a negative `result` of a polled completion. */
+  errorOf(result: number, syscall = 'unknown'): SystemError {
+    return systemError(result, syscall);
+  }
+
+  /**
+   * Cancels every operation in flight, waits for each one's final completion, then frees the
+   * backend's resources. Operations still waiting for a slot complete with ECANCELED. Further
+   * operations throw ERR_PROACTOR_QUEUE_DESTROYED.
+   */
+  destroy(): Promise<void> {
+    if (this.#destroying) return this.#destroying;
+    this.#destroying = new Promise<void>((resolve) => {
+      this.#destroyed = resolve;
+    });
+    const pending = this.#pending;
+    for (let i = this.#pendingHead; i < pending.length; i++) {
+      const op = pending[i];
+      if (op) this.#completeLocally(op, ECANCELED);
+    }
+    this.#pending = [];
+    this.#pendingHead = 0;
+    this.#openChain = 0;
+    for (const op of this.#slots) if (op) this.#requestCancel(op);
+    this.#flush();
+    this.#finishDestroy();
+    return this.#destroying;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.destroy();
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  #fdOp(opcode: Opcode, name: OperationName, syscall: string, fd: unknown, options: unknown, callback: unknown) {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    const op = new Operation(opcode, syscall);
+    op.fd = validateFd(fd);
+    return this.#issue(op, name, options, checkCallback(callback));
+  }
+
+  #pathOp(
+    opcode: Opcode,
+    name: OperationName,
+    syscall: string,
+    opFlags: number,
+    path: unknown,
+    options: unknown,
+    callback: unknown,
+  ) {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    const target = validatePath(path);
+    const op = new Operation(opcode, syscall);
+    op.opFlags = opFlags;
+    op.res0 = target;
+    op.path = displayPath(target);
+    return this.#issue(op, name, options, checkCallback(callback));
+  }
+
+  /** read and write: (buffer, options?, cb?) or (buffer, offset, length?, position?, cb?). */
+  #transfer(
+    opcode: Opcode,
+    name: 'read' | 'write',
+    fd: unknown,
+    buffer: unknown,
+    a: unknown,
+    b: unknown,
+    c: unknown,
+    d: unknown,
+  ) {
+    const op = new Operation(opcode, name);
+    op.fd = validateFd(fd);
+    const view = validateBuffer(buffer);
+    let offset: unknown;
+    let length: unknown;
+    let position: unknown;
+    let options: unknown;
+    let callback: unknown;
+    if (typeof a === 'function') callback = a;
+    else if (isOptionsObject(a)) {
+      options = a;
+      offset = a.offset;
+      length = a.length;
+      position = a.position;
+      callback = b;
+    } else {
+      offset = a;
+      if (typeof b === 'function') callback = b;
+      else {
+        length = b;
+        if (typeof c === 'function') callback = c;
+        else {
+          position = c;
+          callback = d;
+        }
+      }
+    }
+    const size = view.byteLength;
+    const start = offset == null ? 0 : validateInteger(offset, 'offset', 0, size);
+    const count = length == null ? size - start : validateInteger(length, 'length', 0, size - start);
+    if (count > IO_MAX_LENGTH) throw outOfRange('length', `<= ${IO_MAX_LENGTH}`, count);
+    op.offset = validatePosition(position);
+    op.bufOffset = start;
+    op.len = count;
+    op.res0 = view;
+    return this.#issue(op, name, options, checkCallback(callback));
+  }
+
+  #vector(opcode: Opcode, syscall: string, name: 'readv' | 'writev', fd: unknown, buffers: unknown, rest: unknown[]) {
+    const callback = popCallback(rest);
+    const op = new Operation(opcode, syscall);
+    op.fd = validateFd(fd);
+    const list = validateBufferList(buffers);
+    op.offset = validatePosition(rest[0]);
+    let total = 0;
+    for (const view of list) total += view.byteLength;
+    if (total > IO_MAX_LENGTH) throw outOfRange('total length of buffers', `<= ${IO_MAX_LENGTH}`, total);
+    op.len = list.length;
+    // A copy: the caller may change its array while the operation is in flight.
+    op.res0 = list.slice();
+    return this.#issue(op, name, rest[1], callback);
+  }
+
+  #issue(op: Operation, name: OperationName, options: unknown, callback: AnyCallback | undefined) {
+    if (this.#destroying) {
+      throw new ProactorError('ERR_PROACTOR_QUEUE_DESTROYED', 'the queue has been destroyed');
+    }
+    let signal: AbortSignal | undefined;
+    if (options !== undefined && options !== null) {
+      if (!isOptionsObject(options)) throw invalidArgType('options', 'of type object', options);
+      signal = validateAbortSignal(options.signal);
+      if (options.link !== undefined && typeof options.link !== 'boolean') {
+        throw invalidArgType('options.link', 'of type boolean', options.link);
+      }
+      op.link = options.link === true;
+      if (options.userData !== undefined) {
+        if (typeof options.userData !== 'number') {
+          throw invalidArgType('options.userData', 'of type number', options.userData);
+        }
+        if (callback) throw new TypeError('an operation takes either a callback or options.userData, not both');
+        op.form = Form.Polled;
+        op.userData = options.userData;
+      }
+    }
+    if (!this.capabilities.ops.has(name)) {
+      throw new ProactorError('ERR_PROACTOR_UNSUPPORTED', `${name} is not supported by the ${this.backend.name} backend`);
+    }
+    if (op.link && !this.capabilities.linkedOperations) {
+      throw new ProactorError(
+        'ERR_PROACTOR_UNSUPPORTED',
+        `linked operations are not supported by the ${this.backend.name} backend`,
+      );
+    }
+    if (this.#openChain > 0 && this.#openChain + 1 > this.entries) {
+      throw outOfRange('linked chain length', `<= ${this.entries} (the queue's entries)`, this.#openChain + 1);
+    }
+    let promise: Promise<unknown> | undefined;
+    if (callback) op.form = Form.Callback;
+    if (op.form === Form.Callback) op.callback = callback;
+    else if (op.form === Form.Promise) {
+      promise = new Promise((resolve, reject) => {
+        op.resolve = resolve;
+        op.reject = reject;
+      });
+    }
+    if (signal) {
+      op.signal = signal;
+      if (signal.aborted) {
+        op.aborted = true;
+        op.state = State.Done;
+        queueMicrotask(() => this.#settle(op, ECANCELED, undefined));
+        return promise;
+      }
+      op.onAbort = () => this.#abort(op);
+      signal.addEventListener('abort', op.onAbort, { once: true });
+    }
+    this.#openChain = op.link ? this.#openChain + 1 : 0;
+    this.#pending.push(op);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flushTask);
+    }
+    return promise;
+  }
+
+  readonly #flushTask = (): void => {
+    this.#flush();
+  };
+
+  #scheduleFlush(): void {
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  /** Writes cancels and whole chains of waiting operations into the submission buffer and submits them. */
+  #flush(): number {
+    this.#flushQueued = false;
+    if (this.#closed) return 0;
+    const sq = this.#sq;
+    let n = 0;
+    for (const op of this.#cancels) {
+      if (op.state !== State.InFlight) continue;
+      const b = n * SQE_WORDS;
+      sq.fill(0, b, b + SQE_WORDS);
+      sq[b] = Opcode.CANCEL;
+      sq[b + 7] = SLOT_NONE;
+      sq[b + 10] = op.slot;
+      n++;
+    }
+    this.#cancels.length = 0;
+
+    const pending = this.#pending;
+    const end = pending.length;
+    let i = this.#pendingHead;
+    while (i < end) {
+      // The chain is pending[i..j]: every entry but the last has its link flag set.
+      let j = i;
+      while (j < end - 1 && pending[j]!.link) j++;
+      if (j - i + 1 > this.#free.length) break;
+      let broken = false;
+      let lastIndex = -1;
+      for (let k = i; k <= j; k++) {
+        const op = pending[k]!;
+        pending[k] = undefined;
+        if (op.aborted) {
+          // Aborted before submission (and already settled): what follows it cannot run.
+          broken = true;
+          continue;
+        }
+        if (broken) {
+          this.#completeLocally(op, ECANCELED);
+          continue;
+        }
+        op.state = State.InFlight;
+        const slot = this.#free.pop()!;
+        op.slot = slot;
+        this.#slots[slot] = op;
+        this.#resources[2 * slot] = op.res0;
+        this.#resources[2 * slot + 1] = op.res1;
+        this.#inFlight++;
+        this.#encode(n, op, slot);
+        lastIndex = n;
+        n++;
+      }
+      // The chain ends here: its last submitted member links to nothing.
+      if (lastIndex >= 0) sq[lastIndex * SQE_WORDS] &= ~(SQE_F_LINK << 8);
+      i = j + 1;
+    }
+    if (i >= end) {
+      pending.length = 0;
+      this.#pendingHead = 0;
+      this.#openChain = 0;
+    } else {
+      this.#pendingHead = i;
+      if (i > 1024 && i * 2 > end) {
+        this.#pending = pending.slice(i);
+        this.#pendingHead = 0;
+      }
+    }
+    if (n > 0) this.#engine.submit(n);
+    return n;
+  }
+
+  #encode(index: number, op: Operation, slot: number): void {
+    const sq = this.#sq;
+    const b = index * SQE_WORDS;
+    sq[b] = op.opcode | ((op.link ? SQE_F_LINK : 0) << 8);
+    sq[b + 1] = op.fd;
+    if (op.offset === -1) {
+      sq[b + 2] = 0xffffffff;
+      sq[b + 3] = 0xffffffff;
+    } else {
+      sq[b + 2] = op.offset >>> 0;
+      sq[b + 3] = Math.floor(op.offset / TWO32);
+    }
+    sq[b + 4] = op.bufOffset >>> 0;
+    sq[b + 5] = Math.floor(op.bufOffset / TWO32);
+    sq[b + 6] = op.len;
+    sq[b + 7] = slot;
+    sq[b + 8] = op.opFlags;
+    sq[b + 9] = op.mode;
+    sq[b + 10] = 0;
+    sq[b + 11] = 0;
+    sq[b + 12] = op.timeoutNs >>> 0;
+    sq[b + 13] = Math.floor(op.timeoutNs / TWO32);
+    sq[b + 14] = 0;
+    sq[b + 15] = 0;
+  }
+
+  /** Called by the engine with `count` completions at the start of the completion buffer. */
+  #complete(count: number): void {
+    const cq = this.#cq;
+    const slots = this.#slots;
+    for (let i = 0; i < count; i++) {
+      const b = i * CQE_WORDS;
+      const slot = cq[b] >>> 0;
+      if (slot >= this.entries) continue; // SLOT_NONE: a cancel's own completion
+      const op = slots[slot];
+      if (op === undefined || (cq[b + 1] & CQE_F_MORE) !== 0) continue;
+      const result = cq[b + 2];
+      const stats =
+        result >= 0 && (op.opcode === Opcode.STAT || op.opcode === Opcode.FSTAT)
+          ? new Stats(this.#stats, slot * STAT_FIELDS)
+          : undefined;
+      slots[slot] = undefined;
+      this.#resources[2 * slot] = undefined;
+      this.#resources[2 * slot + 1] = undefined;
+      this.#free.push(slot);
+      this.#inFlight--;
+      op.state = State.Done;
+      this.#settle(op, result, stats);
+    }
+    if (this.#pendingHead < this.#pending.length) this.#scheduleFlush();
+    if (this.#destroying) this.#finishDestroy();
+  }
+
+  #finishDestroy(): void {
+    if (this.#inFlight > 0 || this.#closed) return;
+    this.#closed = true;
+    this.#engine.close();
+    this.#destroyed?.();
+  }
+
+  #abort(op: Operation): void {
+    if (op.state === State.Done || op.aborted) return;
+    op.aborted = true;
+    if (op.state === State.Pending) {
+      // Not submitted: it stays in #pending as a marker that breaks its chain at flush.
+      op.state = State.Done;
+      queueMicrotask(() => this.#settle(op, ECANCELED, undefined));
+      return;
+    }
+    this.#requestCancel(op);
+    this.#scheduleFlush();
+  }
+
+  #requestCancel(op: Operation): void {
+    if (op.cancelRequested) return;
+    op.cancelRequested = true;
+    this.#cancels.push(op);
+  }
+
+  /** Completes an operation that never reached the backend. */
+  #completeLocally(op: Operation, result: number): void {
+    op.state = State.Done;
+    queueMicrotask(() => this.#settle(op, result, undefined));
+  }
+
+  #settle(op: Operation, result: number, stats: Stats | undefined): void {
+    if (op.onAbort) op.signal!.removeEventListener('abort', op.onAbort);
+    if (op.form === Form.Polled) {
+      this.#polled.push(stats ? { userData: op.userData, result, stats } : { userData: op.userData, result });
+      return;
+    }
+    let error: Error | null = null;
+    let value: unknown;
+    if (result < 0) {
+      error =
+        op.aborted && result === ECANCELED
+          ? new AbortError(undefined, { cause: op.signal?.reason })
+          : systemError(result, op.syscall, op.path, op.dest);
+    } else {
+      switch (op.opcode) {
+        case Opcode.OPEN:
+        case Opcode.READ:
+        case Opcode.WRITE:
+        case Opcode.READV:
+        case Opcode.WRITEV:
+          value = result;
+          break;
+        case Opcode.STAT:
+        case Opcode.FSTAT:
+          value = stats;
+          break;
+        default:
+          value = undefined;
+      }
+    }
+    if (op.form === Form.Promise) {
+      if (error) op.reject!(error);
+      else op.resolve!(value);
+      return;
+    }
+    try {
+      if (error) op.callback!(error);
+      else op.callback!(null, value);
+    } catch (thrown) {
+      // A throwing callback must not cost the rest of the batch its completions.
+      rethrowLater(thrown);
+    }
+  }
+}
+
+function checkCallback(callback: unknown): AnyCallback | undefined {
+  if (callback === undefined) return undefined;
+  if (typeof callback !== 'function') throw invalidArgType('callback', 'of type function', callback);
+  return callback as AnyCallback;
+}
+
+/** Removes a trailing callback from `args`, leaving the positional arguments. */
+function popCallback(args: unknown[]): AnyCallback | undefined {
+  let last = args.length - 1;
+  while (last >= 0 && args[last] === undefined) last--;
+  if (last >= 0 && typeof args[last] === 'function') {
+    const callback = args[last] as AnyCallback;
+    args.length = last;
+    return callback;
+  }
+  return undefined;
+}

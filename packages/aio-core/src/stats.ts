@@ -1,0 +1,83 @@
+import { constants } from 'node:fs';
+import { StatField } from './abi.js';
+
+const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFIFO } = constants;
+// Not defined on Windows; the values are the POSIX ones.
+const S_IFBLK = constants.S_IFBLK ?? 0o060000;
+const S_IFSOCK = constants.S_IFSOCK ?? 0o140000;
+
+function ms(sec: number, nsec: number): number {
+  return sec * 1e3 + nsec / 1e6;
+}
+
+/** The result of stat/lstat/fstat: the fields and type tests of Node's fs.Stats. */
+export class Stats {
+  dev: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  blksize: number;
+  ino: number;
+  size: number;
+  blocks: number;
+  atimeMs: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  birthtimeMs: number;
+
+  /** Reads the stat record at `index` of a stat area (see abi.h, proactor_stat_field). */
+  constructor(area: Float64Array, index: number) {
+    const b = index;
+    this.dev = area[b + StatField.DEV];
+    this.mode = area[b + StatField.MODE];
+    this.nlink = area[b + StatField.NLINK];
+    this.uid = area[b + StatField.UID];
+    this.gid = area[b + StatField.GID];
+    this.rdev = area[b + StatField.RDEV];
+    this.blksize = area[b + StatField.BLKSIZE];
+    this.ino = area[b + StatField.INO];
+    this.size = area[b + StatField.SIZE];
+    this.blocks = area[b + StatField.BLOCKS];
+    this.atimeMs = ms(area[b + StatField.ATIME_SEC], area[b + StatField.ATIME_NSEC]);
+    this.mtimeMs = ms(area[b + StatField.MTIME_SEC], area[b + StatField.MTIME_NSEC]);
+    this.ctimeMs = ms(area[b + StatField.CTIME_SEC], area[b + StatField.CTIME_NSEC]);
+    this.birthtimeMs = ms(area[b + StatField.BIRTHTIME_SEC], area[b + StatField.BIRTHTIME_NSEC]);
+  }
+
+  get atime(): Date {
+    return new Date(this.atimeMs);
+  }
+  get mtime(): Date {
+    return new Date(this.mtimeMs);
+  }
+  get ctime(): Date {
+    return new Date(this.ctimeMs);
+  }
+  get birthtime(): Date {
+    return new Date(this.birthtimeMs);
+  }
+
+  isFile(): boolean {
+    return (this.mode & S_IFMT) === S_IFREG;
+  }
+  isDirectory(): boolean {
+    return (this.mode & S_IFMT) === S_IFDIR;
+  }
+  isSymbolicLink(): boolean {
+    return (this.mode & S_IFMT) === S_IFLNK;
+  }
+  isCharacterDevice(): boolean {
+    return (this.mode & S_IFMT) === S_IFCHR;
+  }
+  isBlockDevice(): boolean {
+    return (this.mode & S_IFMT) === S_IFBLK;
+  }
+  isFIFO(): boolean {
+    return (this.mode & S_IFMT) === S_IFIFO;
+  }
+  isSocket(): boolean {
+    return (this.mode & S_IFMT) === S_IFSOCK;
+  }
+}

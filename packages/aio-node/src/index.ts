@@ -1,0 +1,341 @@
+/**
+ * @proactor/aio-node: the reference backend. Pure TypeScript over node:fs and timers; it reads
+ * the same submission entries and writes the same completion entries as a native backend, so
+ * the whole of aio-core's path is exercised everywhere. It runs on every OS, serves as the
+ * oracle for differential tests and is the last-resort fallback.
+ */
+import * as fs from 'node:fs';
+import {
+  type Backend,
+  type Capabilities,
+  CQE_SIZE,
+  decodeSubmission,
+  type Engine,
+  errnoOf,
+  type OperationName,
+  Opcode,
+  type RingContext,
+  SQE_F_LINK,
+  SQE_SIZE,
+  STAT_F_NOFOLLOW,
+  STAT_FIELDS,
+  type Submission,
+  UNLINK_F_DIR,
+} from '@proactor/aio-core';
+
+const ECANCELED = errnoOf('ECANCELED');
+const EINVAL = errnoOf('EINVAL');
+
+const ops: ReadonlySet<OperationName> = new Set<OperationName>([
+  'nop',
+  'open',
+  'close',
+  'read',
+  'write',
+  'readv',
+  'writev',
+  'fsync',
+  'fdatasync',
+  'stat',
+  'lstat',
+  'fstat',
+  'unlink',
+  'rmdir',
+  'rename',
+  'mkdir',
+  'ftruncate',
+  'timeout',
+  'cancel',
+]);
+
+const capabilities: Capabilities = Object.freeze({
+  ops,
+  linkedOperations: true,
+  // Completions of node:fs arrive through the event loop, which a blocked thread never runs.
+  waitSync: false,
+  // node:fs cannot stop a request that libuv's thread pool has started.
+  cancelInFlight: false,
+  multishot: false,
+  registeredBuffers: false,
+  registeredFiles: false,
+});
+
+/** An operation and the linked ones that must wait for it. */
+interface Task {
+  sub: Submission;
+  /** The linked operations after this one, in order; shared by every member of a chain. */
+  chain: Submission[] | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+class NodeEngine implements Engine {
+  readonly #ring: RingContext;
+  readonly #sq: Uint32Array;
+  readonly #cq: Int32Array;
+  /** Completions not yet handed to the queue: pairs of (slot, result). */
+  #backlog: number[] = [];
+  #deliveryScheduled = false;
+  #referenced = true;
+  /** Started operations by slot, so cancel can find timers and the waiting rest of a chain. */
+  readonly #tasks: (Task | undefined)[];
+  #closed = false;
+
+  constructor(ring: RingContext) {
+    this.#ring = ring;
+    this.#sq = new Uint32Array(ring.submissions, 0, (ring.submissions.byteLength / SQE_SIZE) * (SQE_SIZE / 4));
+    this.#cq = new Int32Array(ring.completions, 0, ring.completionEntries * (CQE_SIZE / 4));
+    this.#tasks = new Array(ring.entries).fill(undefined);
+  }
+
+  submit(count: number): void {
+    let chain: Submission[] | undefined;
+    for (let i = 0; i < count; i++) {
+      const sub = decodeSubmission(this.#sq, i);
+      if (sub.opcode === Opcode.CANCEL) {
+        this.#cancel(sub.target);
+        continue;
+      }
+      const linked = (sub.flags & SQE_F_LINK) !== 0;
+      if (chain !== undefined) {
+        // A later member of a chain: it starts when its predecessor succeeded.
+        chain.push(sub);
+        if (!linked) chain = undefined;
+        continue;
+      }
+      const rest: Submission[] | undefined = linked ? [] : undefined;
+      this.#start(sub, rest);
+      chain = rest;
+    }
+  }
+
+  ref(): void {
+    this.#referenced = true;
+    for (const task of this.#tasks) task?.timer?.ref();
+  }
+
+  unref(): void {
+    this.#referenced = false;
+    for (const task of this.#tasks) task?.timer?.unref();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#backlog = [];
+  }
+
+  #start(sub: Submission, chain: Submission[] | undefined): void {
+    const task: Task = { sub, chain, timer: undefined };
+    this.#tasks[sub.slot] = task;
+    const done = (result: number) => this.#finish(task, result);
+    try {
+      this.#run(sub, task, done);
+    } catch {
+      // node:fs rejected the arguments synchronously (aio-core validated them; this is a backstop).
+      done(EINVAL);
+    }
+  }
+
+  /** Starts `sub` with node:fs; `done` receives the result or a negative errno exactly once. */
+  #run(sub: Submission, task: Task, done: (result: number) => void): void {
+    const ring = this.#ring;
+    const res0 = ring.resources[2 * sub.slot];
+    const res1 = ring.resources[2 * sub.slot + 1];
+    const position = sub.offset === -1 ? null : sub.offset;
+    const onCount = (err: NodeJS.ErrnoException | null, n?: number) => done(err ? errnoFrom(err) : n!);
+    const onVoid = (err: NodeJS.ErrnoException | null) => done(err ? errnoFrom(err) : 0);
+    const onStats = (err: NodeJS.ErrnoException | null, stats?: fs.BigIntStats) => {
+      if (err) return done(errnoFrom(err));
+      writeStats(ring.stats, sub.slot * STAT_FIELDS, stats!);
+      done(0);
+    };
+    switch (sub.opcode) {
+      case Opcode.NOP:
+        setImmediate(done, 0);
+        return;
+      case Opcode.OPEN:
+        fs.open(res0 as fs.PathLike, sub.opFlags, sub.mode, onCount);
+        return;
+      case Opcode.CLOSE:
+        fs.close(sub.fd, onVoid);
+        return;
+      case Opcode.READ:
+        if (sub.len === 0) {
+          // node:fs answers a zero-length read without asking the kernel; still report a bad fd.
+          fs.fstat(sub.fd, (err) => done(err ? errnoFrom(err) : 0));
+          return;
+        }
+        fs.read(sub.fd, res0 as NodeJS.ArrayBufferView, sub.bufOffset, sub.len, position, onCount);
+        return;
+      case Opcode.WRITE:
+        fs.write(sub.fd, res0 as NodeJS.ArrayBufferView, sub.bufOffset, sub.len, position, onCount);
+        return;
+      case Opcode.READV:
+        fs.readv(sub.fd, res0 as NodeJS.ArrayBufferView[], position, onCount);
+        return;
+      case Opcode.WRITEV:
+        fs.writev(sub.fd, res0 as NodeJS.ArrayBufferView[], position, onCount);
+        return;
+      case Opcode.FSYNC:
+        fs.fsync(sub.fd, onVoid);
+        return;
+      case Opcode.FDATASYNC:
+        fs.fdatasync(sub.fd, onVoid);
+        return;
+      case Opcode.STAT:
+        if (sub.opFlags & STAT_F_NOFOLLOW) fs.lstat(res0 as fs.PathLike, { bigint: true }, onStats);
+        else fs.stat(res0 as fs.PathLike, { bigint: true }, onStats);
+        return;
+      case Opcode.FSTAT:
+        fs.fstat(sub.fd, { bigint: true }, onStats);
+        return;
+      case Opcode.UNLINK:
+        if (sub.opFlags & UNLINK_F_DIR) fs.rmdir(res0 as fs.PathLike, onVoid);
+        else fs.unlink(res0 as fs.PathLike, onVoid);
+        return;
+      case Opcode.RENAME:
+        fs.rename(res0 as fs.PathLike, res1 as fs.PathLike, onVoid);
+        return;
+      case Opcode.MKDIR:
+        fs.mkdir(res0 as fs.PathLike, { mode: sub.mode }, onVoid);
+        return;
+      case Opcode.FTRUNCATE:
+        fs.ftruncate(sub.fd, sub.offset, onVoid);
+        return;
+      case Opcode.TIMEOUT: {
+        const timer = setTimeout(done, sub.timeoutNs / 1e6, 0);
+        if (!this.#referenced) timer.unref();
+        task.timer = timer;
+        return;
+      }
+      default:
+        done(EINVAL);
+    }
+  }
+
+  /** Posts the result of `task` and starts the next member of its chain, or cancels the rest. */
+  #finish(task: Task, result: number): void {
+    const { sub, chain } = task;
+    if (this.#tasks[sub.slot] !== task) return; // already completed by a cancel
+    this.#tasks[sub.slot] = undefined;
+    task.timer = undefined;
+    this.#post(sub.slot, result);
+    if (chain === undefined || chain.length === 0) return;
+    if (result < 0 || isShortTransfer(sub, result, this.#ring)) {
+      for (const later of chain) this.#post(later.slot, ECANCELED);
+      chain.length = 0;
+      return;
+    }
+    const next = chain.shift()!;
+    this.#start(next, chain);
+  }
+
+  #cancel(target: number): void {
+    const task = this.#tasks[target];
+    if (task !== undefined) {
+      if (task.timer !== undefined) {
+        clearTimeout(task.timer);
+        this.#finish(task, ECANCELED);
+      }
+      // A running node:fs request cannot be stopped: its real result will arrive.
+      return;
+    }
+    // Not started: a later member of some chain. It and everything linked after it end now.
+    for (const candidate of this.#tasks) {
+      const chain = candidate?.chain;
+      if (!chain) continue;
+      const index = chain.findIndex((s) => s.slot === target);
+      if (index < 0) continue;
+      for (const later of chain.splice(index)) this.#post(later.slot, ECANCELED);
+      return;
+    }
+  }
+
+  #post(slot: number, result: number): void {
+    if (this.#closed) return;
+    this.#backlog.push(slot, result);
+    if (!this.#deliveryScheduled) {
+      this.#deliveryScheduled = true;
+      setImmediate(this.#deliver);
+    }
+  }
+
+  /** Hands the backlog to the queue in batches of at most completionEntries. */
+  readonly #deliver = (): void => {
+    this.#deliveryScheduled = false;
+    const backlog = this.#backlog;
+    this.#backlog = [];
+    const cq = this.#cq;
+    const capacity = this.#ring.completionEntries;
+    for (let i = 0; i < backlog.length; ) {
+      let n = 0;
+      for (; n < capacity && i < backlog.length; n++, i += 2) {
+        const b = n * 4;
+        cq[b] = backlog[i];
+        cq[b + 1] = 0;
+        cq[b + 2] = backlog[i + 1];
+        cq[b + 3] = 0;
+      }
+      if (this.#closed) return;
+      this.#ring.complete(n);
+    }
+  };
+}
+
+function isShortTransfer(sub: Submission, result: number, ring: RingContext): boolean {
+  switch (sub.opcode) {
+    case Opcode.READ:
+    case Opcode.WRITE:
+      return result < sub.len;
+    case Opcode.READV:
+    case Opcode.WRITEV: {
+      let total = 0;
+      for (const view of ring.resources[2 * sub.slot] as ArrayBufferView[]) total += view.byteLength;
+      return result < total;
+    }
+    default:
+      return false;
+  }
+}
+
+function errnoFrom(err: NodeJS.ErrnoException): number {
+  return typeof err.errno === 'number' && err.errno < 0 ? err.errno : EINVAL;
+}
+
+const NS_PER_S = 1_000_000_000n;
+
+function writeStats(area: Float64Array, base: number, s: fs.BigIntStats): void {
+  area[base] = Number(s.dev);
+  area[base + 1] = Number(s.mode);
+  area[base + 2] = Number(s.nlink);
+  area[base + 3] = Number(s.uid);
+  area[base + 4] = Number(s.gid);
+  area[base + 5] = Number(s.rdev);
+  area[base + 6] = Number(s.blksize);
+  area[base + 7] = Number(s.ino);
+  area[base + 8] = Number(s.size);
+  area[base + 9] = Number(s.blocks);
+  const times = [s.atimeNs, s.mtimeNs, s.ctimeNs, s.birthtimeNs];
+  for (let i = 0; i < 4; i++) {
+    const ns = times[i];
+    let sec = ns / NS_PER_S;
+    let nsec = ns % NS_PER_S;
+    if (nsec < 0n) {
+      sec -= 1n;
+      nsec += NS_PER_S;
+    }
+    area[base + 10 + 2 * i] = Number(sec);
+    area[base + 11 + 2 * i] = Number(nsec);
+  }
+}
+
+/** The reference backend: node:fs and timers, on every platform. */
+const backend: Backend = Object.freeze({
+  name: 'node' as const,
+  capabilities,
+  attach(ring: RingContext): Engine {
+    return new NodeEngine(ring);
+  },
+});
+
+export default backend;
+export { backend };
