@@ -35,7 +35,10 @@ export interface ConformanceCase {
 export function skipReason(c: ConformanceCase, backend: Backend): string | undefined {
   for (const need of c.needs ?? []) {
     const caps = backend.capabilities;
-    const has = need in caps ? caps[need as Exclude<keyof Capabilities, 'ops'>] === true : caps.ops.has(need as OperationName);
+    const has =
+      need in caps
+        ? caps[need as Exclude<keyof Capabilities, 'ops'>] === true
+        : caps.ops.has(need as OperationName);
     if (!has) return `needs ${need}, which the ${backend.name} backend does not provide`;
   }
   return c.skip?.(backend);

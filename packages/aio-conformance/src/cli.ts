@@ -23,7 +23,9 @@ async function main(): Promise<number> {
     },
   });
   if (values.help || positionals.length !== 1) {
-    process.stdout.write('usage: proactor-conformance <backend package or module path> [--filter TEXT] [--list] [--quiet]\n');
+    process.stdout.write(
+      'usage: proactor-conformance <backend package or module path> [--filter TEXT] [--list] [--quiet]\n',
+    );
     return values.help ? 0 : 2;
   }
   const target = await loadTarget(positionals[0]);

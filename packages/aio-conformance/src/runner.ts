@@ -22,11 +22,17 @@ export interface Target {
 export async function loadTarget(specifier: string, fromDir = process.cwd()): Promise<Target> {
   let url: string;
   if (specifier.startsWith('file:')) url = specifier;
-  else if (specifier.startsWith('.') || isAbsolute(specifier)) url = pathToFileURL(resolve(fromDir, specifier)).href;
+  else if (specifier.startsWith('.') || isAbsolute(specifier))
+    url = pathToFileURL(resolve(fromDir, specifier)).href;
   else url = pathToFileURL(createRequire(join(fromDir, 'noop.js')).resolve(specifier)).href;
   const mod = (await import(url)) as { default?: unknown };
   const backend = mod.default as Backend | undefined;
-  if (!backend || typeof backend !== 'object' || typeof backend.attach !== 'function' || !backend.capabilities) {
+  if (
+    !backend ||
+    typeof backend !== 'object' ||
+    typeof backend.attach !== 'function' ||
+    !backend.capabilities
+  ) {
     throw new TypeError(`${specifier} (${url}) has no default export that is a proactor Backend`);
   }
   return { backend, backendUrl: url };
@@ -55,30 +61,31 @@ export async function runCase(c: ConformanceCase, target: Target): Promise<void>
     },
   };
   const timeoutMs = c.timeoutMs ?? 20_000;
-  let timer: NodeJS.Timeout | undefined;
+  let failure: unknown;
+  let failed = false;
   try {
-    await Promise.race([
-      c.run(t),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    const errors: unknown[] = [];
-    for (const q of queues) {
-      await withTimeout(q.destroy(), 10_000, 'queue.destroy() did not finish within 10 s').catch((e) => errors.push(e));
-    }
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch (e) {
-        errors.push(e);
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-    if (errors.length > 0) throw errors[0];
+    await withTimeout(c.run(t), timeoutMs, `timed out after ${timeoutMs} ms`);
+  } catch (error) {
+    failed = true;
+    failure = error;
   }
+  // Cleanup runs whatever the case did; the case's own failure is reported before a cleanup's.
+  for (const q of queues) {
+    try {
+      await withTimeout(q.destroy(), 10_000, 'queue.destroy() did not finish within 10 s');
+    } catch (error) {
+      if (!failed) [failed, failure] = [true, error];
+    }
+  }
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      if (!failed) [failed, failure] = [true, error];
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  if (failed) throw failure;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -10,7 +10,11 @@ export interface TestHost {
 }
 
 /** Registers every conformance case for `target` with a test framework. */
-export function registerConformance(host: TestHost, target: Target, list: readonly ConformanceCase[] = cases): void {
+export function registerConformance(
+  host: TestHost,
+  target: Target,
+  list: readonly ConformanceCase[] = cases,
+): void {
   host.describe(`proactor conformance: ${target.backend.name}`, () => {
     for (const c of list) {
       const reason = skipReason(c, target.backend);
@@ -40,7 +44,8 @@ export async function runSuite(target: Target, options: RunOptions = {}): Promis
   const result: SuiteResult = { passed: 0, failed: 0, skipped: 0, failures: [] };
   const { filter } = options;
   for (const c of options.cases ?? cases) {
-    if (filter !== undefined && !(typeof filter === 'string' ? c.name.includes(filter) : filter.test(c.name))) continue;
+    if (filter !== undefined && !(typeof filter === 'string' ? c.name.includes(filter) : filter.test(c.name)))
+      continue;
     const reason = skipReason(c, target.backend);
     if (reason !== undefined) {
       result.skipped++;

@@ -122,7 +122,13 @@ export function decodeSubmission(u32: Uint32Array, index: number): Submission {
 }
 
 /** Writes completion entry `index` into `i32` (an Int32Array over the completion buffer). */
-export function encodeCompletion(i32: Int32Array, index: number, slot: number, result: number, flags = 0): void {
+export function encodeCompletion(
+  i32: Int32Array,
+  index: number,
+  slot: number,
+  result: number,
+  flags = 0,
+): void {
   const b = index * (CQE_SIZE / 4);
   i32[b] = slot | 0;
   i32[b + 1] = flags;

@@ -91,13 +91,13 @@ export interface Completion {
   stats?: Stats;
 }
 
-const enum Form {
+enum Form {
   Promise = 0,
   Callback = 1,
   Polled = 2,
 }
 
-const enum State {
+enum State {
   Pending = 0,
   InFlight = 1,
   Done = 2,
@@ -194,7 +194,8 @@ export class Queue implements AsyncDisposable {
       throw invalidArgType('backend', 'a proactor Backend', backend);
     }
     validateObject(options, 'options');
-    const entries = options.entries === undefined ? 256 : validateInteger(options.entries, 'options.entries', 1, 65536);
+    const entries =
+      options.entries === undefined ? 256 : validateInteger(options.entries, 'options.entries', 1, 65536);
     const completionEntries =
       options.completionEntries === undefined
         ? 2 * entries
@@ -241,11 +242,21 @@ export class Queue implements AsyncDisposable {
 
   // ---- file operations -------------------------------------------------------------------
 
-  open(path: PathLike, flags: string | number | undefined, mode: number | string | undefined, options: PolledOptions): void;
+  open(
+    path: PathLike,
+    flags: string | number | undefined,
+    mode: number | string | undefined,
+    options: PolledOptions,
+  ): void;
   open(path: PathLike, flags?: string | number, mode?: number | string, options?: OpOptions): Promise<number>;
   open(path: PathLike, callback: Callback<number>): void;
   open(path: PathLike, flags: string | number | undefined, callback: Callback<number>): void;
-  open(path: PathLike, flags: string | number | undefined, mode: number | string | undefined, callback: Callback<number>): void;
+  open(
+    path: PathLike,
+    flags: string | number | undefined,
+    mode: number | string | undefined,
+    callback: Callback<number>,
+  ): void;
   open(
     path: PathLike,
     flags: string | number | undefined,
@@ -274,7 +285,13 @@ export class Queue implements AsyncDisposable {
 
   read(fd: number, buffer: ArrayBufferView, options: ReadOptions & PolledOptions): void;
   read(fd: number, buffer: ArrayBufferView, options?: ReadOptions): Promise<number>;
-  read(fd: number, buffer: ArrayBufferView, offset: number, length?: number, position?: number | bigint | null): Promise<number>;
+  read(
+    fd: number,
+    buffer: ArrayBufferView,
+    offset: number,
+    length?: number,
+    position?: number | bigint | null,
+  ): Promise<number>;
   read(fd: number, buffer: ArrayBufferView, callback: Callback<number>): void;
   read(fd: number, buffer: ArrayBufferView, options: ReadOptions, callback: Callback<number>): void;
   read(
@@ -285,14 +302,32 @@ export class Queue implements AsyncDisposable {
     position: number | bigint | null | undefined,
     callback: Callback<number>,
   ): void;
-  read(fd: number, buffer: ArrayBufferView, a?: unknown, b?: unknown, c?: unknown, d?: unknown): Promise<number> | undefined {
+  read(
+    fd: number,
+    buffer: ArrayBufferView,
+    a?: unknown,
+    b?: unknown,
+    c?: unknown,
+    d?: unknown,
+  ): Promise<number> | undefined {
     return this.#transfer(Opcode.READ, 'read', fd, buffer, a, b, c, d) as Promise<number> | undefined;
   }
 
   write(fd: number, buffer: ArrayBufferView, options: WriteOptions & PolledOptions): void;
   write(fd: number, buffer: ArrayBufferView, options?: WriteOptions): Promise<number>;
-  write(fd: number, buffer: ArrayBufferView, offset: number, length?: number, position?: number | bigint | null): Promise<number>;
-  write(fd: number, data: string, position?: number | bigint | null, encoding?: BufferEncoding): Promise<number>;
+  write(
+    fd: number,
+    buffer: ArrayBufferView,
+    offset: number,
+    length?: number,
+    position?: number | bigint | null,
+  ): Promise<number>;
+  write(
+    fd: number,
+    data: string,
+    position?: number | bigint | null,
+    encoding?: BufferEncoding,
+  ): Promise<number>;
   write(fd: number, buffer: ArrayBufferView | string, callback: Callback<number>): void;
   write(fd: number, buffer: ArrayBufferView, options: WriteOptions, callback: Callback<number>): void;
   write(
@@ -333,10 +368,25 @@ export class Queue implements AsyncDisposable {
     return this.#transfer(Opcode.WRITE, 'write', fd, buffer, a, b, c, d) as Promise<number> | undefined;
   }
 
-  readv(fd: number, buffers: readonly ArrayBufferView[], position: number | bigint | null | undefined, options: PolledOptions): void;
-  readv(fd: number, buffers: readonly ArrayBufferView[], position?: number | bigint | null, options?: OpOptions): Promise<number>;
+  readv(
+    fd: number,
+    buffers: readonly ArrayBufferView[],
+    position: number | bigint | null | undefined,
+    options: PolledOptions,
+  ): void;
+  readv(
+    fd: number,
+    buffers: readonly ArrayBufferView[],
+    position?: number | bigint | null,
+    options?: OpOptions,
+  ): Promise<number>;
   readv(fd: number, buffers: readonly ArrayBufferView[], callback: Callback<number>): void;
-  readv(fd: number, buffers: readonly ArrayBufferView[], position: number | bigint | null | undefined, callback: Callback<number>): void;
+  readv(
+    fd: number,
+    buffers: readonly ArrayBufferView[],
+    position: number | bigint | null | undefined,
+    callback: Callback<number>,
+  ): void;
   readv(
     fd: number,
     buffers: readonly ArrayBufferView[],
@@ -348,10 +398,25 @@ export class Queue implements AsyncDisposable {
     return this.#vector(Opcode.READV, 'read', 'readv', fd, buffers, rest) as Promise<number> | undefined;
   }
 
-  writev(fd: number, buffers: readonly ArrayBufferView[], position: number | bigint | null | undefined, options: PolledOptions): void;
-  writev(fd: number, buffers: readonly ArrayBufferView[], position?: number | bigint | null, options?: OpOptions): Promise<number>;
+  writev(
+    fd: number,
+    buffers: readonly ArrayBufferView[],
+    position: number | bigint | null | undefined,
+    options: PolledOptions,
+  ): void;
+  writev(
+    fd: number,
+    buffers: readonly ArrayBufferView[],
+    position?: number | bigint | null,
+    options?: OpOptions,
+  ): Promise<number>;
   writev(fd: number, buffers: readonly ArrayBufferView[], callback: Callback<number>): void;
-  writev(fd: number, buffers: readonly ArrayBufferView[], position: number | bigint | null | undefined, callback: Callback<number>): void;
+  writev(
+    fd: number,
+    buffers: readonly ArrayBufferView[],
+    position: number | bigint | null | undefined,
+    callback: Callback<number>,
+  ): void;
   writev(
     fd: number,
     buffers: readonly ArrayBufferView[],
@@ -376,7 +441,9 @@ export class Queue implements AsyncDisposable {
   fdatasync(fd: number, callback: Callback<void>): void;
   fdatasync(fd: number, options: OpOptions | undefined, callback: Callback<void>): void;
   fdatasync(fd: number, options?: unknown, callback?: unknown): Promise<void> | undefined {
-    return this.#fdOp(Opcode.FDATASYNC, 'fdatasync', 'fdatasync', fd, options, callback) as Promise<void> | undefined;
+    return this.#fdOp(Opcode.FDATASYNC, 'fdatasync', 'fdatasync', fd, options, callback) as
+      | Promise<void>
+      | undefined;
   }
 
   fstat(fd: number, options: PolledOptions): void;
@@ -391,7 +458,12 @@ export class Queue implements AsyncDisposable {
   ftruncate(fd: number, length?: number, options?: OpOptions): Promise<void>;
   ftruncate(fd: number, callback: Callback<void>): void;
   ftruncate(fd: number, length: number | undefined, callback: Callback<void>): void;
-  ftruncate(fd: number, length: number | undefined, options: OpOptions | undefined, callback: Callback<void>): void;
+  ftruncate(
+    fd: number,
+    length: number | undefined,
+    options: OpOptions | undefined,
+    callback: Callback<void>,
+  ): void;
   ftruncate(fd: number, ...rest: unknown[]): Promise<void> | undefined {
     const callback = popCallback(rest);
     const op = new Operation(Opcode.FTRUNCATE, 'ftruncate');
@@ -405,7 +477,9 @@ export class Queue implements AsyncDisposable {
   stat(path: PathLike, callback: Callback<Stats>): void;
   stat(path: PathLike, options: OpOptions | undefined, callback: Callback<Stats>): void;
   stat(path: PathLike, options?: unknown, callback?: unknown): Promise<Stats> | undefined {
-    return this.#pathOp(Opcode.STAT, 'stat', 'stat', 0, path, options, callback) as Promise<Stats> | undefined;
+    return this.#pathOp(Opcode.STAT, 'stat', 'stat', 0, path, options, callback) as
+      | Promise<Stats>
+      | undefined;
   }
 
   lstat(path: PathLike, options: PolledOptions): void;
@@ -423,7 +497,9 @@ export class Queue implements AsyncDisposable {
   unlink(path: PathLike, callback: Callback<void>): void;
   unlink(path: PathLike, options: OpOptions | undefined, callback: Callback<void>): void;
   unlink(path: PathLike, options?: unknown, callback?: unknown): Promise<void> | undefined {
-    return this.#pathOp(Opcode.UNLINK, 'unlink', 'unlink', 0, path, options, callback) as Promise<void> | undefined;
+    return this.#pathOp(Opcode.UNLINK, 'unlink', 'unlink', 0, path, options, callback) as
+      | Promise<void>
+      | undefined;
   }
 
   rmdir(path: PathLike, options: PolledOptions): void;
@@ -615,7 +691,14 @@ export class Queue implements AsyncDisposable {
 
   // ---- internals -------------------------------------------------------------------------
 
-  #fdOp(opcode: Opcode, name: OperationName, syscall: string, fd: unknown, options: unknown, callback: unknown) {
+  #fdOp(
+    opcode: Opcode,
+    name: OperationName,
+    syscall: string,
+    fd: unknown,
+    options: unknown,
+    callback: unknown,
+  ) {
     if (typeof options === 'function') {
       callback = options;
       options = undefined;
@@ -695,7 +778,14 @@ export class Queue implements AsyncDisposable {
     return this.#issue(op, name, options, checkCallback(callback));
   }
 
-  #vector(opcode: Opcode, syscall: string, name: 'readv' | 'writev', fd: unknown, buffers: unknown, rest: unknown[]) {
+  #vector(
+    opcode: Opcode,
+    syscall: string,
+    name: 'readv' | 'writev',
+    fd: unknown,
+    buffers: unknown,
+    rest: unknown[],
+  ) {
     const callback = popCallback(rest);
     const op = new Operation(opcode, syscall);
     op.fd = validateFd(fd);
@@ -726,13 +816,17 @@ export class Queue implements AsyncDisposable {
         if (typeof options.userData !== 'number') {
           throw invalidArgType('options.userData', 'of type number', options.userData);
         }
-        if (callback) throw new TypeError('an operation takes either a callback or options.userData, not both');
+        if (callback)
+          throw new TypeError('an operation takes either a callback or options.userData, not both');
         op.form = Form.Polled;
         op.userData = options.userData;
       }
     }
     if (!this.capabilities.ops.has(name)) {
-      throw new ProactorError('ERR_PROACTOR_UNSUPPORTED', `${name} is not supported by the ${this.backend.name} backend`);
+      throw new ProactorError(
+        'ERR_PROACTOR_UNSUPPORTED',
+        `${name} is not supported by the ${this.backend.name} backend`,
+      );
     }
     if (op.link && !this.capabilities.linkedOperations) {
       throw new ProactorError(
@@ -741,7 +835,11 @@ export class Queue implements AsyncDisposable {
       );
     }
     if (this.#openChain > 0 && this.#openChain + 1 > this.entries) {
-      throw outOfRange('linked chain length', `<= ${this.entries} (the queue's entries)`, this.#openChain + 1);
+      throw outOfRange(
+        'linked chain length',
+        `<= ${this.entries} (the queue's entries)`,
+        this.#openChain + 1,
+      );
     }
     let promise: Promise<unknown> | undefined;
     if (callback) op.form = Form.Callback;

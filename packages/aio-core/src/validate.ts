@@ -12,7 +12,8 @@ const POSITION_MAX = 2n ** 63n - 1n;
 
 export function validateFd(fd: unknown, name = 'fd'): number {
   if (typeof fd !== 'number') throw invalidArgType(name, 'of type number', fd);
-  if (!Number.isInteger(fd) || fd < 0 || fd > INT32_MAX) throw outOfRange(name, `>= 0 && <= ${INT32_MAX}`, fd);
+  if (!Number.isInteger(fd) || fd < 0 || fd > INT32_MAX)
+    throw outOfRange(name, `>= 0 && <= ${INT32_MAX}`, fd);
   return fd;
 }
 
@@ -57,9 +58,14 @@ export function validatePosition(position: unknown, name = 'position'): number {
   }
   if (typeof position === 'bigint') {
     if (position === -1n) return -1;
-    if (position < 0n || position > POSITION_MAX) throw outOfRange(name, `>= 0 && <= ${POSITION_MAX}`, position);
+    if (position < 0n || position > POSITION_MAX)
+      throw outOfRange(name, `>= 0 && <= ${POSITION_MAX}`, position);
     if (position > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw outOfRange(name, `>= 0 && <= ${Number.MAX_SAFE_INTEGER} (positions beyond 2 ** 53 are not supported)`, position);
+      throw outOfRange(
+        name,
+        `>= 0 && <= ${Number.MAX_SAFE_INTEGER} (positions beyond 2 ** 53 are not supported)`,
+        position,
+      );
     }
     return Number(position);
   }
@@ -130,7 +136,8 @@ export function parseOpenFlags(flags: unknown): number {
 export function parseMode(mode: unknown, name: string, fallback: number): number {
   if (mode == null) return fallback;
   if (typeof mode === 'string') {
-    if (!/^[0-7]+$/.test(mode)) throw invalidArgValue(name, mode, 'must be a 32-bit unsigned integer or an octal string');
+    if (!/^[0-7]+$/.test(mode))
+      throw invalidArgValue(name, mode, 'must be a 32-bit unsigned integer or an octal string');
     mode = Number.parseInt(mode, 8);
   }
   return validateInteger(mode, name, 0, 0xffffffff);

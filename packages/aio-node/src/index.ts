@@ -12,8 +12,8 @@ import {
   decodeSubmission,
   type Engine,
   errnoOf,
-  type OperationName,
   Opcode,
+  type OperationName,
   type RingContext,
   SQE_F_LINK,
   SQE_SIZE,
@@ -82,7 +82,11 @@ class NodeEngine implements Engine {
 
   constructor(ring: RingContext) {
     this.#ring = ring;
-    this.#sq = new Uint32Array(ring.submissions, 0, (ring.submissions.byteLength / SQE_SIZE) * (SQE_SIZE / 4));
+    this.#sq = new Uint32Array(
+      ring.submissions,
+      0,
+      (ring.submissions.byteLength / SQE_SIZE) * (SQE_SIZE / 4),
+    );
     this.#cq = new Int32Array(ring.completions, 0, ring.completionEntries * (CQE_SIZE / 4));
     this.#tasks = new Array(ring.entries).fill(undefined);
   }

@@ -15,9 +15,18 @@ export interface ExpectedSystemError {
 /** Asserts `error` is a Node-style system error: code, matching negative errno, syscall, path. */
 export function assertSystemError(error: unknown, expected: ExpectedSystemError): void {
   assert.ok(error instanceof Error, `expected an Error, got ${String(error)}`);
-  const e = error as Error & { code?: unknown; errno?: unknown; syscall?: unknown; path?: unknown; dest?: unknown };
+  const e = error as Error & {
+    code?: unknown;
+    errno?: unknown;
+    syscall?: unknown;
+    path?: unknown;
+    dest?: unknown;
+  };
   const codes = typeof expected.code === 'string' ? [expected.code] : expected.code;
-  assert.ok(codes.includes(e.code as string), `expected code ${codes.join(' or ')}, got ${String(e.code)}: ${e.message}`);
+  assert.ok(
+    codes.includes(e.code as string),
+    `expected code ${codes.join(' or ')}, got ${String(e.code)}: ${e.message}`,
+  );
   assert.equal(e.errno, errnoOf(e.code as string), 'errno matches the code');
   assert.ok((e.errno as number) < 0, 'errno is negative, as Node reports it');
   if (expected.syscall !== undefined) assert.equal(e.syscall, expected.syscall);
@@ -47,7 +56,11 @@ export function assertAbortError(error: unknown, cause?: unknown): void {
 }
 
 /** Asserts `fn` throws synchronously a `type` error with Node's `code`. */
-export function throwsArgError(fn: () => unknown, type: typeof TypeError | typeof RangeError, code: string): void {
+export function throwsArgError(
+  fn: () => unknown,
+  type: typeof TypeError | typeof RangeError,
+  code: string,
+): void {
   assert.throws(fn, (error: unknown) => {
     assert.ok(error instanceof type, `expected ${type.name}, got ${String(error)}`);
     assert.equal((error as Error & { code?: string }).code, code);

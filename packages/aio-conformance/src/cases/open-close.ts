@@ -94,7 +94,11 @@ export const openCloseCases: ConformanceCase[] = [
     needs: ['open'],
     async run(t) {
       const q = t.queue();
-      await rejectsWith(q.open(t.dir, 'r+'), { code: ['EISDIR', 'EPERM', 'EACCES'], syscall: 'open', path: t.dir });
+      await rejectsWith(q.open(t.dir, 'r+'), {
+        code: ['EISDIR', 'EPERM', 'EACCES'],
+        syscall: 'open',
+        path: t.dir,
+      });
     },
   },
   {

@@ -1,0 +1,144 @@
+import { type Backend, type BackendName, Queue, type QueueOptions } from '@proactor/aio-core';
+
+/** A backend @proactor/aio knows how to find. */
+interface Candidate {
+  name: BackendName;
+  package: string;
+}
+
+const candidatesByPlatform: Record<string, Candidate[]> = {
+  linux: [
+    { name: 'io_uring', package: '@proactor/aio-uring' },
+    { name: 'epoll', package: '@proactor/aio-epoll' },
+    { name: 'node', package: '@proactor/aio-node' },
+  ],
+  darwin: [
+    { name: 'kqueue', package: '@proactor/aio-kqueue' },
+    { name: 'node', package: '@proactor/aio-node' },
+  ],
+  freebsd: [
+    { name: 'kqueue', package: '@proactor/aio-kqueue' },
+    { name: 'node', package: '@proactor/aio-node' },
+  ],
+  win32: [
+    { name: 'iocp', package: '@proactor/aio-iocp' },
+    { name: 'node', package: '@proactor/aio-node' },
+  ],
+};
+
+const aliases: Record<string, BackendName> = {
+  io_uring: 'io_uring',
+  uring: 'io_uring',
+  'aio-uring': 'io_uring',
+  epoll: 'epoll',
+  kqueue: 'kqueue',
+  iocp: 'iocp',
+  node: 'node',
+};
+
+/** What happened to one candidate during selection. */
+export interface CandidateOutcome {
+  name: BackendName;
+  package: string;
+  status: 'selected' | 'unavailable' | 'not tried';
+  /** Why it was unavailable or not tried. */
+  reason?: string;
+}
+
+export interface Selection {
+  backend: Backend;
+  outcomes: CandidateOutcome[];
+  /** Human-readable account of the choice, one line per candidate. */
+  explain(): string;
+}
+
+export interface SelectOptions {
+  /** Overrides PROACTOR_BACKEND: a backend name (io_uring, epoll, kqueue, iocp, node). */
+  backend?: string;
+  /** Defaults to process.platform. */
+  platform?: string;
+  /** Loads a candidate package; tests replace it. Default: dynamic import(). */
+  load?: (specifier: string) => Promise<unknown>;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as Error & { code?: unknown }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return 'not installed';
+    return error.message;
+  }
+  return String(error);
+}
+
+function isBackend(value: unknown): value is Backend {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Backend).attach === 'function' &&
+    typeof (value as Backend).name === 'string'
+  );
+}
+
+/**
+ * Picks the best backend this machine can run, in platform order (Linux: io_uring, epoll, node;
+ * macOS/FreeBSD: kqueue, node; Windows: iocp, node), or the one PROACTOR_BACKEND names. A
+ * candidate is unavailable when its package is not installed or fails to load (its error says
+ * why: io_uring blocked by seccomp, memlock limits, ...). Throws when a named backend cannot load.
+ */
+export async function selectBackend(options: SelectOptions = {}): Promise<Selection> {
+  const platform = options.platform ?? process.platform;
+  const load = options.load ?? ((specifier: string) => import(specifier));
+  const requested = options.backend ?? process.env.PROACTOR_BACKEND;
+  let candidates = candidatesByPlatform[platform] ?? [{ name: 'node', package: '@proactor/aio-node' }];
+  const outcomes: CandidateOutcome[] = [];
+  if (requested !== undefined && requested !== '') {
+    const name = aliases[requested];
+    if (name === undefined) {
+      throw new TypeError(
+        `PROACTOR_BACKEND=${requested} names no backend; use one of io_uring, epoll, kqueue, iocp, node`,
+      );
+    }
+    for (const c of candidates) {
+      if (c.name !== name)
+        outcomes.push({ ...c, status: 'not tried', reason: `PROACTOR_BACKEND=${requested}` });
+    }
+    candidates = [
+      candidates.find((c) => c.name === name) ?? {
+        name,
+        package: `@proactor/aio-${name === 'io_uring' ? 'uring' : name}`,
+      },
+    ];
+  }
+  for (let i = 0; i < candidates.length; i++) {
+    const candidate = candidates[i];
+    try {
+      const mod = (await load(candidate.package)) as { default?: unknown };
+      if (!isBackend(mod.default)) throw new Error(`${candidate.package} does not export a Backend`);
+      outcomes.push({ ...candidate, status: 'selected' });
+      for (const rest of candidates.slice(i + 1)) {
+        outcomes.push({ ...rest, status: 'not tried', reason: `${candidate.name} comes first` });
+      }
+      const backend = mod.default;
+      return { backend, outcomes, explain: () => explain(outcomes) };
+    } catch (error) {
+      outcomes.push({ ...candidate, status: 'unavailable', reason: describeError(error) });
+    }
+  }
+  const err = new Error(`no proactor backend could be loaded:\n${explain(outcomes)}`) as Error & {
+    code: string;
+  };
+  err.code = 'ERR_PROACTOR_NO_BACKEND';
+  throw err;
+}
+
+function explain(outcomes: CandidateOutcome[]): string {
+  return outcomes
+    .map((o) => `${o.status.padEnd(11)} ${o.name.padEnd(8)} ${o.package}${o.reason ? `: ${o.reason}` : ''}`)
+    .join('\n');
+}
+
+/** A queue on the best available backend (see selectBackend). */
+export async function createQueue(options?: QueueOptions & SelectOptions): Promise<Queue> {
+  const { backend } = await selectBackend(options);
+  return new Queue(backend, options);
+}

@@ -1,0 +1,62 @@
+import nodeBackend from '@proactor/aio-node';
+import { describe, expect, it } from 'vitest';
+import { createQueue, selectBackend } from '../src/index.js';
+
+function notFound(specifier: string): Error {
+  const err = new Error(`Cannot find package '${specifier}'`) as Error & { code: string };
+  err.code = 'ERR_MODULE_NOT_FOUND';
+  return err;
+}
+
+describe('selectBackend', () => {
+  it('takes the first candidate of the platform that loads, and says why the others were skipped', async () => {
+    const selection = await selectBackend({
+      platform: 'linux',
+      backend: '',
+      load: async (specifier) => {
+        if (specifier === '@proactor/aio-uring')
+          throw new Error('io_uring_setup failed: EPERM (blocked by seccomp)');
+        if (specifier === '@proactor/aio-epoll') throw notFound(specifier);
+        return import(specifier);
+      },
+    });
+    expect(selection.backend.name).toBe('node');
+    expect(selection.outcomes).toEqual([
+      {
+        name: 'io_uring',
+        package: '@proactor/aio-uring',
+        status: 'unavailable',
+        reason: 'io_uring_setup failed: EPERM (blocked by seccomp)',
+      },
+      { name: 'epoll', package: '@proactor/aio-epoll', status: 'unavailable', reason: 'not installed' },
+      { name: 'node', package: '@proactor/aio-node', status: 'selected' },
+    ]);
+    expect(selection.explain()).toMatch(/unavailable io_uring .*EPERM/);
+  });
+
+  it('honours a requested backend and marks the others as not tried', async () => {
+    const selection = await selectBackend({ platform: 'win32', backend: 'node' });
+    expect(selection.backend).toBe(nodeBackend);
+    expect(selection.outcomes.find((o) => o.name === 'iocp')).toMatchObject({ status: 'not tried' });
+  });
+
+  it('rejects an unknown backend name', async () => {
+    await expect(selectBackend({ backend: 'select' })).rejects.toThrow(/names no backend/);
+  });
+
+  it('fails with ERR_PROACTOR_NO_BACKEND and every reason when nothing loads', async () => {
+    await expect(
+      selectBackend({ platform: 'darwin', backend: '', load: async (s) => Promise.reject(notFound(s)) }),
+    ).rejects.toMatchObject({
+      code: 'ERR_PROACTOR_NO_BACKEND',
+      message: expect.stringMatching(/kqueue.*not installed/),
+    });
+  });
+
+  it('createQueue gives a queue that does real I/O', async () => {
+    const q = await createQueue({ backend: 'node' });
+    const stats = await q.stat(new URL(import.meta.url));
+    expect(stats.isFile()).toBe(true);
+    await q.destroy();
+  });
+});

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// The test command: every package's vitest tests (the conformance suite among them, through the
+// vitest adapter), then the conformance CLI against every backend this machine can run. Ends with
+// one line "N passed, N failed, N skipped" over all of it; exits non-zero on any failure.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const totals = { passed: 0, failed: 0, skipped: 0 };
+let broken = false;
+
+// 1. vitest, all projects, with a JSON report to count from.
+const out = mkdtempSync(join(tmpdir(), 'proactor-test-'));
+const report = join(out, 'vitest.json');
+const vitest = spawnSync(
+  'pnpm',
+  ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
+  { cwd: root, stdio: 'inherit' },
+);
+if (existsSync(report)) {
+  const json = JSON.parse(readFileSync(report, 'utf8'));
+  totals.passed += json.numPassedTests;
+  totals.failed += json.numFailedTests;
+  totals.skipped += json.numPendingTests + (json.numTodoTests ?? 0);
+  if (json.numFailedTestSuites > 0 && json.numFailedTests === 0) broken = true;
+} else broken = true;
+if (vitest.status !== 0) broken = true;
+rmSync(out, { recursive: true, force: true });
+
+// 2. The conformance CLI in plain Node processes, one per backend built here.
+const backends = [['node', 'packages/aio-node']];
+if (process.platform === 'linux' && existsSync(join(root, 'packages/aio-uring/dist/index.js'))) {
+  backends.push(['io_uring', 'packages/aio-uring']);
+}
+for (const [name, dir] of backends) {
+  process.stdout.write(`\n== conformance CLI: ${name} ==\n`);
+  const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).name;
+  const cli = spawnSync(
+    process.execPath,
+    [join(root, 'packages/aio-conformance/dist/cli.js'), pkg, '--quiet'],
+    { cwd: join(root, dir), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  process.stdout.write(cli.stdout);
+  const summary = cli.stdout.match(/^(\d+) passed, (\d+) failed, (\d+) skipped$/m);
+  if (!summary) broken = true;
+  else {
+    totals.passed += Number(summary[1]);
+    totals.failed += Number(summary[2]);
+    totals.skipped += Number(summary[3]);
+  }
+  if (cli.status !== 0) broken = true;
+}
+
+if (broken && totals.failed === 0) {
+  process.stdout.write('\na test run did not complete (see above): counting it as one failure\n');
+  totals.failed += 1;
+}
+process.stdout.write(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
+process.exitCode = totals.failed > 0 ? 1 : 0;
