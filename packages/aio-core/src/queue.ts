@@ -946,8 +946,34 @@ export class Queue implements AsyncDisposable {
         this.#pendingHead = 0;
       }
     }
-    if (n > 0) this.#engine.submit(n);
+    if (n > 0) {
+      try {
+        this.#engine.submit(n);
+      } catch (error) {
+        this.#failBatch(n, error);
+        throw error;
+      }
+    }
     return n;
+  }
+
+  /** The engine refused a whole batch (a broken backend, not a failed operation): fail its operations. */
+  #failBatch(count: number, error: unknown): void {
+    for (let i = 0; i < count; i++) {
+      const slot = this.#sq[i * SQE_WORDS + 7];
+      const op = slot < this.entries ? this.#slots[slot] : undefined;
+      if (op === undefined || op.state !== State.InFlight) continue;
+      this.#slots[slot] = undefined;
+      this.#resources[2 * slot] = undefined;
+      this.#resources[2 * slot + 1] = undefined;
+      this.#free.push(slot);
+      this.#inFlight--;
+      op.state = State.Done;
+      const reason = error;
+      queueMicrotask(() =>
+        this.#deliver(op, reason instanceof Error ? reason : new Error(String(reason)), undefined),
+      );
+    }
   }
 
   #encode(index: number, op: Operation, slot: number): void {
@@ -1064,6 +1090,15 @@ export class Queue implements AsyncDisposable {
         default:
           value = undefined;
       }
+    }
+    this.#deliver(op, error, value);
+  }
+
+  #deliver(op: Operation, error: Error | null, value: unknown): void {
+    if (op.form === Form.Polled) {
+      // Only reached for a batch the engine refused; the polled form carries numbers.
+      this.#polled.push({ userData: op.userData, result: errnoOf('EIO') });
+      return;
     }
     if (op.form === Form.Promise) {
       if (error) op.reject!(error);

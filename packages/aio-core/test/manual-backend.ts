@@ -44,6 +44,8 @@ export class ManualBackend implements Backend {
   submitCalls: number[] = [];
   closed = false;
   syncResult = 0;
+  /** When set, the next submit() throws it (a broken engine). */
+  failNextSubmit: Error | undefined;
 
   constructor(overrides: Partial<Capabilities> = {}) {
     this.capabilities = {
@@ -63,6 +65,9 @@ export class ManualBackend implements Backend {
     const sq = new Uint32Array(ring.submissions);
     return {
       submit: (count) => {
+        const failure = this.failNextSubmit;
+        this.failNextSubmit = undefined;
+        if (failure) throw failure;
         this.submitCalls.push(count);
         for (let i = 0; i < count; i++) this.submitted.push(decodeSubmission(sq, i));
       },

@@ -54,7 +54,8 @@ describe('Queue submission', () => {
     expect(backend.submitted).toHaveLength(2);
     backend.complete([[backend.submitted[0].slot, 0]]);
     q.submit();
-    expect(backend.submitCalls).toEqual([2], 'the 3-long chain waits for 3 free slots');
+    // The 3-long chain waits until 3 slots are free.
+    expect(backend.submitCalls).toEqual([2]);
     backend.complete([[backend.submitted[1].slot, 0]]);
     backend.submitted = [];
     q.submit();
@@ -181,5 +182,22 @@ describe('Queue destroy', () => {
       settled.map((s) => (s.status === 'rejected' ? (s.reason as { code: string }).code : 'ok')),
     ).toEqual(['ECANCELED', 'ECANCELED', 'ECANCELED']);
     expect(() => q.nop()).toThrow(expect.objectContaining({ code: 'ERR_PROACTOR_QUEUE_DESTROYED' }));
+  });
+});
+
+describe('Queue and a failing engine', () => {
+  it('fails the operations of a batch the engine refused, and frees their slots', async () => {
+    const backend = new ManualBackend();
+    const q = new Queue(backend, { entries: 2 });
+    const engineError = new Error('engine is broken');
+    backend.failNextSubmit = engineError;
+    const p = q.nop();
+    expect(() => q.submit()).toThrow(engineError);
+    await expect(p).rejects.toBe(engineError);
+    expect(q.inFlight).toBe(0);
+    const next = q.nop();
+    q.submit();
+    backend.completeAll(0);
+    await expect(next).resolves.toBeUndefined();
   });
 });
