@@ -165,7 +165,7 @@ class NodeEngine implements Engine {
       case Opcode.READ:
         if (sub.len === 0) {
           // node:fs answers a zero-length read without asking the kernel; still report a bad fd.
-          fs.fstat(sub.fd, (err) => done(err ? errnoFrom(err) : 0));
+          fs.fstat(sub.fd, onVoid);
           return;
         }
         fs.read(sub.fd, res0 as NodeJS.ArrayBufferView, sub.bufOffset, sub.len, position, onCount);
@@ -174,6 +174,11 @@ class NodeEngine implements Engine {
         fs.write(sub.fd, res0 as NodeJS.ArrayBufferView, sub.bufOffset, sub.len, position, onCount);
         return;
       case Opcode.READV:
+        if (sub.len === 0) {
+          // libuv refuses an empty list (EINVAL) where readv(2) and io_uring return 0.
+          fs.fstat(sub.fd, onVoid);
+          return;
+        }
         fs.readv(sub.fd, res0 as NodeJS.ArrayBufferView[], position, onCount);
         return;
       case Opcode.WRITEV:
