@@ -1,4 +1,12 @@
 export type { CaseContext, ConformanceCase, Need } from './case.js';
 export { skipReason } from './case.js';
+export {
+  compareBackends,
+  type Divergence,
+  generateScript,
+  runScript,
+  type Step,
+  snapshot,
+} from './differential.js';
 export { cases, loadTarget, runCase, type Target } from './runner.js';
 export { type RunOptions, registerConformance, runSuite, type SuiteResult, type TestHost } from './suite.js';
