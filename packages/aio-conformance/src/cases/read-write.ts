@@ -9,7 +9,12 @@ const MiB = 1024 * 1024;
 const LARGE = 80 * MiB;
 
 /** Opens `path`, runs `body` with the fd, and closes it (also when `body` fails). */
-async function withFd<T>(q: Queue, path: string, flags: string, body: (fd: number) => Promise<T>): Promise<T> {
+async function withFd<T>(
+  q: Queue,
+  path: string,
+  flags: string,
+  body: (fd: number) => Promise<T>,
+): Promise<T> {
   const fd = await q.open(path, flags);
   let result: T;
   try {
@@ -173,7 +178,9 @@ export const readWriteCases: ConformanceCase[] = [
       });
       assert.ok(Buffer.from(u8).equals(content), 'Uint8Array');
       assert.ok(Buffer.from(backing, 8, 64).equals(content), 'DataView, at its byteOffset');
-      assert.ok(Buffer.from(backing, 0, 8).every((b) => b === 0) && Buffer.from(backing, 72).every((b) => b === 0));
+      assert.ok(
+        Buffer.from(backing, 0, 8).every((b) => b === 0) && Buffer.from(backing, 72).every((b) => b === 0),
+      );
     },
   },
   {
@@ -320,7 +327,10 @@ export const readWriteCases: ConformanceCase[] = [
       const data = readFileSync(path);
       assert.equal(data.length, 10_003);
       assert.equal(data.subarray(0, 3).toString(), 'abc');
-      assert.ok(data.subarray(3, 10_000).every((b) => b === 0), 'the hole reads as zeros');
+      assert.ok(
+        data.subarray(3, 10_000).every((b) => b === 0),
+        'the hole reads as zeros',
+      );
       assert.equal(data.subarray(10_000).toString(), 'end');
     },
   },

@@ -5,7 +5,12 @@ import type { ConformanceCase } from '../case.js';
 import { fixture, pattern, rejectsWith } from './expect.js';
 
 /** Opens `path`, runs `body` with the fd, and closes it (also when `body` fails). */
-async function withFd<T>(q: Queue, path: string, flags: string, body: (fd: number) => Promise<T>): Promise<T> {
+async function withFd<T>(
+  q: Queue,
+  path: string,
+  flags: string,
+  body: (fd: number) => Promise<T>,
+): Promise<T> {
   const fd = await q.open(path, flags);
   let result: T;
   try {
@@ -88,7 +93,10 @@ export const syncTruncateCases: ConformanceCase[] = [
       const data = readFileSync(path);
       assert.equal(data.length, 70_000);
       assert.equal(data.subarray(0, 3).toString(), 'abc');
-      assert.ok(data.subarray(3).every((b) => b === 0), 'the extension reads as zeros');
+      assert.ok(
+        data.subarray(3).every((b) => b === 0),
+        'the extension reads as zeros',
+      );
     },
   },
   {

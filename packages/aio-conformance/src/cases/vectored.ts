@@ -6,7 +6,12 @@ import { fixture, pattern, rejectsWith, throwsArgError } from './expect.js';
 import { instrument } from './instrumented-backend.js';
 
 /** Opens `path`, runs `body` with the fd, and closes it (also when `body` fails). */
-async function withFd<T>(q: Queue, path: string, flags: string, body: (fd: number) => Promise<T>): Promise<T> {
+async function withFd<T>(
+  q: Queue,
+  path: string,
+  flags: string,
+  body: (fd: number) => Promise<T>,
+): Promise<T> {
   const fd = await q.open(path, flags);
   let result: T;
   try {
@@ -149,7 +154,12 @@ export const vectoredCases: ConformanceCase[] = [
     async run(t) {
       const path = fixture(t, 'vshort.txt', 'abcdefg');
       const q = t.queue();
-      const buffers = [Buffer.alloc(3, '.'), Buffer.alloc(3, '.'), Buffer.alloc(3, '.'), Buffer.alloc(3, '.')];
+      const buffers = [
+        Buffer.alloc(3, '.'),
+        Buffer.alloc(3, '.'),
+        Buffer.alloc(3, '.'),
+        Buffer.alloc(3, '.'),
+      ];
       const n = await withFd(q, path, 'r', (fd) => q.readv(fd, buffers, 0));
       assert.equal(n, 7);
       assert.deepEqual(
@@ -159,7 +169,7 @@ export const vectoredCases: ConformanceCase[] = [
     },
   },
   {
-    name: 'vectored: more than 1024 buffers throw RangeError ERR_OUT_OF_RANGE and submits nothing',
+    name: 'vectored: more than 1024 buffers throw RangeError ERR_OUT_OF_RANGE and submit nothing',
     needs: ['readv', 'writev', 'nop'],
     async run(t) {
       const { backend, counts } = instrument(t.backend);
@@ -199,7 +209,10 @@ export const vectoredCases: ConformanceCase[] = [
       const path = fixture(t, 'vro.txt', 'original');
       const q = t.queue();
       await withFd(q, path, 'r', async (fd) => {
-        await rejectsWith(q.writev(fd, [Buffer.from('x'), Buffer.from('y')], 0), { code: 'EBADF', syscall: 'write' });
+        await rejectsWith(q.writev(fd, [Buffer.from('x'), Buffer.from('y')], 0), {
+          code: 'EBADF',
+          syscall: 'write',
+        });
       });
       assert.equal(readFileSync(path, 'utf8'), 'original');
     },
