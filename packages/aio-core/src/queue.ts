@@ -231,7 +231,8 @@ export class Queue implements AsyncDisposable {
   /** Operations issued but waiting for a slot or for the next flush. */
   get waiting(): number {
     let n = 0;
-    for (let i = this.#pendingHead; i < this.#pending.length; i++) if (this.#pending[i]) n++;
+    for (let i = this.#pendingHead; i < this.#pending.length; i++)
+      if (this.#pending[i]?.aborted === false) n++;
     return n;
   }
 
@@ -265,7 +266,7 @@ export class Queue implements AsyncDisposable {
     callback: Callback<number>,
   ): void;
   open(path: PathLike, ...rest: unknown[]): Promise<number> | undefined {
-    const callback = popCallback(rest);
+    const callback = popCallback(rest, 3);
     const target = validatePath(path);
     const op = new Operation(Opcode.OPEN, 'open');
     op.opFlags = parseOpenFlags(rest[0]);
@@ -465,7 +466,7 @@ export class Queue implements AsyncDisposable {
     callback: Callback<void>,
   ): void;
   ftruncate(fd: number, ...rest: unknown[]): Promise<void> | undefined {
-    const callback = popCallback(rest);
+    const callback = popCallback(rest, 2);
     const op = new Operation(Opcode.FTRUNCATE, 'ftruncate');
     op.fd = validateFd(fd);
     op.offset = rest[0] === undefined ? 0 : validateInteger(rest[0], 'len', 0, Number.MAX_SAFE_INTEGER);
@@ -786,7 +787,7 @@ export class Queue implements AsyncDisposable {
     buffers: unknown,
     rest: unknown[],
   ) {
-    const callback = popCallback(rest);
+    const callback = popCallback(rest, 2);
     const op = new Operation(opcode, syscall);
     op.fd = validateFd(fd);
     const list = validateBufferList(buffers);
@@ -853,13 +854,14 @@ export class Queue implements AsyncDisposable {
     if (signal) {
       op.signal = signal;
       if (signal.aborted) {
+        // Settled now, never submitted; it still enters #pending as a marker that breaks its chain.
         op.aborted = true;
         op.state = State.Done;
         queueMicrotask(() => this.#settle(op, ECANCELED, undefined));
-        return promise;
+      } else {
+        op.onAbort = () => this.#abort(op);
+        signal.addEventListener('abort', op.onAbort, { once: true });
       }
-      op.onAbort = () => this.#abort(op);
-      signal.addEventListener('abort', op.onAbort, { once: true });
     }
     this.#openChain = op.link ? this.#openChain + 1 : 0;
     this.#pending.push(op);
@@ -1033,7 +1035,9 @@ export class Queue implements AsyncDisposable {
     if (this.#inFlight > 0 || this.#closed) return;
     this.#closed = true;
     this.#engine.close();
-    this.#destroyed?.();
+    // After the completions settled locally (queued as microtasks before this one).
+    const resolve = this.#destroyed;
+    if (resolve) queueMicrotask(resolve);
   }
 
   #abort(op: Operation): void {
@@ -1121,14 +1125,18 @@ function checkCallback(callback: unknown): AnyCallback | undefined {
   return callback as AnyCallback;
 }
 
-/** Removes a trailing callback from `args`, leaving the positional arguments. */
-function popCallback(args: unknown[]): AnyCallback | undefined {
+/**
+ * Removes a trailing callback from `args`, leaving at most `positional` arguments; anything
+ * past them must have been the callback, so it is refused when it is not a function.
+ */
+function popCallback(args: unknown[], positional: number): AnyCallback | undefined {
   let last = args.length - 1;
   while (last >= 0 && args[last] === undefined) last--;
+  let callback: AnyCallback | undefined;
   if (last >= 0 && typeof args[last] === 'function') {
-    const callback = args[last] as AnyCallback;
+    callback = args[last] as AnyCallback;
     args.length = last;
-    return callback;
-  }
-  return undefined;
+  } else args.length = last + 1;
+  if (args.length > positional) checkCallback(args[positional]);
+  return callback;
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { getEventListeners, setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errnoOf } from '@proactor/aio-core';
 import type { ConformanceCase } from '../case.js';
 import { assertAbortError, fixture, pattern } from './expect.js';
 import { instrument } from './instrumented-backend.js';
@@ -13,6 +14,12 @@ function outcome(p: Promise<unknown>): Promise<Outcome> {
     (value) => ({ ok: true, value }),
     (error: unknown) => ({ ok: false, error }),
   );
+}
+
+/** Marks `p` as observed, so that a case failing before it awaits `p` cannot crash the runner. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
 
 export const cancelCases: ConformanceCase[] = [
@@ -156,9 +163,11 @@ export const cancelCases: ConformanceCase[] = [
       const { backend, counts } = instrument(t.backend);
       const q = t.queue({ entries: 1 }, backend);
       let timeoutDone = false;
-      const slotHolder = q.timeout(400).then(() => {
-        timeoutDone = true;
-      });
+      const slotHolder = quiet(
+        q.timeout(400).then(() => {
+          timeoutDone = true;
+        }),
+      );
       const ac = new AbortController();
       const dir = t.path('never');
       const waitingNop = outcome(q.nop({ signal: ac.signal }));
@@ -221,7 +230,7 @@ export const cancelCases: ConformanceCase[] = [
     },
   },
   {
-    name: 'cancel: a signal keeps no listener after its operations complete, and aborting it later does nothing',
+    name: 'cancel: a signal keeps no listener after its operations complete; a later abort does nothing',
     needs: ['nop', 'open'],
     async run(t) {
       const q = t.queue();
@@ -229,7 +238,7 @@ export const cancelCases: ConformanceCase[] = [
       setMaxListeners(500, ac.signal);
       const calls: unknown[][] = [];
       const ops: Promise<void>[] = [];
-      for (let i = 0; i < 200; i++) ops.push(q.nop({ signal: ac.signal }));
+      for (let i = 0; i < 200; i++) ops.push(quiet(q.nop({ signal: ac.signal })));
       const missing = t.path('missing');
       const failed = outcome(q.open(missing, 'r', undefined, { signal: ac.signal }));
       await new Promise<void>((resolve) => {
@@ -247,6 +256,45 @@ export const cancelCases: ConformanceCase[] = [
       await sleep(20);
       assert.equal(calls.length, 1, 'the completed callback is not called again');
       assert.deepEqual(calls[0], [null, undefined]);
+    },
+  },
+  {
+    name: 'cancel: an aborted operation no longer counts as waiting',
+    needs: ['timeout', 'nop'],
+    async run(t) {
+      const q = t.queue({ entries: 1 });
+      const holder = quiet(q.timeout(300));
+      const ac = new AbortController();
+      const waiting = outcome(q.nop({ signal: ac.signal }));
+      await Promise.resolve();
+      assert.equal(q.waiting, 1);
+      ac.abort();
+      const r = await waiting;
+      assert.equal(r.ok, false);
+      assert.equal(q.waiting, 0, 'a settled operation is not waiting for anything');
+      await holder;
+    },
+  },
+  {
+    name: 'cancel: an aborted polled operation completes once, with a negative ECANCELED result',
+    needs: ['timeout', 'nop'],
+    async run(t) {
+      const q = t.queue();
+      const ac = new AbortController();
+      q.timeout(30_000, { signal: ac.signal, userData: 1 });
+      q.nop({ signal: AbortSignal.abort(), userData: 2 });
+      await q.nop();
+      ac.abort();
+      const deadline = performance.now() + 5_000;
+      while (q.ready < 2 && performance.now() < deadline) await sleep(5);
+      await sleep(30);
+      const completions: { userData: number; result: number }[] = [];
+      q.drain((c) => completions.push(c));
+      assert.equal(completions.length, 2, 'one completion each, no more');
+      for (const c of completions.sort((a, b) => a.userData - b.userData)) {
+        assert.equal(c.result, errnoOf('ECANCELED'), `userData ${c.userData}`);
+        assert.equal(q.errorOf(c.result).code, 'ECANCELED');
+      }
     },
   },
 ];

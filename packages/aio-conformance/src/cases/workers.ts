@@ -1,3 +1,236 @@
-import type { ConformanceCase } from '../case.js';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { CaseContext, ConformanceCase } from '../case.js';
+import { fixture, pattern } from './expect.js';
 
-export const workerCases: ConformanceCase[] = [];
+/** What a worker reported, and how it ended. */
+interface WorkerRun {
+  messages: unknown[];
+  exitCode: number;
+  /** An error thrown in the worker and not caught there. */
+  error: Error | undefined;
+}
+
+/**
+ * Writes `body` as an ES module that has `backend`, `Queue`, `workerData` and `parentPort` in
+ * scope (the backend and aio-core imported the way the backend's user would) and returns its URL.
+ */
+function workerModule(t: CaseContext, name: string, body: string): URL {
+  const path = t.path(name);
+  writeFileSync(
+    path,
+    [
+      "import { parentPort, workerData } from 'node:worker_threads';",
+      `const { default: backend } = await import(${JSON.stringify(t.backendUrl)});`,
+      `const { Queue } = await import(${JSON.stringify(t.coreUrl)});`,
+      body,
+    ].join('\n'),
+  );
+  return pathToFileURL(path);
+}
+
+/**
+ * Starts a worker and resolves when it exits: terminated after `limitMs` (then the run fails).
+ * `onMessage` may end it early, e.g. by calling `worker.terminate()`.
+ */
+function runWorker(
+  t: CaseContext,
+  url: URL,
+  workerData: unknown,
+  onMessage?: (message: unknown, worker: Worker) => void,
+  limitMs = 10_000,
+): Promise<WorkerRun> {
+  const worker = new Worker(url, { workerData });
+  t.defer(() => worker.terminate());
+  const run: WorkerRun = { messages: [], exitCode: -1, error: undefined };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void worker.terminate();
+      reject(
+        new Error(`the worker did not finish within ${limitMs} ms; it said ${JSON.stringify(run.messages)}`),
+      );
+    }, limitMs);
+    worker.on('message', (message: unknown) => {
+      run.messages.push(message);
+      onMessage?.(message, worker);
+    });
+    worker.on('error', (error) => {
+      run.error = error;
+    });
+    worker.on('exit', (code) => {
+      clearTimeout(timer);
+      run.exitCode = code;
+      resolve(run);
+    });
+  });
+}
+
+const WRITE_READ_BACK = `
+const { path, data, chunk } = workerData;
+const q = new Queue(backend);
+const source = Buffer.from(data);
+const fd = await q.open(path, 'w+');
+const writes = [];
+for (let at = 0; at < source.length; at += chunk) writes.push(q.write(fd, source, at, chunk, at));
+const written = (await Promise.all(writes)).reduce((a, b) => a + b, 0);
+await q.fsync(fd);
+const back = Buffer.alloc(source.length);
+const reads = [];
+for (let at = 0; at < back.length; at += chunk) reads.push(q.read(fd, back, at, chunk, at));
+const read = (await Promise.all(reads)).reduce((a, b) => a + b, 0);
+await q.close(fd);
+await q.destroy();
+parentPort.postMessage({ written, read, back });
+`;
+
+export const workerCases: ConformanceCase[] = [
+  {
+    name: 'workers: four worker threads, each with its own queue, write and read back their own files',
+    needs: ['open', 'write', 'fsync', 'read', 'close'],
+    timeoutMs: 30_000,
+    async run(t) {
+      const url = workerModule(t, 'write-read.mjs', WRITE_READ_BACK);
+      const size = 256 * 1024;
+      const chunk = 16 * 1024;
+      const inputs = [0, 1, 2, 3].map((i) => ({
+        path: t.path(`worker-${i}.bin`),
+        data: pattern(size, 100 + i),
+      }));
+      const runs = await Promise.all(
+        inputs.map(({ path, data }) => runWorker(t, url, { path, data: new Uint8Array(data), chunk })),
+      );
+      for (let i = 0; i < inputs.length; i++) {
+        const { data, path } = inputs[i];
+        const run = runs[i];
+        assert.equal(run.error, undefined, `worker ${i} threw: ${String(run.error?.stack)}`);
+        assert.equal(run.exitCode, 0, `worker ${i} exit code`);
+        assert.equal(run.messages.length, 1);
+        const { written, read, back } = run.messages[0] as {
+          written: number;
+          read: number;
+          back: Uint8Array;
+        };
+        assert.equal(written, size, `worker ${i} wrote every byte`);
+        assert.equal(read, size, `worker ${i} read every byte`);
+        assert.ok(Buffer.from(back).equals(data), `worker ${i} read back its own data`);
+        assert.ok(readFileSync(path).equals(data), `worker ${i}'s file holds its own data`);
+      }
+    },
+  },
+  {
+    name: 'workers: a worker exits by itself once its queue is idle, without destroy()',
+    needs: ['nop', 'timeout', 'open', 'read', 'close'],
+    timeoutMs: 30_000,
+    async run(t) {
+      const path = fixture(t, 'idle.txt', 'idle worker');
+      const url = workerModule(
+        t,
+        'idle.mjs',
+        `
+const q = new Queue(backend);
+await q.nop();
+await q.timeout(10);
+const fd = await q.open(workerData.path, 'r');
+const buf = Buffer.alloc(11);
+const n = await q.read(fd, buf, 0, 11, 0);
+await q.close(fd);
+parentPort.postMessage({ n, text: buf.toString(), inFlight: q.inFlight });
+`,
+      );
+      const started = performance.now();
+      const run = await runWorker(t, url, { path });
+      assert.equal(run.error, undefined, String(run.error?.stack));
+      assert.equal(run.exitCode, 0);
+      assert.deepEqual(run.messages, [{ n: 11, text: 'idle worker', inFlight: 0 }]);
+      assert.ok(performance.now() - started < 8_000);
+    },
+  },
+  {
+    name: 'workers: terminating a worker with reads in flight leaves the main thread and its queue working',
+    needs: ['open', 'read', 'timeout', 'nop', 'close'],
+    timeoutMs: 30_000,
+    async run(t) {
+      const size = 4 * 1024 * 1024;
+      const data = pattern(size, 31);
+      const path = fixture(t, 'busy.bin', data);
+      const url = workerModule(
+        t,
+        'busy.mjs',
+        `
+const q = new Queue(backend, { entries: 32 });
+const fd = await q.open(workerData.path, 'r');
+q.timeout(60_000).catch(() => {});
+let told = false;
+for (let round = 0; ; round++) {
+  const reads = [];
+  for (let i = 0; i < 64; i++) {
+    reads.push(q.read(fd, Buffer.alloc(65536), 0, 65536, i * 65536));
+  }
+  q.submit();
+  if (!told) {
+    told = true;
+    parentPort.postMessage({ inFlight: q.inFlight, waiting: q.waiting });
+  }
+  await Promise.all(reads);
+}
+`,
+      );
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const run = await runWorker(t, url, { path }, (_message, worker) => {
+          void worker.terminate();
+        });
+        assert.equal(run.error, undefined, String(run.error?.stack));
+        assert.equal(run.exitCode, 1, 'terminate() ended the worker');
+        assert.ok(run.messages.length >= 1, 'the worker had reads in flight when it was terminated');
+        const [first] = run.messages as { inFlight: number; waiting: number }[];
+        assert.equal(first.inFlight, 32);
+      }
+      const q = t.queue();
+      const fd = await q.open(path, 'r');
+      const buf = Buffer.alloc(65536);
+      assert.equal(await q.read(fd, buf, 0, buf.length, 65536), buf.length);
+      assert.ok(buf.equals(data.subarray(65536, 131072)));
+      assert.equal(await q.nop(), undefined);
+      assert.equal(await q.timeout(10), undefined);
+      await q.close(fd);
+    },
+  },
+  {
+    name: 'workers: worker-thread and main-thread queues run at once without mixing completions',
+    needs: ['open', 'write', 'fsync', 'read', 'close', 'timeout'],
+    timeoutMs: 30_000,
+    async run(t) {
+      const url = workerModule(t, 'concurrent.mjs', WRITE_READ_BACK);
+      const size = 128 * 1024;
+      const chunk = 4096;
+      const inputs = [0, 1].map((i) => ({ path: t.path(`w${i}.bin`), data: pattern(size, 200 + i) }));
+      const workers = Promise.all(
+        inputs.map(({ path, data }) => runWorker(t, url, { path, data: new Uint8Array(data), chunk })),
+      );
+      const mainData = pattern(size, 300);
+      const mainPath = fixture(t, 'main.bin', mainData);
+      const q = t.queue({ entries: 16 });
+      const fd = await q.open(mainPath, 'r');
+      const back = Buffer.alloc(size);
+      const reads: Promise<number>[] = [];
+      for (let at = 0; at < size; at += chunk) reads.push(q.read(fd, back, at, chunk, at));
+      const timeouts = [q.timeout(5), q.timeout(20)];
+      const counts = await Promise.all(reads);
+      await Promise.all(timeouts);
+      assert.ok(
+        counts.every((n) => n === chunk),
+        'every main-thread read got its own full count',
+      );
+      assert.ok(back.equals(mainData), 'the main thread read its own file');
+      await q.close(fd);
+      for (const [i, run] of (await workers).entries()) {
+        assert.equal(run.error, undefined, String(run.error?.stack));
+        assert.equal(run.exitCode, 0);
+        const { back: workerBack } = run.messages[0] as { back: Uint8Array };
+        assert.ok(Buffer.from(workerBack).equals(inputs[i].data), `worker ${i} read its own data`);
+      }
+    },
+  },
+];
