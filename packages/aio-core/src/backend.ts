@@ -28,6 +28,29 @@ export type OperationName =
   | 'timeout'
   | 'cancel';
 
+/** Every operation aio-core defines: what a backend that implements them all lists in `ops`. */
+export const OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName>([
+  'nop',
+  'open',
+  'close',
+  'read',
+  'write',
+  'readv',
+  'writev',
+  'fsync',
+  'fdatasync',
+  'stat',
+  'lstat',
+  'fstat',
+  'unlink',
+  'rmdir',
+  'rename',
+  'mkdir',
+  'ftruncate',
+  'timeout',
+  'cancel',
+]);
+
 /** What a backend can do. An operation outside `ops` fails with ERR_PROACTOR_UNSUPPORTED. */
 export interface Capabilities {
   readonly ops: ReadonlySet<OperationName>;

@@ -1,11 +1,12 @@
 export * from './abi.js';
-export type {
-  Backend,
-  BackendName,
-  Capabilities,
-  Engine,
-  OperationName,
-  RingContext,
+export {
+  type Backend,
+  type BackendName,
+  type Capabilities,
+  type Engine,
+  OPERATIONS,
+  type OperationName,
+  type RingContext,
 } from './backend.js';
 export {
   AbortError,

@@ -5,32 +5,10 @@ import {
   decodeSubmission,
   type Engine,
   encodeCompletion,
-  type OperationName,
+  OPERATIONS,
   type RingContext,
   type Submission,
 } from '../src/index.js';
-
-const allOps: OperationName[] = [
-  'nop',
-  'open',
-  'close',
-  'read',
-  'write',
-  'readv',
-  'writev',
-  'fsync',
-  'fdatasync',
-  'stat',
-  'lstat',
-  'fstat',
-  'unlink',
-  'rmdir',
-  'rename',
-  'mkdir',
-  'ftruncate',
-  'timeout',
-  'cancel',
-];
 
 /**
  * A backend the test drives by hand: it records every submission and completes operations only
@@ -49,7 +27,7 @@ export class ManualBackend implements Backend {
 
   constructor(overrides: Partial<Capabilities> = {}) {
     this.capabilities = {
-      ops: new Set(allOps),
+      ops: OPERATIONS,
       linkedOperations: true,
       waitSync: true,
       cancelInFlight: true,

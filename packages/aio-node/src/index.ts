@@ -12,8 +12,8 @@ import {
   decodeSubmission,
   type Engine,
   errnoOf,
+  OPERATIONS,
   Opcode,
-  type OperationName,
   type RingContext,
   SQE_F_LINK,
   SQE_SIZE,
@@ -26,30 +26,8 @@ import {
 const ECANCELED = errnoOf('ECANCELED');
 const EINVAL = errnoOf('EINVAL');
 
-const ops: ReadonlySet<OperationName> = new Set<OperationName>([
-  'nop',
-  'open',
-  'close',
-  'read',
-  'write',
-  'readv',
-  'writev',
-  'fsync',
-  'fdatasync',
-  'stat',
-  'lstat',
-  'fstat',
-  'unlink',
-  'rmdir',
-  'rename',
-  'mkdir',
-  'ftruncate',
-  'timeout',
-  'cancel',
-]);
-
 const capabilities: Capabilities = Object.freeze({
-  ops,
+  ops: OPERATIONS,
   linkedOperations: true,
   // Completions of node:fs arrive through the event loop, which a blocked thread never runs.
   waitSync: false,

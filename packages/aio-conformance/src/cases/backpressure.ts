@@ -1,71 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { type Backend, type Engine, type RingContext, SQE_SIZE, SqeOffset } from '@proactor/aio-core';
 import type { ConformanceCase } from '../case.js';
 import { fixture, pattern } from './expect.js';
 import { instrument } from './instrumented-backend.js';
-
-/** One submission entry as the backend received it. */
-export interface SeenSubmission {
-  opcode: number;
-  timeoutNs: number;
-}
-
-/** What crossed the boundary, entry by entry, and the most entries outstanding at once. */
-export interface SubmissionLog {
-  submitted: SeenSubmission[];
-  completions: number;
-  /** Most operations submitted and not yet completed, sampled at every submit and completion batch. */
-  maxOutstanding: number;
-}
-
-/**
- * Wraps `backend` to record every submission entry it receives (opcode, timeout) and how many
- * operations were outstanding at most. Meant for queues without cancels, where every entry
- * produces exactly one completion.
- */
-export function recordSubmissions(backend: Backend): { backend: Backend; log: SubmissionLog } {
-  const log: SubmissionLog = { submitted: [], completions: 0, maxOutstanding: 0 };
-  const wrapped: Backend = {
-    name: backend.name,
-    capabilities: backend.capabilities,
-    attach(ring: RingContext): Engine {
-      const view = new DataView(ring.submissions);
-      const observed: RingContext = {
-        entries: ring.entries,
-        submissions: ring.submissions,
-        completions: ring.completions,
-        completionEntries: ring.completionEntries,
-        resources: ring.resources,
-        stats: ring.stats,
-        complete(count: number) {
-          log.completions += count;
-          ring.complete(count);
-        },
-      };
-      const engine = backend.attach(observed);
-      const proxy: Engine = {
-        submit(count: number) {
-          for (let i = 0; i < count; i++) {
-            const base = i * SQE_SIZE;
-            log.submitted.push({
-              opcode: view.getUint8(base + SqeOffset.opcode),
-              timeoutNs: Number(view.getBigUint64(base + SqeOffset.timeout_ns, true)),
-            });
-          }
-          log.maxOutstanding = Math.max(log.maxOutstanding, log.submitted.length - log.completions);
-          engine.submit(count);
-        },
-        ref: () => engine.ref(),
-        unref: () => engine.unref(),
-        close: () => engine.close(),
-      };
-      if (engine.waitSync) proxy.waitSync = (min, timeoutMs) => engine.waitSync!(min, timeoutMs);
-      return proxy;
-    },
-  };
-  return { backend: wrapped, log };
-}
 
 /** Marks `p` as observed, so that a case failing before it awaits `p` cannot crash the runner. */
 function quiet<T>(p: Promise<T>): Promise<T> {
@@ -111,7 +48,7 @@ export const backpressureCases: ConformanceCase[] = [
     needs: ['timeout', 'nop'],
     async run(t) {
       const entries = 4;
-      const { backend, log } = recordSubmissions(t.backend);
+      const { backend, counts: log } = instrument(t.backend);
       const q = t.queue({ entries }, backend);
       let maxInFlight = 0;
       const sample = () => {
@@ -136,7 +73,7 @@ export const backpressureCases: ConformanceCase[] = [
     name: 'backpressure: operations waiting for slots are submitted in the order they were issued',
     needs: ['timeout'],
     async run(t) {
-      const { backend, log } = recordSubmissions(t.backend);
+      const { backend, counts: log } = instrument(t.backend);
       const q = t.queue({ entries: 3 }, backend);
       // Descending durations: slots free in an order unlike the order of issue.
       const durations = Array.from({ length: 30 }, (_, i) => 30 - i);

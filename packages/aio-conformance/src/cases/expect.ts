@@ -1,7 +1,7 @@
 /** Assertions shared by the cases. */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { errnoOf } from '@proactor/aio-core';
+import { errnoOf, type Queue } from '@proactor/aio-core';
 import type { CaseContext } from '../case.js';
 
 export interface ExpectedSystemError {
@@ -86,4 +86,23 @@ export function fixture(t: CaseContext, name: string, content: string | Uint8Arr
   const path = t.path(name);
   writeFileSync(path, content);
   return path;
+}
+
+/** Opens `path`, runs `body` with the fd, and closes it (also when `body` fails). */
+export async function withFd<T>(
+  q: Queue,
+  path: string,
+  flags: string,
+  body: (fd: number) => Promise<T>,
+): Promise<T> {
+  const fd = await q.open(path, flags);
+  let result: T;
+  try {
+    result = await body(fd);
+  } catch (error) {
+    await q.close(fd).catch(() => undefined);
+    throw error;
+  }
+  await q.close(fd);
+  return result;
 }

@@ -1,4 +1,10 @@
-import type { Backend, Engine, RingContext } from '@proactor/aio-core';
+import {
+  type Backend,
+  decodeSubmission,
+  type Engine,
+  type RingContext,
+  type Submission,
+} from '@proactor/aio-core';
 
 /** What an instrumented backend saw cross the boundary. */
 export interface BoundaryCounts {
@@ -10,6 +16,10 @@ export interface BoundaryCounts {
   completeCalls: number;
   /** Completions delivered. */
   completions: number;
+  /** Every submission entry, decoded, in the order the engine received them. */
+  submitted: Submission[];
+  /** Most entries submitted and not yet completed, sampled at each submit (exact for queues without cancels). */
+  maxOutstanding: number;
 }
 
 /**
@@ -17,11 +27,19 @@ export interface BoundaryCounts {
  * many submit calls, how many entries, how many completion batches.
  */
 export function instrument(backend: Backend): { backend: Backend; counts: BoundaryCounts } {
-  const counts: BoundaryCounts = { submitCalls: 0, entries: 0, completeCalls: 0, completions: 0 };
+  const counts: BoundaryCounts = {
+    submitCalls: 0,
+    entries: 0,
+    completeCalls: 0,
+    completions: 0,
+    submitted: [],
+    maxOutstanding: 0,
+  };
   const wrapped: Backend = {
     name: backend.name,
     capabilities: backend.capabilities,
     attach(ring: RingContext): Engine {
+      const sq = new Uint32Array(ring.submissions);
       const observed: RingContext = {
         entries: ring.entries,
         submissions: ring.submissions,
@@ -40,6 +58,8 @@ export function instrument(backend: Backend): { backend: Backend; counts: Bounda
         submit(count: number) {
           counts.submitCalls++;
           counts.entries += count;
+          for (let i = 0; i < count; i++) counts.submitted.push(decodeSubmission(sq, i));
+          counts.maxOutstanding = Math.max(counts.maxOutstanding, counts.entries - counts.completions);
           engine.submit(count);
         },
         ref: () => engine.ref(),

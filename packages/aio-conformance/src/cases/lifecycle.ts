@@ -3,7 +3,6 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync } from 'node:fs';
 import { Opcode, ProactorError } from '@proactor/aio-core';
 import type { CaseContext, ConformanceCase } from '../case.js';
-import { recordSubmissions } from './backpressure.js';
 import { assertSystemError, fixture, pattern, rejectsWith } from './expect.js';
 import { instrument } from './instrumented-backend.js';
 
@@ -162,7 +161,7 @@ export const lifecycleCases: ConformanceCase[] = [
     name: 'lifecycle: destroy() rejects operations waiting for a slot with ECANCELED, never submitting them',
     needs: ['timeout', 'nop', 'mkdir'],
     async run(t) {
-      const { backend, log } = recordSubmissions(t.backend);
+      const { backend, counts: log } = instrument(t.backend);
       const q = t.queue({ entries: 1 }, backend);
       const holder = q.timeout(30_000).then(
         () => 'completed',

@@ -1,31 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import type { Queue } from '@proactor/aio-core';
 import type { ConformanceCase } from '../case.js';
-import { fixture, pattern, rejectsWith } from './expect.js';
+import { fixture, pattern, rejectsWith, withFd } from './expect.js';
 
 const MiB = 1024 * 1024;
 /** Larger than 64 MiB, so a backend that splits or caps transfers at that size shows it. */
 const LARGE = 80 * MiB;
-
-/** Opens `path`, runs `body` with the fd, and closes it (also when `body` fails). */
-async function withFd<T>(
-  q: Queue,
-  path: string,
-  flags: string,
-  body: (fd: number) => Promise<T>,
-): Promise<T> {
-  const fd = await q.open(path, flags);
-  let result: T;
-  try {
-    result = await body(fd);
-  } catch (error) {
-    await q.close(fd).catch(() => undefined);
-    throw error;
-  }
-  await q.close(fd);
-  return result;
-}
 
 export const readWriteCases: ConformanceCase[] = [
   // ---- read ------------------------------------------------------------------------------

@@ -1,27 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
-import type { Queue } from '@proactor/aio-core';
 import type { ConformanceCase } from '../case.js';
-import { fixture, pattern, rejectsWith } from './expect.js';
-
-/** Opens `path`, runs `body` with the fd, and closes it (also when `body` fails). */
-async function withFd<T>(
-  q: Queue,
-  path: string,
-  flags: string,
-  body: (fd: number) => Promise<T>,
-): Promise<T> {
-  const fd = await q.open(path, flags);
-  let result: T;
-  try {
-    result = await body(fd);
-  } catch (error) {
-    await q.close(fd).catch(() => undefined);
-    throw error;
-  }
-  await q.close(fd);
-  return result;
-}
+import { fixture, pattern, rejectsWith, withFd } from './expect.js';
 
 /** An fd number no case has open (the same one open-close uses for 'never open'). */
 const NOT_OPEN = 1_000_000;

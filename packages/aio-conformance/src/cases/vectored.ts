@@ -1,28 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { Queue } from '@proactor/aio-core';
 import type { ConformanceCase } from '../case.js';
-import { fixture, pattern, rejectsWith, throwsArgError } from './expect.js';
+import { fixture, pattern, rejectsWith, throwsArgError, withFd } from './expect.js';
 import { instrument } from './instrumented-backend.js';
-
-/** Opens `path`, runs `body` with the fd, and closes it (also when `body` fails). */
-async function withFd<T>(
-  q: Queue,
-  path: string,
-  flags: string,
-  body: (fd: number) => Promise<T>,
-): Promise<T> {
-  const fd = await q.open(path, flags);
-  let result: T;
-  try {
-    result = await body(fd);
-  } catch (error) {
-    await q.close(fd).catch(() => undefined);
-    throw error;
-  }
-  await q.close(fd);
-  return result;
-}
 
 /** `count` buffers of varying sizes (1 to 257 bytes), each with its own content. */
 function distinctBuffers(count: number): Buffer[] {
