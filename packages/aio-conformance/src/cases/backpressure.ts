@@ -148,6 +148,25 @@ export const backpressureCases: ConformanceCase[] = [
     },
   },
   {
+    name: 'backpressure: 20,000 operations with 8,192 in flight all complete, many more than any kernel ring holds',
+    needs: ['nop', 'timeout'],
+    timeoutMs: 60_000,
+    async run(t) {
+      const q = t.queue({ entries: 8192, completionEntries: 64 });
+      let done = 0;
+      const all: Promise<void>[] = [];
+      for (let i = 0; i < 20_000; i++) {
+        all.push((i % 2 ? q.nop() : q.timeout(1)).then(() => void done++));
+      }
+      assert.equal(q.inFlight + q.waiting, 20_000);
+      await Promise.all(all);
+      assert.equal(done, 20_000);
+      assert.equal(q.inFlight, 0);
+      assert.equal(q.waiting, 0);
+    },
+  },
+  },
+  {
     name: 'backpressure: a completion ring smaller than entries still delivers every completion',
     needs: ['open', 'read', 'nop', 'close'],
     async run(t) {

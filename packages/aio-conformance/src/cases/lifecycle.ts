@@ -215,6 +215,19 @@ export const lifecycleCases: ConformanceCase[] = [
     },
   },
   {
+    name: 'lifecycle: destroy() while a long timeout is pending cancels it at once',
+    needs: ['timeout'],
+    async run(t) {
+      const q = t.queue();
+      const started = performance.now();
+      const pending = q.timeout(60_000);
+      pending.catch(() => {});
+      q.submit();
+      await q.destroy();
+      await assert.rejects(pending, { code: 'ECANCELED' });
+      assert.ok(performance.now() - started < 5_000, 'destroy did not wait for the timeout');
+    },
+  {
     name: 'lifecycle: operations after destroy() throw ProactorError ERR_PROACTOR_QUEUE_DESTROYED',
     needs: ['nop', 'timeout', 'open'],
     async run(t) {
