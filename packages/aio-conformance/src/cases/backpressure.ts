@@ -165,7 +165,6 @@ export const backpressureCases: ConformanceCase[] = [
       assert.equal(q.waiting, 0);
     },
   },
-  },
   {
     name: 'backpressure: a completion ring smaller than entries still delivers every completion',
     needs: ['open', 'read', 'nop', 'close'],

@@ -227,6 +227,7 @@ export const lifecycleCases: ConformanceCase[] = [
       await assert.rejects(pending, { code: 'ECANCELED' });
       assert.ok(performance.now() - started < 5_000, 'destroy did not wait for the timeout');
     },
+  },
   {
     name: 'lifecycle: operations after destroy() throw ProactorError ERR_PROACTOR_QUEUE_DESTROYED',
     needs: ['nop', 'timeout', 'open'],
