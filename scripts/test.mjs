@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The test command: every package's vitest tests (the conformance suite among them, through the
-// vitest adapter), then the conformance CLI against every backend this machine can run. Ends with
+// vitest adapter), then the conformance CLI against every backend this machine can run, then the
+// differential runner (each native backend against aio-node). Ends with
 // one line "N passed, N failed, N skipped" over all of it; exits non-zero on any failure.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -51,6 +52,33 @@ for (const [name, dir] of backends) {
     totals.skipped += Number(summary[3]);
   }
   if (cli.status !== 0) broken = true;
+}
+
+// 3. Differential: random operation scripts on each native backend and on aio-node, every result compared.
+for (const [name, dir] of backends.filter(([n]) => n !== 'node')) {
+  process.stdout.write(`\n== differential: ${name} vs node ==\n`);
+  const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).name;
+  const diff = spawnSync(
+    process.execPath,
+    [
+      join(root, 'packages/aio-conformance/dist/cli.js'),
+      pkg,
+      '--differential',
+      '--against',
+      '@proactor/aio-node',
+      '--scripts',
+      '10',
+    ],
+    { cwd: join(root, dir), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  process.stdout.write(diff.stdout);
+  const summary = diff.stdout.match(/^(\d+) passed, (\d+) failed, (\d+) skipped$/m);
+  if (!summary) broken = true;
+  else {
+    totals.passed += Number(summary[1]);
+    totals.failed += Number(summary[2]);
+  }
+  if (diff.status !== 0) broken = true;
 }
 
 if (broken && totals.failed === 0) {
