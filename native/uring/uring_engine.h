@@ -1,0 +1,135 @@
+/*
+ * UringEngine: the aio-core Engine (packages/aio-core/src/backend.ts) of one queue, over the
+ * io_uring its environment shares (EnvRing).
+ *
+ * Crossings: submit(n) is one JS-to-native call that translates entries [0, n) of the
+ * submission buffer into SQEs and enters the kernel once (once more per SQ ring's worth of a
+ * bigger batch); completions are copied into the JS completion buffer and handed over with
+ * one complete(count) call per batch, from the libuv callback of the environment's eventfd
+ * (inside one callback scope per dispatch, see CompletionScope) or from waitSync().
+ *
+ * Operations the running kernel lacks (IORING_REGISTER_PROBE) run on the environment's
+ * blocking pool instead.
+ *
+ * Linked chains are sequenced here, not with IOSQE_IO_LINK: the engine starts a member when
+ * its predecessor succeeded, and fails the rest with ECANCELED after an error or a short
+ * transfer. The kernel cannot cancel a linked request that has not started without failing
+ * the request it waits for, while aio-core's contract is that aborting a member cancels it
+ * and the members after it, never those before it. Sequencing natively costs one completion
+ * round trip per member (no JS crossing) and lets a chain mix ring and blocking-pool members.
+ *
+ * Lifetimes: while operations are in flight the engine holds a strong reference to its JS
+ * object, which holds the RingContext (buffers, resource table, complete callback), so
+ * nothing the kernel writes into can be collected. close() (after every operation completed)
+ * detaches it from the EnvRing; the EnvRing's cleanup hook detaches every engine when the
+ * environment goes away, operations in flight or not.
+ */
+#ifndef PROACTOR_URING_ENGINE_H
+#define PROACTOR_URING_ENGINE_H
+
+#include <napi.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../common/js_ring.h"
+#include "uring_env_ring.h"
+
+namespace proactor {
+
+class UringEngine : public Napi::ObjectWrap<UringEngine> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  explicit UringEngine(const Napi::CallbackInfo& info);
+  ~UringEngine() override;
+
+  /* ---- called by EnvRing ---- */
+  /* A kernel or pool result for `slot`; ignored unless `generation` is the slot's current one. */
+  void OnCompletion(uint16_t slot, uint32_t generation, int32_t result);
+  /* Finishes results decided without the kernel (errors found at submit, cancelled members). */
+  void ProcessLocal();
+  bool HasReady() const { return !ready_.empty(); }
+  bool InComplete() const { return in_complete_; }
+  /* Hands the ready list to JS in batches; see EnvRing::Dispatch. */
+  uint32_t DeliverReady(Napi::Env env, napi_value* exception, bool* js_gone);
+  /* Cancels every operation of this engine that is in the kernel. */
+  void CancelInRing();
+  bool HasRingOps() const;
+  /* The EnvRing is going away (environment teardown): forget it. */
+  void Detach();
+
+ private:
+  /* Per-slot native state: whatever the kernel reads or writes while the operation runs. */
+  struct Slot {
+    bool busy = false;
+    /* Where the operation is: in the kernel ring, on the blocking pool, waiting for its
+     * predecessor in a chain, or already decided here. */
+    enum class Where : uint8_t { Ring, Pool, Sequenced, Local } where = Where::Ring;
+    uint8_t opcode = 0;
+    uint32_t generation = 0;
+    uint64_t expected = 0; /* bytes asked for (read/write family): a short transfer breaks a chain */
+    std::string path0;
+    std::string path1;
+    std::unique_ptr<struct iovec[]> iov;
+    uint32_t iov_capacity = 0;
+    std::unique_ptr<struct statx> stx;
+    __kernel_timespec ts{};
+    io_uring_sqe prepared{}; /* kept for the blocking pool and for chain members */
+    /* Chain head only: the members after it, in order. */
+    std::shared_ptr<std::deque<uint16_t>> chain;
+  };
+
+  struct Result {
+    uint16_t slot;
+    int32_t result;
+  };
+
+  Napi::Value Submit(const Napi::CallbackInfo& info);
+  Napi::Value WaitSync(const Napi::CallbackInfo& info);
+  Napi::Value JsRef(const Napi::CallbackInfo& info);
+  Napi::Value JsUnref(const Napi::CallbackInfo& info);
+  Napi::Value JsClose(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+
+  /* The io_uring opcode for a proactor opcode (kNoKernelOpcode when there is none). */
+  static unsigned KernelOpcode(uint8_t proactor_opcode);
+  /* Whether operations of this proactor opcode run on the blocking pool (the kernel lacks it). */
+  bool NeedsPool(uint8_t proactor_opcode) const;
+  /* Translates `e` into `sqe` (resources read from the table). 0 or -errno. */
+  int Prepare(const proactor_sqe& e, napi_value resources, Slot& slot, io_uring_sqe* sqe);
+  /* Starts a prepared operation: into the ring, or onto the pool when the kernel lacks it. */
+  void Launch(uint16_t slot);
+  void QueueCancel(uint32_t target);
+  void PostLocal(uint16_t slot, int32_t result);
+  /* The operation's final result: frees the slot, advances or ends its chain, and queues the
+   * result for JS. */
+  void Finish(uint16_t slot, int32_t result);
+  void UpdateRef();
+  void Unregister(bool in_finalizer);
+
+  napi_env env_;
+  EnvRing* ring_ = nullptr; /* null once closed or detached */
+  uint16_t id_ = 0;
+  JsRing ring_js_;
+  std::vector<Slot> slots_;
+  std::vector<Result> local_;  /* decided here, to be finished */
+  std::deque<Result> ready_;   /* finished, to be delivered */
+  /* Proactor opcodes forced onto the blocking pool (tests of the fallback path). */
+  std::vector<uint32_t> blocking_ops_;
+
+  uint32_t in_flight_ = 0; /* operations with a slot, not yet delivered */
+  bool user_ref_ = true;
+  bool self_ref_ = false;
+  bool in_complete_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace proactor
+
+#endif  // PROACTOR_URING_ENGINE_H

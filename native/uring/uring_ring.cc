@@ -1,0 +1,229 @@
+#include "uring_ring.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace proactor {
+
+namespace {
+
+int SysSetup(unsigned entries, io_uring_params* p) {
+  return static_cast<int>(syscall(__NR_io_uring_setup, entries, p));
+}
+
+int SysEnter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg, size_t argsz) {
+  return static_cast<int>(syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, arg, argsz));
+}
+
+int SysRegister(int fd, unsigned opcode, const void* arg, unsigned nr_args) {
+  return static_cast<int>(syscall(__NR_io_uring_register, fd, opcode, arg, nr_args));
+}
+
+void* MapRing(int fd, size_t size, uint64_t offset) {
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, static_cast<off_t>(offset));
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+template <typename T>
+T* At(void* base, uint32_t offset) {
+  return reinterpret_cast<T*>(static_cast<char*>(base) + offset);
+}
+
+}  // namespace
+
+UringRing::~UringRing() { Close(); }
+
+int UringRing::Open(const RingSetup& setup, const char** syscall_name) {
+  io_uring_params p;
+  std::memset(&p, 0, sizeof p);
+  p.flags = IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+  if (setup.cq_entries != 0) {
+    p.flags |= IORING_SETUP_CQSIZE;
+    p.cq_entries = std::max(setup.cq_entries, setup.sq_entries);
+  }
+  *syscall_name = "io_uring_setup";
+  int fd = SysSetup(setup.sq_entries, &p);
+  if (fd < 0 && errno == EINVAL) {
+    // Kernels before 5.18 reject IORING_SETUP_SUBMIT_ALL; Enter() copes without it.
+    unsigned cq = p.cq_entries;
+    unsigned flags = p.flags & ~IORING_SETUP_SUBMIT_ALL;
+    std::memset(&p, 0, sizeof p);
+    p.flags = flags;
+    p.cq_entries = cq;
+    fd = SysSetup(setup.sq_entries, &p);
+  }
+  if (fd < 0) return -errno;
+  fd_ = fd;
+  features_ = p.features;
+  // Completions must never be dropped when the CQ ring is full (5.5), and offset -1 must mean
+  // the file position (5.6): older kernels are refused rather than misbehaving.
+  if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_RW_CUR_POS)) {
+    Close();
+    return -EOPNOTSUPP;
+  }
+  sq_entries_ = p.sq_entries;
+  cq_entries_ = p.cq_entries;
+
+  *syscall_name = "mmap";
+  sq_map_size_ = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  cq_map_size_ = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
+  if (p.features & IORING_FEAT_SINGLE_MMAP) {
+    sq_map_size_ = cq_map_size_ = std::max(sq_map_size_, cq_map_size_);
+  }
+  sq_map_ = MapRing(fd_, sq_map_size_, IORING_OFF_SQ_RING);
+  if (sq_map_ == nullptr) {
+    int err = -errno;
+    Close();
+    return err;
+  }
+  if (p.features & IORING_FEAT_SINGLE_MMAP) {
+    cq_map_ = sq_map_;
+  } else {
+    cq_map_ = MapRing(fd_, cq_map_size_, IORING_OFF_CQ_RING);
+    if (cq_map_ == nullptr) {
+      int err = -errno;
+      Close();
+      return err;
+    }
+  }
+  sqes_size_ = p.sq_entries * sizeof(io_uring_sqe);
+  sqes_ = static_cast<io_uring_sqe*>(MapRing(fd_, sqes_size_, IORING_OFF_SQES));
+  if (sqes_ == nullptr) {
+    int err = -errno;
+    Close();
+    return err;
+  }
+
+  sq_head_ = At<unsigned>(sq_map_, p.sq_off.head);
+  sq_tail_ = At<unsigned>(sq_map_, p.sq_off.tail);
+  sq_flags_ = At<unsigned>(sq_map_, p.sq_off.flags);
+  sq_array_ = At<unsigned>(sq_map_, p.sq_off.array);
+  sq_mask_ = *At<unsigned>(sq_map_, p.sq_off.ring_mask);
+  cq_head_ = At<unsigned>(cq_map_, p.cq_off.head);
+  cq_tail_ = At<unsigned>(cq_map_, p.cq_off.tail);
+  cqes_ = At<io_uring_cqe>(cq_map_, p.cq_off.cqes);
+  cq_mask_ = *At<unsigned>(cq_map_, p.cq_off.ring_mask);
+  // The SQ index array maps ring positions to SQEs; an identity map lets NextSqe() hand out
+  // sqes_[tail & mask] directly.
+  for (unsigned i = 0; i < p.sq_entries; i++) sq_array_[i] = i;
+  sq_local_tail_ = *sq_tail_;
+
+  // Which opcodes this kernel implements. Probing needs Linux 5.6; without it only the
+  // opcodes of 5.5 and earlier are assumed.
+  const size_t probe_size = sizeof(io_uring_probe) + 256 * sizeof(io_uring_probe_op);
+  auto* probe = static_cast<io_uring_probe*>(std::calloc(1, probe_size));
+  if (probe != nullptr) {
+    if (SysRegister(fd_, IORING_REGISTER_PROBE, probe, 256) == 0) {
+      probed_ = true;
+      for (unsigned i = 0; i < probe->ops_len && i < 256; i++) {
+        if (probe->ops[i].flags & IO_URING_OP_SUPPORTED) supported_[i / 64] |= uint64_t{1} << (i % 64);
+      }
+    }
+    std::free(probe);
+  }
+  return 0;
+}
+
+void UringRing::Close() {
+  if (sqes_ != nullptr) munmap(sqes_, sqes_size_);
+  if (cq_map_ != nullptr && cq_map_ != sq_map_) munmap(cq_map_, cq_map_size_);
+  if (sq_map_ != nullptr) munmap(sq_map_, sq_map_size_);
+  sqes_ = nullptr;
+  cq_map_ = nullptr;
+  sq_map_ = nullptr;
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+bool UringRing::Supports(unsigned op) const {
+  if (op >= 256) return false;
+  if (!probed_) return op < IORING_OP_FALLOCATE;
+  return (supported_[op / 64] >> (op % 64)) & 1;
+}
+
+int UringRing::RegisterEventfd(int eventfd) {
+  return SysRegister(fd_, IORING_REGISTER_EVENTFD, &eventfd, 1) < 0 ? -errno : 0;
+}
+
+unsigned UringRing::SqPending() const {
+  return sq_local_tail_ - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
+}
+
+unsigned UringRing::SqSpace() const { return sq_entries_ - SqPending(); }
+
+io_uring_sqe* UringRing::NextSqe() {
+  if (SqSpace() == 0) return nullptr;
+  io_uring_sqe* sqe = &sqes_[sq_local_tail_ & sq_mask_];
+  std::memset(sqe, 0, sizeof *sqe);
+  sq_local_tail_++;
+  return sqe;
+}
+
+int UringRing::EnterRaw(unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg, size_t argsz) {
+  int r = SysEnter(fd_, to_submit, min_complete, flags, arg, argsz);
+  return r < 0 ? -errno : r;
+}
+
+int UringRing::Enter(bool wait, unsigned min_complete, int64_t timeout_ns) {
+  __atomic_store_n(sq_tail_, sq_local_tail_, __ATOMIC_RELEASE);
+  for (;;) {
+    unsigned pending = SqPending();
+    if (pending == 0 && !wait) return 0;
+    unsigned flags = 0;
+    const void* arg = nullptr;
+    size_t argsz = 0;
+    __kernel_timespec ts;
+    io_uring_getevents_arg ext;
+    if (wait) {
+      flags |= IORING_ENTER_GETEVENTS;
+      if (timeout_ns >= 0) {
+        if (!(features_ & IORING_FEAT_EXT_ARG)) return -EOPNOTSUPP;
+        ts.tv_sec = timeout_ns / 1000000000;
+        ts.tv_nsec = timeout_ns % 1000000000;
+        std::memset(&ext, 0, sizeof ext);
+        ext.sigmask = 0;
+        ext.sigmask_sz = _NSIG / 8;
+        ext.ts = reinterpret_cast<uint64_t>(&ts);
+        flags |= IORING_ENTER_EXT_ARG;
+        arg = &ext;
+        argsz = sizeof ext;
+      }
+    }
+    int r = EnterRaw(pending, wait ? min_complete : 0, flags, arg, argsz);
+    if (r == -EINTR) continue;
+    if (r < 0) return r;
+    if (SqPending() == 0) return 0;
+    // Without IORING_SETUP_SUBMIT_ALL the kernel stops at an SQE that failed (it posted that
+    // one's completion): submit the rest. The wait, if any, has happened.
+    if (r == 0) return -EAGAIN;
+    wait = false;
+  }
+}
+
+void UringRing::DiscardPending(std::vector<uint64_t>* out) {
+  unsigned head = __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
+  for (unsigned i = head; i != sq_local_tail_; i++) out->push_back(sqes_[i & sq_mask_].user_data);
+  sq_local_tail_ = head;
+  __atomic_store_n(sq_tail_, sq_local_tail_, __ATOMIC_RELEASE);
+}
+
+unsigned UringRing::CqReady() const {
+  return __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE) - *cq_head_;
+}
+
+const io_uring_cqe& UringRing::CqeAt(unsigned i) const { return cqes_[(*cq_head_ + i) & cq_mask_]; }
+
+void UringRing::CqAdvance(unsigned n) { __atomic_store_n(cq_head_, *cq_head_ + n, __ATOMIC_RELEASE); }
+
+bool UringRing::CqOverflowed() const {
+  return (__atomic_load_n(sq_flags_, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW) != 0;
+}
+
+}  // namespace proactor

@@ -1,0 +1,120 @@
+/*
+ * UringRing: one io_uring instance driven with raw system calls (io_uring_setup,
+ * io_uring_enter, io_uring_register) and <linux/io_uring.h>; no liburing, so users need
+ * nothing installed beyond the kernel.
+ *
+ * Contracts:
+ * - Single-threaded: every method is called from the thread that owns the ring (the JS
+ *   thread of one Node environment).
+ * - NextSqe() hands out zeroed SQEs in the shared SQ array; they become visible to the kernel
+ *   at the next Enter(), which publishes the tail.
+ * - Errors are negative errno values; nothing here throws.
+ */
+#ifndef PROACTOR_URING_RING_H
+#define PROACTOR_URING_RING_H
+
+#include <linux/io_uring.h>
+#include <linux/time_types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "uring_compat.h"
+
+namespace proactor {
+
+struct RingSetup {
+  unsigned sq_entries = 256;
+  unsigned cq_entries = 0; /* 0: the kernel's default (2 * sq_entries) */
+};
+
+class UringRing {
+ public:
+  UringRing() = default;
+  ~UringRing();
+  UringRing(const UringRing&) = delete;
+  UringRing& operator=(const UringRing&) = delete;
+
+  /* Creates the ring and maps it. Returns 0 or -errno; `syscall` names what failed. */
+  int Open(const RingSetup& setup, const char** syscall);
+  /* Unmaps and closes the ring fd; the kernel cancels what is still in flight. Idempotent. */
+  void Close();
+  bool IsOpen() const { return fd_ >= 0; }
+
+  int fd() const { return fd_; }
+  uint32_t features() const { return features_; }
+  unsigned sq_entries() const { return sq_entries_; }
+  unsigned cq_entries() const { return cq_entries_; }
+
+  /* Whether the kernel implements `op` (IORING_REGISTER_PROBE); false when probing failed. */
+  bool Supports(unsigned op) const;
+  /* Registers `eventfd` to be signalled on every completion. 0 or -errno. */
+  int RegisterEventfd(int eventfd);
+
+  /* Free SQ slots not yet handed out. */
+  unsigned SqSpace() const;
+  /* SQEs handed out but not yet consumed by the kernel. */
+  unsigned SqPending() const;
+  /* A zeroed SQE, or nullptr when the SQ is full (call Enter() first). */
+  io_uring_sqe* NextSqe();
+
+  /*
+   * Publishes the SQ tail and calls io_uring_enter until every pending SQE was consumed, then
+   * waits for `min_complete` completions when `wait` is set (timeout_ns < 0: no limit).
+   * Returns 0, -ETIME when the wait timed out, or another -errno (-EBUSY / -EAGAIN: the
+   * kernel could not take more now; the unconsumed SQEs stay queued for the next call).
+   */
+  int Enter(bool wait, unsigned min_complete, int64_t timeout_ns);
+
+  /* Takes back the SQEs the kernel has not consumed (after Enter() failed for good), appending
+   * their user_data to `out`. */
+  void DiscardPending(std::vector<uint64_t>* out);
+
+  /* Completions ready in the CQ ring. */
+  unsigned CqReady() const;
+  /* The i-th ready completion (i < CqReady()). */
+  const io_uring_cqe& CqeAt(unsigned i) const;
+  /* Marks `n` completions consumed. */
+  void CqAdvance(unsigned n);
+  /* Whether the kernel holds completions that did not fit the CQ ring (IORING_SQ_CQ_OVERFLOW). */
+  bool CqOverflowed() const;
+
+ private:
+  int EnterRaw(unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg, size_t argsz);
+
+  int fd_ = -1;
+  uint32_t features_ = 0;
+  unsigned sq_entries_ = 0;
+  unsigned cq_entries_ = 0;
+
+  void* sq_map_ = nullptr;
+  size_t sq_map_size_ = 0;
+  void* cq_map_ = nullptr; /* == sq_map_ with IORING_FEAT_SINGLE_MMAP */
+  size_t cq_map_size_ = 0;
+  io_uring_sqe* sqes_ = nullptr;
+  size_t sqes_size_ = 0;
+
+  /* SQ ring fields (shared with the kernel). */
+  unsigned* sq_head_ = nullptr;
+  unsigned* sq_tail_ = nullptr;
+  unsigned* sq_flags_ = nullptr;
+  unsigned* sq_array_ = nullptr;
+  unsigned sq_mask_ = 0;
+  /* Our private tail: SQEs handed out; published to *sq_tail_ by Enter(). */
+  unsigned sq_local_tail_ = 0;
+
+  /* CQ ring fields. */
+  unsigned* cq_head_ = nullptr;
+  unsigned* cq_tail_ = nullptr;
+  io_uring_cqe* cqes_ = nullptr;
+  unsigned cq_mask_ = 0;
+
+  /* Opcode support from IORING_REGISTER_PROBE: bit per opcode. */
+  uint64_t supported_[4] = {0, 0, 0, 0};
+  bool probed_ = false;
+};
+
+}  // namespace proactor
+
+#endif  // PROACTOR_URING_RING_H

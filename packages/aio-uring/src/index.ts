@@ -1,0 +1,254 @@
+/**
+ * @proactor/aio-uring: the io_uring backend. A Node-API addon (native/uring, built by
+ * cmake-js) drives io_uring with raw system calls: one ring per Node environment (the main
+ * thread, each worker), shared by that environment's queues. This module loads the addon,
+ * probes the kernel once and exports the Backend.
+ *
+ * Importing this module throws when io_uring cannot be used here, with a message that names
+ * the cause (seccomp, kernel.io_uring_disabled, ENOSYS, the memlock limit): @proactor/aio
+ * reports that message when it skips this backend.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Backend, Capabilities, Engine, OperationName, RingContext } from '@proactor/aio-core';
+import { invalidArgType, OPCODE_COUNT, OPERATIONS, outOfRange, ProactorError } from '@proactor/aio-core';
+
+/** What the addon's probe() reports: a ring opened (and its opcodes), or why it could not. */
+export type ProbeResult =
+  | { ok: true; features: number; opcodes: number[] }
+  | { ok: false; errno: number; code: string; syscall: string };
+
+interface NativeEngine extends Engine {
+  waitSync(min: number, timeoutMs: number): number;
+  info(): EngineInfo;
+}
+
+/** Diagnostics of one attached engine. */
+export interface EngineInfo {
+  /** Sizes of the environment's ring this queue uses. */
+  sqEntries: number;
+  cqEntries: number;
+  /** io_uring_params.features of the ring. */
+  features: number;
+  /** The ring's descriptor: the same for every queue of an environment with the same ring sizes. */
+  ringFd: number;
+  inFlight: number;
+  /** How often completions had to be fetched from the kernel's overflow list (the CQ ring was full). */
+  overflowFlushes: number;
+  /** proactor opcodes that run on the blocking thread pool (the kernel lacks them). */
+  blockingOps: number[];
+}
+
+interface NativeAddon {
+  UringEngine: new (ring: RingContext, options?: NativeEngineOptions) => NativeEngine;
+  probe(): ProbeResult;
+}
+
+interface NativeEngineOptions {
+  sqEntries?: number;
+  cqEntries?: number;
+  disableOps?: number[];
+}
+
+/**
+ * Options of `createBackend`: ring sizes and test switches. Queues of one environment share a
+ * ring when their backends ask for the same sizes.
+ */
+export interface UringBackendOptions {
+  /** SQ ring size (default 512, at most 32768). A bigger batch is handed over in several enters. */
+  sqEntries?: number;
+  /** CQ ring size (default 2048). Completions beyond it wait in the kernel's overflow list. */
+  cqEntries?: number;
+  /**
+   * proactor opcodes (aio-core `Opcode` values) to run on the blocking thread pool even when the
+   * kernel has them: exercises the fallback path that older kernels take.
+   */
+  blockingOps?: number[];
+}
+
+/** io_uring opcode numbers, for reporting which operations the kernel lacks. */
+const kernelOpcodes: Record<Exclude<OperationName, 'lstat' | 'rmdir' | 'cancel'>, number> = {
+  nop: 0,
+  readv: 1,
+  writev: 2,
+  fsync: 3,
+  fdatasync: 3,
+  timeout: 11,
+  open: 18,
+  close: 19,
+  stat: 21,
+  fstat: 21,
+  read: 22,
+  write: 23,
+  rename: 35,
+  unlink: 36,
+  mkdir: 37,
+  ftruncate: 55,
+};
+
+const capabilities: Capabilities = Object.freeze({
+  // Every operation: what the kernel lacks runs on the addon's blocking thread pool.
+  ops: OPERATIONS,
+  linkedOperations: true,
+  waitSync: true,
+  // IORING_OP_ASYNC_CANCEL stops operations waiting in the kernel (pipes, sockets, timers).
+  cancelInFlight: true,
+  multishot: false,
+  registeredBuffers: false,
+  registeredFiles: false,
+});
+
+/**
+ * Explains a failed io_uring setup: the error code plus what usually causes it. `context`
+ * carries the facts read from the machine (kernel.io_uring_disabled, the memlock limit).
+ */
+export function explainSetupFailure(
+  failure: { code: string; errno: number; syscall: string },
+  context: { ioUringDisabled?: number; memlockBytes?: number | 'unlimited' } = {},
+): string {
+  const head = `io_uring is unavailable: ${failure.syscall} failed with ${failure.code}`;
+  switch (failure.code) {
+    case 'EPERM':
+      if (context.ioUringDisabled === 2)
+        return `${head}: kernel.io_uring_disabled = 2 disables io_uring for every process`;
+      if (context.ioUringDisabled === 1) {
+        return `${head}: kernel.io_uring_disabled = 1 allows io_uring only to members of kernel.io_uring_group (and CAP_SYS_ADMIN)`;
+      }
+      return `${head}: a seccomp filter blocks the io_uring system calls (Docker's and containerd's default profiles do; run with a profile that allows io_uring_setup, io_uring_enter and io_uring_register)`;
+    case 'ENOSYS':
+      return `${head}: this kernel has no io_uring (it needs Linux 5.6 or later built with CONFIG_IO_URING), or a seccomp filter answers ENOSYS (gVisor, some sandboxes)`;
+    case 'ENOMEM': {
+      const limit =
+        context.memlockBytes === undefined
+          ? ''
+          : ` (RLIMIT_MEMLOCK is ${context.memlockBytes === 'unlimited' ? 'unlimited' : `${context.memlockBytes} bytes`})`;
+      return `${head}: the locked-memory limit is too small for the rings${limit}; kernels before 5.12 charge io_uring against RLIMIT_MEMLOCK: raise it (ulimit -l) or use smaller queues`;
+    }
+    case 'EMFILE':
+    case 'ENFILE':
+      return `${head}: too many open files`;
+    case 'EINVAL':
+      return `${head}: the kernel rejected the ring parameters (a kernel older than 5.6?)`;
+    case 'EOPNOTSUPP':
+      return `${head}: this kernel's io_uring is too old (it needs IORING_FEAT_NODROP and IORING_FEAT_RW_CUR_POS, Linux 5.6 or later)`;
+    default:
+      return head;
+  }
+}
+
+function readMachineContext(): { ioUringDisabled?: number; memlockBytes?: number | 'unlimited' } {
+  const context: { ioUringDisabled?: number; memlockBytes?: number | 'unlimited' } = {};
+  try {
+    context.ioUringDisabled = Number.parseInt(readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8'), 10);
+  } catch {
+    // Kernels before 6.6 have no such sysctl.
+  }
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max locked memory'));
+    const soft = line?.slice('Max locked memory'.length).trim().split(/\s+/)[0];
+    if (soft !== undefined) context.memlockBytes = soft === 'unlimited' ? 'unlimited' : Number(soft);
+  } catch {
+    // Not Linux procfs: leave it out.
+  }
+  return context;
+}
+
+/** An Error for a failed setup, with code ERR_PROACTOR_URING_UNAVAILABLE and the system error as cause. */
+export function setupError(failure: { code: string; errno: number; syscall: string }): ProactorError {
+  const error = new ProactorError(
+    'ERR_PROACTOR_URING_UNAVAILABLE',
+    explainSetupFailure(failure, readMachineContext()),
+  );
+  Object.assign(error, { errno: failure.errno, syscall: failure.syscall, cause: failure });
+  return error;
+}
+
+function loadAddon(): NativeAddon {
+  if (process.platform !== 'linux') {
+    throw new ProactorError(
+      'ERR_PROACTOR_URING_UNAVAILABLE',
+      `io_uring is Linux only (this is ${process.platform})`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  // PROACTOR_URING_ADDON selects another build of the addon (the sanitizer build in CI).
+  const path = process.env.PROACTOR_URING_ADDON || '../build/Release/proactor_uring.node';
+  try {
+    return require(path) as NativeAddon;
+  } catch (error) {
+    const e = new ProactorError(
+      'ERR_PROACTOR_URING_UNAVAILABLE',
+      `the io_uring addon could not be loaded (build it with \`pnpm --filter @proactor/aio-uring build\`): ${(error as Error).message}`,
+    );
+    Object.assign(e, { cause: error });
+    throw e;
+  }
+}
+
+const addon = loadAddon();
+
+/** The probe made when this module was loaded. */
+export const probe: ProbeResult = addon.probe();
+if (!probe.ok) throw setupError(probe);
+
+/** The opcodes of this kernel's io_uring, by the operations that need them: false ones run on the thread pool. */
+export const kernelSupport: Readonly<Record<string, boolean>> = Object.freeze(
+  Object.fromEntries(Object.entries(kernelOpcodes).map(([name, op]) => [name, probe.opcodes.includes(op)])),
+);
+
+/** An io_uring Backend with non-default ring sizes or test switches. */
+export function createBackend(options: UringBackendOptions = {}): Backend {
+  if (options === null || typeof options !== 'object')
+    throw invalidArgType('options', 'of type object', options);
+  const native: NativeEngineOptions = {};
+  if (options.sqEntries !== undefined)
+    native.sqEntries = ringSize(options.sqEntries, 'options.sqEntries', 32768);
+  if (options.cqEntries !== undefined)
+    native.cqEntries = ringSize(options.cqEntries, 'options.cqEntries', 65536);
+  if (options.blockingOps !== undefined) {
+    if (!Array.isArray(options.blockingOps)) {
+      throw invalidArgType('options.blockingOps', 'an array of opcodes', options.blockingOps);
+    }
+    native.disableOps = options.blockingOps.map((op, i) => {
+      if (!Number.isInteger(op) || op < 0 || op >= OPCODE_COUNT) {
+        throw outOfRange(`options.blockingOps[${i}]`, `an integer >= 0 and < ${OPCODE_COUNT}`, op);
+      }
+      return op;
+    });
+  }
+  return Object.freeze({
+    name: 'io_uring' as const,
+    capabilities,
+    attach(ring: RingContext): Engine {
+      try {
+        return new addon.UringEngine(ring, native);
+      } catch (error) {
+        const e = error as Error & { code?: string; errno?: number; syscall?: string };
+        if (typeof e.errno === 'number' && typeof e.code === 'string' && typeof e.syscall === 'string') {
+          throw setupError({ code: e.code, errno: e.errno, syscall: e.syscall });
+        }
+        throw error;
+      }
+    },
+  });
+}
+
+function ringSize(value: unknown, name: string, max: number): number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value) || value < 1 || value > max)
+    throw outOfRange(name, `an integer >= 1 and <= ${max}`, value);
+  return value;
+}
+
+/** Diagnostics of an engine attached by this backend (ring sizes, in-flight count, fallbacks). */
+export function engineInfo(engine: Engine): EngineInfo {
+  return (engine as NativeEngine).info();
+}
+
+/** The io_uring backend with default settings. */
+const backend: Backend = createBackend();
+
+export default backend;
+export { backend };
