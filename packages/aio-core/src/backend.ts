@@ -63,7 +63,9 @@ export interface Capabilities {
   readonly cancelInFlight: boolean;
   /** Operations producing several completions (multishot accept/recv). */
   readonly multishot: boolean;
+  /** `queue.registerBuffers()`: reads and writes into registered memory skip per-operation mapping. */
   readonly registeredBuffers: boolean;
+  /** `queue.registerFiles()`: operations on registered descriptors skip the per-operation file lookup. */
   readonly registeredFiles: boolean;
 }
 
@@ -109,6 +111,22 @@ export interface Engine {
   unref(): void;
   /** Frees the engine. Called once, after every submitted operation has completed. */
   close(): void;
+  /**
+   * Registers buffers with the kernel, replacing an earlier registration (only with
+   * `capabilities.registeredBuffers`). A later read or write whose memory lies inside one of
+   * them may use the pre-registered mapping; results are the same as without registration.
+   * The queue keeps the buffers referenced while they are registered.
+   */
+  registerBuffers?(buffers: readonly ArrayBufferView[]): void;
+  unregisterBuffers?(): void;
+  /**
+   * Registers file descriptors, replacing an earlier registration (only with
+   * `capabilities.registeredFiles`). Later operations on them may skip the per-operation file
+   * lookup; results are the same as without registration. Closing a registered descriptor
+   * through the queue also removes it from the registration.
+   */
+  registerFiles?(fds: readonly number[]): void;
+  unregisterFiles?(): void;
 }
 
 export interface Backend {

@@ -141,6 +141,10 @@ const TWO32 = 0x1_0000_0000;
 const SQE_WORDS = SQE_SIZE / 4;
 const CQE_WORDS = CQE_SIZE / 4;
 const ECANCELED = errnoOf('ECANCELED');
+/** Most buffers or files one registration takes (io_uring allows more; this bounds native tables). */
+const REGISTERED_MAX = 1024;
+/** io_uring refuses registered buffers above 1 GiB. */
+const REGISTERED_BUFFER_MAX = 2 ** 30;
 
 function displayPath(path: string | Buffer): string {
   return typeof path === 'string' ? path : path.toString();
@@ -187,6 +191,9 @@ export class Queue implements AsyncDisposable {
   #destroyed: (() => void) | undefined;
   #closed = false;
   readonly #polled: Completion[] = [];
+  /** Referenced here while registered, so the memory the kernel maps stays alive. */
+  #registeredBuffers: ArrayBufferView[] = [];
+  #hasRegisteredFiles = false;
   #polledHead = 0;
 
   constructor(backend: Backend, options: QueueOptions = {}) {
@@ -645,6 +652,77 @@ export class Queue implements AsyncDisposable {
     return delivered;
   }
 
+  /**
+   * Registers `buffers` with the backend, replacing an earlier registration: reads and writes
+   * whose memory lies inside a registered buffer may then skip the kernel's per-operation
+   * mapping (io_uring's fixed buffers). Results are identical with or without it. The queue
+   * keeps the buffers referenced until `unregisterBuffers()` or `destroy()`. Operations issued
+   * earlier are submitted first. Needs `capabilities.registeredBuffers`.
+   */
+  registerBuffers(buffers: readonly ArrayBufferView[]): void {
+    const list = validateBufferList(buffers, 'buffers', REGISTERED_MAX);
+    for (let i = 0; i < list.length; i++) {
+      if (list[i].byteLength === 0 || list[i].byteLength > REGISTERED_BUFFER_MAX) {
+        throw outOfRange(
+          `buffers[${i}].byteLength`,
+          `>= 1 && <= ${REGISTERED_BUFFER_MAX}`,
+          list[i].byteLength,
+        );
+      }
+    }
+    const register = this.#registration('registeredBuffers', this.#engine.registerBuffers);
+    this.#flush();
+    const copy = list.slice();
+    register.call(this.#engine, copy);
+    this.#registeredBuffers = copy;
+  }
+
+  /** Drops the buffer registration (a no-op without one). */
+  unregisterBuffers(): void {
+    if (this.#registeredBuffers.length === 0) return;
+    const unregister = this.#registration('registeredBuffers', this.#engine.unregisterBuffers);
+    this.#flush();
+    unregister.call(this.#engine);
+    this.#registeredBuffers = [];
+  }
+
+  /**
+   * Registers file descriptors with the backend, replacing an earlier registration: operations
+   * on them may then skip the kernel's per-operation file lookup (io_uring's fixed files).
+   * Results are identical with or without it; closing a registered descriptor through the queue
+   * also drops it from the registration. Needs `capabilities.registeredFiles`.
+   */
+  registerFiles(fds: readonly number[]): void {
+    if (!Array.isArray(fds)) throw invalidArgType('fds', 'an instance of Array', fds);
+    if (fds.length > REGISTERED_MAX) throw outOfRange('fds.length', `<= ${REGISTERED_MAX}`, fds.length);
+    const list = fds.map((fd, i) => validateFd(fd, `fds[${i}]`));
+    const register = this.#registration('registeredFiles', this.#engine.registerFiles);
+    this.#flush();
+    register.call(this.#engine, list);
+    this.#hasRegisteredFiles = list.length > 0;
+  }
+
+  /** Drops the file registration (a no-op without one). */
+  unregisterFiles(): void {
+    if (!this.#hasRegisteredFiles) return;
+    const unregister = this.#registration('registeredFiles', this.#engine.unregisterFiles);
+    this.#flush();
+    unregister.call(this.#engine);
+    this.#hasRegisteredFiles = false;
+  }
+
+  #registration<F>(capability: 'registeredBuffers' | 'registeredFiles', method: F | undefined): F {
+    if (this.#destroying)
+      throw new ProactorError('ERR_PROACTOR_QUEUE_DESTROYED', 'the queue has been destroyed');
+    if (!this.capabilities[capability] || method === undefined) {
+      throw new ProactorError(
+        'ERR_PROACTOR_UNSUPPORTED',
+        `${capability === 'registeredBuffers' ? 'registered buffers are' : 'registered files are'} not supported by the ${this.backend.name} backend`,
+      );
+    }
+    return method;
+  }
+
   /** Keeps the process alive while operations are in flight (the default). */
   ref(): this {
     this.#engine.ref();
@@ -1034,6 +1112,7 @@ export class Queue implements AsyncDisposable {
   #finishDestroy(): void {
     if (this.#inFlight > 0 || this.#closed) return;
     this.#closed = true;
+    this.#registeredBuffers = [];
     this.#engine.close();
     // After the completions settled locally (queued as microtasks before this one).
     const resolve = this.#destroyed;

@@ -31,14 +31,14 @@ export function validateBuffer(buffer: unknown, name = 'buffer'): ArrayBufferVie
   return buffer;
 }
 
-export function validateBufferList(buffers: unknown, name = 'buffers'): ArrayBufferView[] {
+export function validateBufferList(buffers: unknown, name = 'buffers', max = 1024): ArrayBufferView[] {
   if (!Array.isArray(buffers)) throw invalidArgType(name, 'an instance of Array', buffers);
   for (let i = 0; i < buffers.length; i++) {
     if (!ArrayBuffer.isView(buffers[i])) {
       throw invalidArgType(`${name}[${i}]`, 'an instance of Buffer, TypedArray, or DataView', buffers[i]);
     }
   }
-  if (buffers.length > 1024) throw outOfRange(`${name}.length`, '<= 1024', buffers.length);
+  if (buffers.length > max) throw outOfRange(`${name}.length`, `<= ${max}`, buffers.length);
   return buffers as ArrayBufferView[];
 }
 

@@ -9,6 +9,7 @@ import { lifecycleCases } from './lifecycle.js';
 import { linkedCases } from './linked.js';
 import { openCloseCases } from './open-close.js';
 import { readWriteCases } from './read-write.js';
+import { registrationCases } from './registration.js';
 import { statCases } from './stat.js';
 import { syncTruncateCases } from './sync-truncate.js';
 import { vectoredCases } from './vectored.js';
@@ -30,4 +31,5 @@ export const cases: readonly ConformanceCase[] = [
   ...formCases,
   ...argumentCases,
   ...workerCases,
+  ...registrationCases,
 ];
