@@ -178,6 +178,7 @@ function randreadVariants(depth: number, direct: boolean): Variant[] {
   const list: Variant[] = [];
   for (const b of backends) {
     const forms = direct ? ['callback', 'batch'] : ['callback', 'promise', 'batch'];
+    if (b.name === 'io_uring') forms.splice(1, 0, 'callback-registered');
     for (const form of forms) {
       list.push({
         label: `proactor ${b.name} ${form}`,

@@ -135,6 +135,26 @@ const variants: Record<string, (p: Params) => Promise<Result>> = {
     return result;
   },
 
+  async 'proactor-callback-registered'(p) {
+    const q = new Queue(await loadBackend(p.backend), { entries: Math.max(p.depth, 1) });
+    const fd = await q.open(p.file, openFlags(p));
+    const blocks = Math.floor(fs.fstatSync(fd).size / p.block);
+    const bufs = readBuffers(p, p.depth);
+    // One registration covering every buffer (they are views of one allocation) and the file.
+    const first = bufs[0];
+    q.registerBuffers([Buffer.from(first.buffer, first.byteOffset, p.block * p.depth)]);
+    q.registerFiles([fd]);
+    const result = await closedLoop(p.depth, p.seconds, (slot, done) => {
+      q.read(fd, bufs[slot], 0, p.block, (random() % blocks) * p.block, (err) => {
+        if (err) throw err;
+        done();
+      });
+    });
+    await q.close(fd);
+    await q.destroy();
+    return result;
+  },
+
   async 'proactor-promise'(p) {
     const q = new Queue(await loadBackend(p.backend), { entries: Math.max(p.depth, 1) });
     const fd = await q.open(p.file, openFlags(p));

@@ -5,6 +5,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <cstring>
+
 #include "uring_engine.h"
 #include "uring_ring.h"
 
@@ -12,7 +14,18 @@ namespace proactor {
 
 namespace {
 
-/* probe() -> { ok: true, features, opcodes: number[] } | { ok: false, errno, code, syscall } */
+/* Whether the ring takes a sparse table of `op` (IORING_REGISTER_BUFFERS2 / FILES2 with
+ * IORING_RSRC_REGISTER_SPARSE, Linux 5.19); EINVAL (or anything else) means no. */
+bool SparseTableWorks(UringRing& ring, unsigned op) {
+  RsrcRegister reg;
+  std::memset(&reg, 0, sizeof reg);
+  reg.nr = 1;
+  reg.flags = PROACTOR_IORING_RSRC_REGISTER_SPARSE;
+  return ring.Register(op, &reg, sizeof reg) >= 0;
+}
+
+/* probe() -> { ok: true, features, opcodes: number[], registeredBuffers, registeredFiles, sqpoll }
+ *          | { ok: false, errno, code, syscall } */
 Napi::Value Probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -36,6 +49,14 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
     if (ring.Supports(op)) opcodes.Set(n++, Napi::Number::New(env, op));
   }
   out.Set("opcodes", opcodes);
+  // The update opcodes (5.13) come with the sparse flag's kernel (5.19), as do the fixed
+  // read/write opcodes (5.1).
+  out.Set("registeredBuffers", SparseTableWorks(ring, PROACTOR_IORING_REGISTER_BUFFERS2) &&
+                                   ring.Supports(IORING_OP_READ_FIXED) && ring.Supports(IORING_OP_WRITE_FIXED));
+  out.Set("registeredFiles", SparseTableWorks(ring, PROACTOR_IORING_REGISTER_FILES2));
+  // SQPOLL without CAP_SYS_ADMIN or fixed files (5.11), with personalities for credential changes.
+  out.Set("sqpoll", (ring.features() & IORING_FEAT_SQPOLL_NONFIXED) != 0 &&
+                        (ring.features() & IORING_FEAT_CUR_PERSONALITY) != 0);
   return out;
 }
 

@@ -8,6 +8,8 @@
 
 #include <linux/io_uring.h>
 
+#include <cstdint>
+
 /* Linux 6.9. */
 #define PROACTOR_IORING_OP_FTRUNCATE 55u
 
@@ -23,5 +25,49 @@
 #ifndef IORING_FEAT_EXT_ARG
 #define IORING_FEAT_EXT_ARG (1U << 8)
 #endif
+
+/* Linux 5.6. */
+#ifndef IORING_FEAT_CUR_PERSONALITY
+#define IORING_FEAT_CUR_PERSONALITY (1U << 4)
+#endif
+#define PROACTOR_IORING_REGISTER_PERSONALITY 9u
+#define PROACTOR_IORING_UNREGISTER_PERSONALITY 10u
+
+/* Linux 5.11: SQPOLL without fixed files and without CAP_SYS_ADMIN. */
+#ifndef IORING_FEAT_SQPOLL_NONFIXED
+#define IORING_FEAT_SQPOLL_NONFIXED (1U << 7)
+#endif
+
+/* Linux 5.13 (io_uring_register opcodes), 5.19 (IORING_RSRC_REGISTER_SPARSE). */
+#define PROACTOR_IORING_REGISTER_FILES2 13u
+#define PROACTOR_IORING_REGISTER_FILES_UPDATE2 14u
+#define PROACTOR_IORING_REGISTER_BUFFERS2 15u
+#define PROACTOR_IORING_REGISTER_BUFFERS_UPDATE 16u
+#define PROACTOR_IORING_RSRC_REGISTER_SPARSE (1U << 0)
+
+namespace proactor {
+
+/* struct io_uring_rsrc_register and io_uring_rsrc_update2 of Linux 5.13, spelled out so that
+ * an older <linux/io_uring.h> still builds. */
+struct RsrcRegister {
+  uint32_t nr;
+  uint32_t flags;
+  uint64_t resv2;
+  alignas(8) uint64_t data;
+  alignas(8) uint64_t tags;
+};
+static_assert(sizeof(RsrcRegister) == 32, "io_uring_rsrc_register is 32 bytes");
+
+struct RsrcUpdate2 {
+  uint32_t offset;
+  uint32_t resv;
+  alignas(8) uint64_t data;
+  alignas(8) uint64_t tags;
+  uint32_t nr;
+  uint32_t resv2;
+};
+static_assert(sizeof(RsrcUpdate2) == 32, "io_uring_rsrc_update2 is 32 bytes");
+
+}  // namespace proactor
 
 #endif  // PROACTOR_URING_COMPAT_H

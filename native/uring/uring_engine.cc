@@ -44,10 +44,15 @@ Napi::Function UringEngine::Define(Napi::Env env) {
                          InstanceMethod<&UringEngine::JsUnref>("unref"),
                          InstanceMethod<&UringEngine::JsClose>("close"),
                          InstanceMethod<&UringEngine::Info>("info"),
+                         InstanceMethod<&UringEngine::RegisterBuffers>("registerBuffers"),
+                         InstanceMethod<&UringEngine::UnregisterBuffers>("unregisterBuffers"),
+                         InstanceMethod<&UringEngine::RegisterFiles>("registerFiles"),
+                         InstanceMethod<&UringEngine::UnregisterFiles>("unregisterFiles"),
                      });
 }
 
-/* new UringEngine(ring, options?: { sqEntries?, cqEntries?, disableOps?: number[] }) */
+/* new UringEngine(ring, options?: { sqEntries?, cqEntries?, disableOps?: number[], sqpoll?: boolean,
+ *                                   sqIdleMs?: number }) */
 UringEngine::UringEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UringEngine>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "a RingContext is required");
@@ -61,6 +66,16 @@ UringEngine::UringEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Urin
   EnvRingConfig config;
   config.sq_entries = OptionalCount(options, "sqEntries", config.sq_entries, 32768);
   config.cq_entries = OptionalCount(options, "cqEntries", config.cq_entries, 65536);
+  config.sqpoll = options.Get("sqpoll").ToBoolean().Value();
+  if (config.sqpoll) {
+    Napi::Value idle = options.Get("sqIdleMs");
+    if (!idle.IsUndefined()) {
+      if (!idle.IsNumber()) throw Napi::TypeError::New(env, "options.sqIdleMs must be a number");
+      double ms = idle.As<Napi::Number>().DoubleValue();
+      if (!(ms >= 0 && ms <= 3600000)) throw Napi::RangeError::New(env, "options.sqIdleMs is out of range");
+      config.sq_idle_ms = static_cast<unsigned>(ms);
+    }
+  }
   Napi::Value disabled = options.Get("disableOps");
   if (disabled.IsArray()) {
     Napi::Array list = disabled.As<Napi::Array>();
@@ -75,6 +90,8 @@ UringEngine::UringEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Urin
 UringEngine::~UringEngine() { Unregister(true); }
 
 void UringEngine::Unregister(bool in_finalizer) {
+  ReleaseBuffers();
+  ReleaseFiles();
   if (ring_ != nullptr) ring_->Unregister(id_);
   ring_ = nullptr;
   if (self_ref_ && !in_finalizer) Napi::ObjectWrap<UringEngine>::Unref();
@@ -85,6 +102,12 @@ void UringEngine::Detach() {
   // The environment is going away: its ring drained what it could; nothing is delivered now.
   ring_ = nullptr;
   closed_ = true;
+  // Closing the ring drops every registration.
+  buffers_.clear();
+  buffers_max_end_.clear();
+  buffer_count_ = 0;
+  files_.clear();
+  file_count_ = 0;
   if (self_ref_) Napi::ObjectWrap<UringEngine>::Unref();
   self_ref_ = false;
 }
@@ -98,6 +121,7 @@ Napi::Value UringEngine::Submit(const Napi::CallbackInfo& info) {
   if (count > ring_js_.submission_capacity()) throw Napi::RangeError::New(env, "submit count exceeds the submission buffer");
   napi_value resources = ring_js_.Resources();
   const uint32_t entries = ring_js_.entries();
+  ring_->CheckCredentials();
 
   bool in_chain = false;      /* the previous operation links to this one */
   bool chain_broken = false;  /* a member of this chain failed here: ECANCELED the rest */
@@ -306,6 +330,9 @@ int UringEngine::Prepare(const proactor_sqe& e, napi_value resources, Slot& slot
 
 void UringEngine::Launch(uint16_t index) {
   Slot& slot = slots_[index];
+  // Closing a registered descriptor through the queue also drops it from the registration,
+  // so that the kernel's reference goes with the descriptor (pool or ring alike).
+  if (slot.opcode == PROACTOR_OP_CLOSE && !files_.empty()) ForgetFile(slot.prepared.fd);
   if (NeedsPool(slot.opcode)) {
     slot.where = Slot::Where::Pool;
     const io_uring_sqe copy = slot.prepared;
@@ -315,7 +342,227 @@ void UringEngine::Launch(uint16_t index) {
     return;
   }
   slot.where = Slot::Where::Ring;
-  ring_->Push(slot.prepared);
+  if (ring_->credentials_error() < 0) {
+    // SQPOLL: the new credentials could not be registered; running with the old ones is not
+    // an option.
+    PostLocal(index, ring_->credentials_error());
+    ring_->Wake();
+    return;
+  }
+  if (buffers_.empty() && files_.empty()) {
+    ring_->Push(slot.prepared);
+    return;
+  }
+  io_uring_sqe sqe = slot.prepared;
+  UseRegistered(slot.opcode, &sqe);
+  ring_->Push(sqe);
+}
+
+void UringEngine::UseRegistered(uint8_t opcode, io_uring_sqe* q) {
+  if ((opcode == PROACTOR_OP_READ || opcode == PROACTOR_OP_WRITE) && !buffers_.empty()) {
+    const uintptr_t start = static_cast<uintptr_t>(q->addr);
+    const uintptr_t end = start + q->len;
+    // The buffers starting at or before `start`, nearest first, while one of them may still
+    // reach `end`.
+    auto it = std::upper_bound(buffers_.begin(), buffers_.end(), start,
+                               [](uintptr_t a, const RegisteredBuffer& b) { return a < b.start; });
+    for (size_t i = static_cast<size_t>(it - buffers_.begin()); i > 0 && buffers_max_end_[i - 1] >= end; i--) {
+      const RegisteredBuffer& b = buffers_[i - 1];
+      if (b.end >= end) {
+        q->opcode = opcode == PROACTOR_OP_READ ? IORING_OP_READ_FIXED : IORING_OP_WRITE_FIXED;
+        q->buf_index = static_cast<uint16_t>(b.index);
+        fixed_buffer_ops_++;
+        break;
+      }
+    }
+  }
+  if (!files_.empty()) {
+    switch (opcode) {
+      case PROACTOR_OP_READ:
+      case PROACTOR_OP_WRITE:
+      case PROACTOR_OP_READV:
+      case PROACTOR_OP_WRITEV:
+      case PROACTOR_OP_FSYNC:
+      case PROACTOR_OP_FDATASYNC:
+      case PROACTOR_OP_FTRUNCATE: {
+        // (OPENAT, CLOSE and STATX take paths or plain descriptors: left alone.)
+        auto f = files_.find(q->fd);
+        if (f != files_.end()) {
+          q->fd = static_cast<int32_t>(f->second);
+          q->flags |= IOSQE_FIXED_FILE;
+          fixed_file_ops_++;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+void UringEngine::ForgetFile(int fd) {
+  auto f = files_.find(fd);
+  if (f == files_.end()) return;
+  const uint32_t index = f->second;
+  files_.erase(f);
+  if (ring_ == nullptr) return;
+  ring_->ReleaseRange(RsrcKind::Files, index, 1);
+  // Clear it now (after the SQEs before this close were consumed), not after the close ran.
+  ring_->SettleReleases();
+}
+
+void UringEngine::ReleaseBuffers() {
+  if (ring_ != nullptr && buffer_count_ > 0) ring_->ReleaseRange(RsrcKind::Buffers, buffer_base_, buffer_count_);
+  buffers_.clear();
+  buffers_max_end_.clear();
+  buffer_count_ = 0;
+}
+
+void UringEngine::ReleaseFiles() {
+  if (ring_ != nullptr && !files_.empty()) {
+    // The indexes still registered (a close through the queue released its own), in runs.
+    std::vector<uint32_t> live;
+    live.reserve(files_.size());
+    for (const auto& f : files_) live.push_back(f.second);
+    std::sort(live.begin(), live.end());
+    size_t i = 0;
+    while (i < live.size()) {
+      size_t j = i + 1;
+      while (j < live.size() && live[j] == live[j - 1] + 1) j++;
+      ring_->ReleaseRange(RsrcKind::Files, live[i], static_cast<uint32_t>(j - i));
+      i = j;
+    }
+  }
+  files_.clear();
+  file_count_ = 0;
+}
+
+namespace {
+
+/* A registration failure, with the likely cause spelled out. */
+Napi::Error RegistrationError(Napi::Env env, int err, bool buffers) {
+  Napi::Error error = SystemError(env, err, "io_uring_register");
+  std::string what = buffers ? "registerBuffers" : "registerFiles";
+  std::string message = what + ": " + uv_err_name(err) + " (" + uv_strerror(err) + ")";
+  switch (err) {
+    case -ENOMEM:
+      message += buffers ? ": the kernel could not pin the buffers; unless the process has CAP_IPC_LOCK, registered "
+                           "buffers count against the locked-memory limit (RLIMIT_MEMLOCK, `ulimit -l`): raise it "
+                           "or register less memory"
+                         : ": out of kernel memory";
+      break;
+    case -ENOSPC:
+      message += buffers ? ": the registered-buffer table of this thread's io_uring (16384 entries, shared by its "
+                           "queues) is full"
+                         : ": the registered-file table of this thread's io_uring (shared by its queues, at most "
+                           "16384 entries and RLIMIT_NOFILE) is full";
+      break;
+    case -EINVAL:
+      message += ": this kernel cannot register them into a sparse table (that needs Linux 5.19)";
+      break;
+    case -EBADF:
+      if (!buffers) message += ": a descriptor in the list is not open (or is an io_uring)";
+      break;
+    case -EFAULT:
+      if (buffers) message += ": the kernel cannot pin this memory for I/O";
+      break;
+    case -EMFILE:
+      message += ": RLIMIT_NOFILE is too small for the registered-file table";
+      break;
+    default:
+      break;
+  }
+  error.Set("message", Napi::String::New(env, message));
+  return error;
+}
+
+}  // namespace
+
+/* registerBuffers(buffers: ArrayBufferView[]): replaces this queue's registered buffers. */
+Napi::Value UringEngine::RegisterBuffers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_ || ring_ == nullptr) throw Napi::Error::New(env, "the io_uring engine is closed");
+  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "buffers must be an array");
+  Napi::Array list = info[0].As<Napi::Array>();
+  const uint32_t n = list.Length();
+  if (n > 1024) throw Napi::RangeError::New(env, "at most 1024 buffers can be registered");
+  if (n == 0) {
+    ReleaseBuffers();
+    return env.Undefined();
+  }
+  std::vector<struct iovec> iov(n);
+  std::vector<RegisteredBuffer> registered(n);
+  for (uint32_t i = 0; i < n; i++) {
+    ByteSpan span;
+    if (!GetByteSpan(env, list.Get(i), &span)) throw Napi::TypeError::New(env, "buffers must be ArrayBufferViews");
+    if (span.length == 0 || span.length > (size_t{1} << 30) || span.data == nullptr) {
+      throw Napi::RangeError::New(env, "each registered buffer must hold 1 byte to 1 GiB");
+    }
+    iov[i].iov_base = span.data;
+    iov[i].iov_len = span.length;
+    registered[i].start = reinterpret_cast<uintptr_t>(span.data);
+    registered[i].end = registered[i].start + span.length;
+  }
+  uint32_t base = 0;
+  // The new registration first: on failure the old one stays.
+  int r = ring_->RegisterRange(RsrcKind::Buffers, iov.data(), n, &base);
+  if (r < 0) throw RegistrationError(env, r, true);
+  ReleaseBuffers();
+  for (uint32_t i = 0; i < n; i++) registered[i].index = base + i;
+  std::sort(registered.begin(), registered.end(),
+            [](const RegisteredBuffer& a, const RegisteredBuffer& b) { return a.start < b.start; });
+  buffers_ = std::move(registered);
+  buffers_max_end_.resize(n);
+  uintptr_t max_end = 0;
+  for (uint32_t i = 0; i < n; i++) buffers_max_end_[i] = max_end = std::max(max_end, buffers_[i].end);
+  buffer_base_ = base;
+  buffer_count_ = n;
+  return env.Undefined();
+}
+
+Napi::Value UringEngine::UnregisterBuffers(const Napi::CallbackInfo& info) {
+  ReleaseBuffers();
+  return info.Env().Undefined();
+}
+
+/* registerFiles(fds: number[]): replaces this queue's registered descriptors. */
+Napi::Value UringEngine::RegisterFiles(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_ || ring_ == nullptr) throw Napi::Error::New(env, "the io_uring engine is closed");
+  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "fds must be an array");
+  Napi::Array list = info[0].As<Napi::Array>();
+  const uint32_t count = list.Length();
+  if (count > 1024) throw Napi::RangeError::New(env, "at most 1024 descriptors can be registered");
+  std::vector<int32_t> fds;
+  fds.reserve(count);
+  for (uint32_t i = 0; i < count; i++) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsNumber()) throw Napi::TypeError::New(env, "fds must be numbers");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 2147483647) || d != static_cast<double>(static_cast<int32_t>(d))) {
+      throw Napi::RangeError::New(env, "fds must be descriptors (integers >= 0)");
+    }
+    int32_t fd = static_cast<int32_t>(d);
+    if (std::find(fds.begin(), fds.end(), fd) == fds.end()) fds.push_back(fd);
+  }
+  if (fds.empty()) {
+    ReleaseFiles();
+    return env.Undefined();
+  }
+  const uint32_t n = static_cast<uint32_t>(fds.size());
+  uint32_t base = 0;
+  int r = ring_->RegisterRange(RsrcKind::Files, fds.data(), n, &base);
+  if (r < 0) throw RegistrationError(env, r, false);
+  ReleaseFiles();
+  for (uint32_t i = 0; i < n; i++) files_[fds[i]] = base + i;
+  file_base_ = base;
+  file_count_ = n;
+  return env.Undefined();
+}
+
+Napi::Value UringEngine::UnregisterFiles(const Napi::CallbackInfo& info) {
+  ReleaseFiles();
+  return info.Env().Undefined();
 }
 
 void UringEngine::QueueCancel(uint32_t target) {
@@ -517,7 +764,16 @@ Napi::Value UringEngine::Info(const Napi::CallbackInfo& info) {
     out.Set("features", ring_->ring().features());
     out.Set("ringFd", ring_->ring().fd());
     out.Set("overflowFlushes", static_cast<double>(ring_->overflow_flushes()));
+    out.Set("sqpoll", ring_->ring().sqpoll());
+    out.Set("personality", ring_->personality());
+    out.Set("enterCalls", static_cast<double>(ring_->ring().enter_calls()));
   }
+  out.Set("fixedBufferOps", static_cast<double>(fixed_buffer_ops_));
+  out.Set("fixedFileOps", static_cast<double>(fixed_file_ops_));
+  out.Set("registeredBuffers", buffer_count_);
+  out.Set("bufferIndexBase", buffer_base_);
+  out.Set("registeredFiles", static_cast<uint32_t>(files_.size()));
+  out.Set("fileIndexBase", file_base_);
   out.Set("inFlight", in_flight_);
   Napi::Array blocking = Napi::Array::New(env);
   uint32_t k = 0;

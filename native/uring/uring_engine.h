@@ -18,6 +18,13 @@
  * and the members after it, never those before it. Sequencing natively costs one completion
  * round trip per member (no JS crossing) and lets a chain mix ring and blocking-pool members.
  *
+ * Registered buffers and files (opt-in, registerBuffers / registerFiles): the queue's entries
+ * live in ranges of the EnvRing's sparse tables. At launch, a READ / WRITE whose memory lies
+ * inside one registered buffer becomes READ_FIXED / WRITE_FIXED, and an operation on a
+ * registered fd that can take a fixed file uses IOSQE_FIXED_FILE; the prepared SQE keeps the
+ * plain form, which is what the blocking pool runs. Released indexes are cleared only once
+ * the kernel consumed every SQE that may name them (EnvRing::ReleaseRange).
+ *
  * Lifetimes: while operations are in flight the engine holds a strong reference to its JS
  * object, which holds the RingContext (buffers, resource table, complete callback), so
  * nothing the kernel writes into can be collected. close() (after every operation completed)
@@ -35,6 +42,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "../common/js_ring.h"
@@ -96,6 +104,17 @@ class UringEngine : public Napi::ObjectWrap<UringEngine> {
   Napi::Value JsUnref(const Napi::CallbackInfo& info);
   Napi::Value JsClose(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value RegisterBuffers(const Napi::CallbackInfo& info);
+  Napi::Value UnregisterBuffers(const Napi::CallbackInfo& info);
+  Napi::Value RegisterFiles(const Napi::CallbackInfo& info);
+  Napi::Value UnregisterFiles(const Napi::CallbackInfo& info);
+
+  /* Turns a prepared (plain) SQE into its registered-buffer / fixed-file form where it can. */
+  void UseRegistered(uint8_t proactor_opcode, io_uring_sqe* sqe);
+  /* A CLOSE of a registered fd: drop it from the table before the descriptor is closed. */
+  void ForgetFile(int fd);
+  void ReleaseBuffers();
+  void ReleaseFiles();
 
   /* The io_uring opcode for a proactor opcode (kNoKernelOpcode when there is none). */
   static unsigned KernelOpcode(uint8_t proactor_opcode);
@@ -122,6 +141,23 @@ class UringEngine : public Napi::ObjectWrap<UringEngine> {
   std::deque<Result> ready_;   /* finished, to be delivered */
   /* Proactor opcodes forced onto the blocking pool (tests of the fallback path). */
   std::vector<uint32_t> blocking_ops_;
+
+  /* Registered buffers, sorted by start; max_end[i] is the largest end among [0, i]. */
+  struct RegisteredBuffer {
+    uintptr_t start;
+    uintptr_t end;
+    uint32_t index;
+  };
+  std::vector<RegisteredBuffer> buffers_;
+  std::vector<uintptr_t> buffers_max_end_;
+  uint32_t buffer_base_ = 0;
+  uint32_t buffer_count_ = 0;
+  /* Registered files: fd -> table index (within [file_base_, file_base_ + file_count_)). */
+  std::unordered_map<int, uint32_t> files_;
+  uint32_t file_base_ = 0;
+  uint32_t file_count_ = 0;
+  uint64_t fixed_buffer_ops_ = 0; /* SQEs issued as READ_FIXED / WRITE_FIXED */
+  uint64_t fixed_file_ops_ = 0;   /* SQEs issued with IOSQE_FIXED_FILE */
 
   uint32_t in_flight_ = 0; /* operations with a slot, not yet delivered */
   bool user_ref_ = true;

@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -21,6 +23,14 @@ namespace {
 
 /* How long environment teardown waits for cancelled operations before giving up on them. */
 constexpr auto kDrainLimit = std::chrono::seconds(10);
+
+/* Registered-table sizes: the kernel's limit for buffers (IORING_MAX_REG_BUFFERS); files are
+ * also limited by RLIMIT_NOFILE (the kernel refuses a bigger table with EMFILE). */
+constexpr uint32_t kBufferTableSize = 1u << 14;
+constexpr uint32_t kFileTableSize = 1u << 14;
+
+/* How long SettleReleases() waits for an SQPOLL thread to consume the SQ. */
+constexpr auto kSettleLimit = std::chrono::milliseconds(100);
 
 /* The addon's per-environment data: its rings, one per configuration. */
 struct EnvRings {
@@ -65,9 +75,13 @@ void EnvRing::Open(Napi::Env env) {
   RingSetup setup;
   setup.sq_entries = config_.sq_entries;
   setup.cq_entries = config_.cq_entries;
+  setup.sqpoll = config_.sqpoll;
+  setup.sq_idle_ms = config_.sq_idle_ms;
   const char* syscall = "io_uring_setup";
   int r = ring_.Open(setup, &syscall);
   if (r < 0) throw SystemError(env, r, syscall);
+  creator_uid_ = cred_uid_ = geteuid();
+  creator_gid_ = cred_gid_ = getegid();
 
   eventfd_.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (eventfd_.fd < 0) throw SystemError(env, -errno, "eventfd");
@@ -115,6 +129,7 @@ void EnvRing::SetWantsRef(uint16_t id, bool wants) {
 }
 
 void EnvRing::Push(const io_uring_sqe& sqe) {
+  pushed_total_++;
   io_uring_sqe* q = backlog_.empty() ? ring_.NextSqe() : nullptr;
   if (q == nullptr && backlog_.empty()) {
     Flush();
@@ -122,11 +137,13 @@ void EnvRing::Push(const io_uring_sqe& sqe) {
   }
   if (q == nullptr) {
     backlog_.push_back(sqe);
+    if (personality_ != 0) backlog_.back().personality = personality_;
     retry_flush_ = true;
     Wake();
     return;
   }
   std::memcpy(q, &sqe, sizeof sqe);
+  if (personality_ != 0) q->personality = personality_;
 }
 
 void EnvRing::DrainBacklog() {
@@ -145,7 +162,10 @@ void EnvRing::DrainBacklog() {
 
 void EnvRing::Flush() {
   int r = ring_.Enter(false, 0, -1);
-  if (r >= 0) return;
+  if (r >= 0) {
+    if (!releases_.empty()) ApplyReleases();
+    return;
+  }
   if (r == -EBUSY || r == -EAGAIN) {
     // The kernel takes no more until completions are reaped: retry from the poll callback.
     retry_flush_ = true;
@@ -179,6 +199,7 @@ void EnvRing::OnReadable(void* self) {
   if (ring->torn_down_ || ring->js_gone_) return;
   eventfd_t value;
   (void)eventfd_read(ring->eventfd_.fd, &value);  // EAGAIN: nothing to reset
+  ring->CheckCredentials();
   if (ring->retry_flush_) {
     ring->retry_flush_ = false;
     ring->DrainBacklog();
@@ -224,6 +245,7 @@ uint32_t EnvRing::Dispatch(Napi::Env env, UringEngine* focus, napi_value* except
 void EnvRing::Reap() {
   if (torn_down_) return;
   if (!backlog_.empty()) DrainBacklog();
+  if (!releases_.empty()) ApplyReleases();
   std::vector<BlockingPool::Result> results;
   pool_->TakeResults(&results);
   for (const auto& r : results) Route(r.first, static_cast<int32_t>(r.second));
@@ -332,6 +354,166 @@ void EnvRing::CancelAndDrain() {
     int r = ring_.Enter(true, 1, 100 * 1000 * 1000);
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EOPNOTSUPP) break;
   }
+}
+
+// ---- registered buffers and files ---------------------------------------------------------
+
+int EnvRing::UpdateRange(RsrcKind kind, const void* entries, uint32_t base, uint32_t n, uint32_t* done) {
+  const unsigned op =
+      kind == RsrcKind::Buffers ? PROACTOR_IORING_REGISTER_BUFFERS_UPDATE : PROACTOR_IORING_REGISTER_FILES_UPDATE2;
+  const size_t entry_size = kind == RsrcKind::Buffers ? sizeof(struct iovec) : sizeof(int32_t);
+  *done = 0;
+  while (*done < n) {
+    RsrcUpdate2 update;
+    std::memset(&update, 0, sizeof update);
+    update.offset = base + *done;
+    update.data = reinterpret_cast<uint64_t>(static_cast<const char*>(entries) + *done * entry_size);
+    update.nr = n - *done;
+    // The kernel stops at the first entry it refuses and returns how many it took: the call
+    // for that entry alone then returns its error.
+    int r = ring_.Register(op, &update, sizeof update);
+    if (r == -EINTR) continue;
+    if (r < 0) return r;
+    if (r == 0) return -EIO;
+    *done += static_cast<uint32_t>(r);
+  }
+  return 0;
+}
+
+int EnvRing::ClearRange(RsrcKind kind, uint32_t base, uint32_t n) {
+  if (!ring_.IsOpen()) return 0;  // closing the ring dropped every registration
+  uint32_t done = 0;
+  if (kind == RsrcKind::Buffers) {
+    std::vector<struct iovec> empty(n, iovec{nullptr, 0});
+    return UpdateRange(kind, empty.data(), base, n, &done);
+  }
+  std::vector<int32_t> empty(n, -1);
+  return UpdateRange(kind, empty.data(), base, n, &done);
+}
+
+int EnvRing::RegisterRange(RsrcKind kind, const void* entries, uint32_t n, uint32_t* base) {
+  if (torn_down_ || !ring_.IsOpen()) return -EBADF;
+  RsrcTable& table = tables_[static_cast<int>(kind)];
+  if (!table.created) {
+    uint32_t size = kind == RsrcKind::Buffers ? kBufferTableSize : kFileTableSize;
+    if (kind == RsrcKind::Files) {
+      struct rlimit limit;
+      if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < size) {
+        size = static_cast<uint32_t>(limit.rlim_cur);
+      }
+    }
+    if (size == 0) return -EMFILE;
+    RsrcRegister reg;
+    std::memset(&reg, 0, sizeof reg);
+    reg.nr = size;
+    reg.flags = PROACTOR_IORING_RSRC_REGISTER_SPARSE;
+    unsigned op = kind == RsrcKind::Buffers ? PROACTOR_IORING_REGISTER_BUFFERS2 : PROACTOR_IORING_REGISTER_FILES2;
+    int r;
+    do r = ring_.Register(op, &reg, sizeof reg);
+    while (r == -EINTR);
+    if (r < 0) return r;
+    table.created = true;
+    table.size = size;
+    table.used.assign(size, false);
+  }
+  if (n == 0 || n > table.size) return n == 0 ? -EINVAL : -ENOSPC;
+  auto find = [&]() -> int64_t {
+    uint32_t run = 0;
+    for (uint32_t i = 0; i < table.size; i++) {
+      run = table.used[i] ? 0 : run + 1;
+      if (run == n) return static_cast<int64_t>(i + 1 - n);
+    }
+    return -1;
+  };
+  int64_t at = find();
+  if (at < 0 && !releases_.empty()) {
+    SettleReleases();
+    at = find();
+  }
+  if (at < 0) return -ENOSPC;
+  const uint32_t first = static_cast<uint32_t>(at);
+  uint32_t done = 0;
+  int r = UpdateRange(kind, entries, first, n, &done);
+  if (r < 0) {
+    // Nothing has used the entries taken so far: clear them right away.
+    if (done > 0 && ClearRange(kind, first, done) < 0) {
+      for (uint32_t i = first; i < first + done; i++) table.used[i] = true;  // lost, never reused
+    }
+    return r;
+  }
+  for (uint32_t i = first; i < first + n; i++) table.used[i] = true;
+  *base = first;
+  return 0;
+}
+
+void EnvRing::ReleaseRange(RsrcKind kind, uint32_t base, uint32_t n) {
+  if (n == 0 || torn_down_) return;
+  releases_.push_back({kind, base, n, pushed_total_});
+  ApplyReleases();
+}
+
+void EnvRing::ApplyReleases() {
+  if (torn_down_ || !ring_.IsOpen()) {
+    releases_.clear();
+    return;
+  }
+  const uint64_t consumed = pushed_total_ - backlog_.size() - ring_.SqPending();
+  for (size_t i = 0; i < releases_.size();) {
+    const PendingRelease release = releases_[i];
+    if (release.after > consumed) {
+      i++;
+      continue;
+    }
+    releases_.erase(releases_.begin() + static_cast<std::ptrdiff_t>(i));
+    // On failure the indexes stay marked used: never handed out again while the kernel may
+    // still hold what they name.
+    if (ClearRange(release.kind, release.base, release.n) == 0) {
+      RsrcTable& table = tables_[static_cast<int>(release.kind)];
+      for (uint32_t k = release.base; k < release.base + release.n && k < table.size; k++) table.used[k] = false;
+    }
+  }
+}
+
+void EnvRing::SettleReleases() {
+  if (torn_down_ || !ring_.IsOpen()) return;
+  if (!backlog_.empty()) {
+    DrainBacklog();
+  } else {
+    Flush();
+  }
+  if (ring_.sqpoll() && ring_.SqPending() > 0) {
+    const auto give_up = std::chrono::steady_clock::now() + kSettleLimit;
+    while (ring_.SqPending() > 0 && std::chrono::steady_clock::now() < give_up) {
+      int r = ring_.Enter(false, 0, -1);
+      if (r < 0 && r != -EBUSY) break;
+      sched_yield();
+    }
+  }
+  ApplyReleases();
+}
+
+void EnvRing::CheckCredentials() {
+  if (!ring_.sqpoll() || torn_down_ || !ring_.IsOpen()) return;
+  const uid_t uid = geteuid();
+  const gid_t gid = getegid();
+  if (uid == cred_uid_ && gid == cred_gid_ && credentials_error_ == 0) return;
+  // Personalities are never unregistered: an SQE not yet consumed may name one. Closing the
+  // ring frees them; credential changes are rare.
+  credentials_error_ = 0;
+  if (uid == creator_uid_ && gid == creator_gid_) {
+    personality_ = 0;
+  } else {
+    int r;
+    do r = ring_.Register(PROACTOR_IORING_REGISTER_PERSONALITY, nullptr, 0);
+    while (r == -EINTR);
+    if (r < 0) {
+      credentials_error_ = r;
+      return;
+    }
+    personality_ = static_cast<uint16_t>(r);
+  }
+  cred_uid_ = uid;
+  cred_gid_ = gid;
 }
 
 void EnvRing::OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* self) {

@@ -1,6 +1,8 @@
 /*
  * EnvRing: the io_uring of one Node environment (the main thread, or one worker thread),
- * shared by every queue (UringEngine) attached in that environment with the same ring sizes.
+ * shared by every queue (UringEngine) attached in that environment with the same ring options
+ * (sizes, SQPOLL). It also owns the sparse registered-buffer and registered-file tables whose
+ * index ranges it hands to its queues, and (SQPOLL) the personality of changed credentials.
  *
  * It owns what is per environment: the ring, the eventfd registered with it
  * (IORING_REGISTER_EVENTFD) and the uv_poll_t that watches it, the blocking pool for
@@ -26,6 +28,7 @@
 #define PROACTOR_URING_ENV_RING_H
 
 #include <napi.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <deque>
@@ -52,10 +55,17 @@ inline uint64_t MakeUserData(uint32_t generation, uint16_t engine, uint16_t slot
 struct EnvRingConfig {
   unsigned sq_entries = 512;
   unsigned cq_entries = 2048;
+  /* IORING_SETUP_SQPOLL (opt-in): SQPOLL and plain queues never share a ring. */
+  bool sqpoll = false;
+  unsigned sq_idle_ms = 50;
   bool operator==(const EnvRingConfig& other) const {
-    return sq_entries == other.sq_entries && cq_entries == other.cq_entries;
+    return sq_entries == other.sq_entries && cq_entries == other.cq_entries && sqpoll == other.sqpoll &&
+           (!sqpoll || sq_idle_ms == other.sq_idle_ms);
   }
 };
+
+/* The registered-resource tables of a ring. */
+enum class RsrcKind : uint8_t { Buffers = 0, Files = 1 };
 
 class EnvRing {
  public:
@@ -96,6 +106,34 @@ class EnvRing {
    * or `timeout_ns` (< 0: no limit) passed; -ETIME on timeout, 0, or -errno. */
   int Wait(int64_t timeout_ns);
 
+  /*
+   * Registered buffers and files. Each table is registered sparse (IORING_RSRC_REGISTER_SPARSE,
+   * Linux 5.19) on first use and shared by the environment's queues: each queue gets its own
+   * ranges of indexes.
+   *
+   * RegisterRange fills a free range of `n` indexes with `entries` (iovecs for buffers, int fds
+   * for files); `*base` receives its first index. 0, or -errno (-ENOSPC: no free range; the
+   * kernel's error otherwise, nothing left registered).
+   */
+  int RegisterRange(RsrcKind kind, const void* entries, uint32_t n, uint32_t* base);
+  /* Clears [base, base + n) and frees the indexes, as soon as the kernel consumed every SQE
+   * pushed so far (an SQE not yet consumed may name them). */
+  void ReleaseRange(RsrcKind kind, uint32_t base, uint32_t n);
+  /* Hands every queued SQE to the kernel (waiting a little for an SQPOLL thread to take them)
+   * and applies the releases that became safe. */
+  void SettleReleases();
+
+  /*
+   * SQPOLL rings: the kernel thread submits with the credentials of the ring's creator. When
+   * the effective uid or gid changed since the last check, the current credentials are
+   * registered as a personality (IORING_REGISTER_PERSONALITY) that Push() puts in every SQE.
+   * Called once per submitted batch and once per completion dispatch. No-op without SQPOLL.
+   */
+  void CheckCredentials();
+  /* < 0 when the credentials changed but could not be registered: operations must not run. */
+  int credentials_error() const { return credentials_error_; }
+  uint16_t personality() const { return personality_; }
+
   uint64_t overflow_flushes() const { return overflow_flushes_; }
   bool js_gone() const { return js_gone_; }
 
@@ -107,6 +145,13 @@ class EnvRing {
   void Route(uint64_t user_data, int32_t result);
   /* Moves backlogged SQEs into the SQ and flushes. */
   void DrainBacklog();
+  /* Applies the pending releases whose SQEs were all consumed. */
+  void ApplyReleases();
+  /* Clears [base, base + n) of a table now. 0 or -errno. */
+  int ClearRange(RsrcKind kind, uint32_t base, uint32_t n);
+  /* Calls the table's update opcode for [base, base + n) until all were taken. 0 or -errno;
+   * `*done` receives how many were updated. */
+  int UpdateRange(RsrcKind kind, const void* entries, uint32_t base, uint32_t n, uint32_t* done);
   void Teardown(LoopPoll::Closed closed, void* closed_arg);
   void CancelAndDrain();
   static void OnReadable(void* self);
@@ -131,6 +176,29 @@ class EnvRing {
   napi_async_cleanup_hook_handle cleanup_hook_ = nullptr;
 
   std::deque<io_uring_sqe> backlog_;  /* SQEs the full SQ could not take */
+  /* SQEs ever passed to Push(); minus the backlog and the SQ's unconsumed ones: consumed. */
+  uint64_t pushed_total_ = 0;
+
+  struct RsrcTable {
+    bool created = false;
+    uint32_t size = 0;
+    std::vector<bool> used;
+  };
+  RsrcTable tables_[2];
+  struct PendingRelease {
+    RsrcKind kind;
+    uint32_t base;
+    uint32_t n;
+    uint64_t after; /* apply once this many SQEs were consumed */
+  };
+  std::vector<PendingRelease> releases_;
+
+  uid_t cred_uid_ = 0; /* the credentials last checked (SQPOLL) */
+  gid_t cred_gid_ = 0;
+  uid_t creator_uid_ = 0;
+  gid_t creator_gid_ = 0;
+  uint16_t personality_ = 0;
+  int credentials_error_ = 0;
   std::vector<UringEngine*> engines_; /* by id; null where free */
   std::vector<uint16_t> free_ids_;
   std::vector<bool> wants_ref_;

@@ -44,6 +44,10 @@ int UringRing::Open(const RingSetup& setup, const char** syscall_name) {
   io_uring_params p;
   std::memset(&p, 0, sizeof p);
   p.flags = IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+  if (setup.sqpoll) {
+    p.flags |= IORING_SETUP_SQPOLL;
+    p.sq_thread_idle = setup.sq_idle_ms;
+  }
   if (setup.cq_entries != 0) {
     p.flags |= IORING_SETUP_CQSIZE;
     p.cq_entries = std::max(setup.cq_entries, setup.sq_entries);
@@ -53,10 +57,12 @@ int UringRing::Open(const RingSetup& setup, const char** syscall_name) {
   if (fd < 0 && errno == EINVAL) {
     // Kernels before 5.18 reject IORING_SETUP_SUBMIT_ALL; Enter() copes without it.
     unsigned cq = p.cq_entries;
+    unsigned idle = p.sq_thread_idle;
     unsigned flags = p.flags & ~IORING_SETUP_SUBMIT_ALL;
     std::memset(&p, 0, sizeof p);
     p.flags = flags;
     p.cq_entries = cq;
+    p.sq_thread_idle = idle;
     fd = SysSetup(setup.sq_entries, &p);
   }
   if (fd < 0) return -errno;
@@ -68,6 +74,12 @@ int UringRing::Open(const RingSetup& setup, const char** syscall_name) {
     Close();
     return -EOPNOTSUPP;
   }
+  // Before 5.11 an SQPOLL ring takes fixed files only (and needs CAP_SYS_ADMIN): refused.
+  if (setup.sqpoll && !(p.features & IORING_FEAT_SQPOLL_NONFIXED)) {
+    Close();
+    return -EOPNOTSUPP;
+  }
+  sqpoll_ = setup.sqpoll;
   sq_entries_ = p.sq_entries;
   cq_entries_ = p.cq_entries;
 
@@ -148,6 +160,11 @@ bool UringRing::Supports(unsigned op) const {
   return (supported_[op / 64] >> (op % 64)) & 1;
 }
 
+int UringRing::Register(unsigned opcode, const void* arg, unsigned nr) {
+  int r = SysRegister(fd_, opcode, arg, nr);
+  return r < 0 ? -errno : r;
+}
+
 int UringRing::RegisterEventfd(int eventfd) {
   return SysRegister(fd_, IORING_REGISTER_EVENTFD, &eventfd, 1) < 0 ? -errno : 0;
 }
@@ -167,6 +184,7 @@ io_uring_sqe* UringRing::NextSqe() {
 }
 
 int UringRing::EnterRaw(unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg, size_t argsz) {
+  enter_calls_++;
   int r = SysEnter(fd_, to_submit, min_complete, flags, arg, argsz);
   return r < 0 ? -errno : r;
 }
@@ -175,8 +193,27 @@ int UringRing::Enter(bool wait, unsigned min_complete, int64_t timeout_ns) {
   __atomic_store_n(sq_tail_, sq_local_tail_, __ATOMIC_RELEASE);
   for (;;) {
     unsigned pending = SqPending();
-    if (pending == 0 && !wait) return 0;
     unsigned flags = 0;
+    if (sqpoll_) {
+      // A full barrier between publishing the tail and reading the flags (liburing's
+      // io_uring_smp_mb): otherwise a thread going to sleep could miss the new tail.
+      __atomic_thread_fence(__ATOMIC_SEQ_CST);
+      if (pending > 0 && (__atomic_load_n(sq_flags_, __ATOMIC_RELAXED) & IORING_SQ_NEED_WAKEUP)) {
+        flags |= IORING_ENTER_SQ_WAKEUP;
+      }
+      if (!wait) {
+        if (flags != 0) {
+          int r = EnterRaw(0, 0, flags, nullptr, 0);
+          if (r == -EINTR) continue;
+          if (r < 0) return r;
+        }
+        // A full SQ is not waited for here (IORING_ENTER_SQ_WAIT could block the JS thread for
+        // as long as the thread cannot submit): the caller retries, as after -EBUSY.
+        return SqSpace() == 0 ? -EBUSY : 0;
+      }
+    } else if (pending == 0 && !wait) {
+      return 0;
+    }
     const void* arg = nullptr;
     size_t argsz = 0;
     __kernel_timespec ts;
@@ -196,10 +233,10 @@ int UringRing::Enter(bool wait, unsigned min_complete, int64_t timeout_ns) {
         argsz = sizeof ext;
       }
     }
-    int r = EnterRaw(pending, wait ? min_complete : 0, flags, arg, argsz);
+    int r = EnterRaw(sqpoll_ ? 0 : pending, wait ? min_complete : 0, flags, arg, argsz);
     if (r == -EINTR) continue;
     if (r < 0) return r;
-    if (SqPending() == 0) return 0;
+    if (sqpoll_ || SqPending() == 0) return 0;
     // Without IORING_SETUP_SUBMIT_ALL the kernel stops at an SQE that failed (it posted that
     // one's completion): submit the rest. The wait, if any, has happened.
     if (r == 0) return -EAGAIN;

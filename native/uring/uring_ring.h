@@ -27,6 +27,9 @@ namespace proactor {
 struct RingSetup {
   unsigned sq_entries = 256;
   unsigned cq_entries = 0; /* 0: the kernel's default (2 * sq_entries) */
+  /* IORING_SETUP_SQPOLL: a kernel thread polls the SQ ring, idling after sq_idle_ms. */
+  bool sqpoll = false;
+  unsigned sq_idle_ms = 50;
 };
 
 class UringRing {
@@ -47,6 +50,13 @@ class UringRing {
   unsigned sq_entries() const { return sq_entries_; }
   unsigned cq_entries() const { return cq_entries_; }
 
+  bool sqpoll() const { return sqpoll_; }
+  /* io_uring_enter calls made so far (diagnostics: SQPOLL rings mostly skip them). */
+  uint64_t enter_calls() const { return enter_calls_; }
+
+  /* io_uring_register(fd, opcode, arg, nr): its non-negative result, or -errno. */
+  int Register(unsigned opcode, const void* arg, unsigned nr);
+
   /* Whether the kernel implements `op` (IORING_REGISTER_PROBE); false when probing failed. */
   bool Supports(unsigned op) const;
   /* Registers `eventfd` to be signalled on every completion. 0 or -errno. */
@@ -64,6 +74,11 @@ class UringRing {
    * waits for `min_complete` completions when `wait` is set (timeout_ns < 0: no limit).
    * Returns 0, -ETIME when the wait timed out, or another -errno (-EBUSY / -EAGAIN: the
    * kernel could not take more now; the unconsumed SQEs stay queued for the next call).
+   *
+   * SQPOLL rings: the kernel thread consumes the SQ by itself, so Enter() only publishes the
+   * tail and enters only when the thread sleeps (IORING_SQ_NEED_WAKEUP: IORING_ENTER_SQ_WAKEUP)
+   * or to wait for completions; it does not wait for the SQEs to be consumed, and returns
+   * -EBUSY while the SQ is still full (the caller retries later).
    */
   int Enter(bool wait, unsigned min_complete, int64_t timeout_ns);
 
@@ -85,6 +100,8 @@ class UringRing {
 
   int fd_ = -1;
   uint32_t features_ = 0;
+  bool sqpoll_ = false;
+  uint64_t enter_calls_ = 0;
   unsigned sq_entries_ = 0;
   unsigned cq_entries_ = 0;
 

@@ -15,7 +15,17 @@ import { invalidArgType, OPCODE_COUNT, OPERATIONS, outOfRange, ProactorError } f
 
 /** What the addon's probe() reports: a ring opened (and its opcodes), or why it could not. */
 export type ProbeResult =
-  | { ok: true; features: number; opcodes: number[] }
+  | {
+      ok: true;
+      features: number;
+      opcodes: number[];
+      /** Sparse registered-buffer tables work (Linux 5.19). */
+      registeredBuffers: boolean;
+      /** Sparse registered-file tables work (Linux 5.19). */
+      registeredFiles: boolean;
+      /** SQPOLL rings work without privileges or fixed files, with personalities (Linux 5.11). */
+      sqpoll: boolean;
+    }
   | { ok: false; errno: number; code: string; syscall: string };
 
 interface NativeEngine extends Engine {
@@ -30,13 +40,29 @@ export interface EngineInfo {
   cqEntries: number;
   /** io_uring_params.features of the ring. */
   features: number;
-  /** The ring's descriptor: the same for every queue of an environment with the same ring sizes. */
+  /** The ring's descriptor: the same for every queue of an environment with the same ring options. */
   ringFd: number;
   inFlight: number;
   /** How often completions had to be fetched from the kernel's overflow list (the CQ ring was full). */
   overflowFlushes: number;
   /** proactor opcodes that run on the blocking thread pool (the kernel lacks them). */
   blockingOps: number[];
+  /** Whether the ring was set up with IORING_SETUP_SQPOLL. */
+  sqpoll: boolean;
+  /** io_uring_enter calls made on the ring so far (all its queues); SQPOLL rings mostly skip them. */
+  enterCalls: number;
+  /** SQPOLL: the personality the ring's SQEs carry after a credential change (0: the creator's). */
+  personality: number;
+  /** SQEs this queue issued as IORING_OP_READ_FIXED / WRITE_FIXED (registered buffers). */
+  fixedBufferOps: number;
+  /** SQEs this queue issued with IOSQE_FIXED_FILE (registered files). */
+  fixedFileOps: number;
+  /** This queue's registered buffers and the first index of their range in the ring's table. */
+  registeredBuffers: number;
+  bufferIndexBase: number;
+  /** This queue's registered descriptors (a close through the queue drops one) and their range. */
+  registeredFiles: number;
+  fileIndexBase: number;
 }
 
 interface NativeAddon {
@@ -48,11 +74,13 @@ interface NativeEngineOptions {
   sqEntries?: number;
   cqEntries?: number;
   disableOps?: number[];
+  sqpoll?: boolean;
+  sqIdleMs?: number;
 }
 
 /**
- * Options of `createBackend`: ring sizes and test switches. Queues of one environment share a
- * ring when their backends ask for the same sizes.
+ * Options of `createBackend`: ring sizes, SQPOLL and test switches. Queues of one environment
+ * share a ring when their backends ask for the same sizes and SQPOLL setting.
  */
 export interface UringBackendOptions {
   /** SQ ring size (default 512, at most 32768). A bigger batch is handed over in several enters. */
@@ -64,6 +92,19 @@ export interface UringBackendOptions {
    * kernel has them: exercises the fallback path that older kernels take.
    */
   blockingOps?: number[];
+  /**
+   * Opt-in IORING_SETUP_SQPOLL: a kernel thread polls the submission ring, so submitting
+   * usually needs no system call. It spins for `idleMs` (default 50) after the last submission
+   * before sleeping, using CPU meanwhile. SQPOLL queues get their own ring, never shared with
+   * plain ones. After a change of the effective uid/gid the new credentials are registered as
+   * a personality that later operations carry. Needs Linux 5.11.
+   */
+  sqpoll?: boolean | { idleMs?: number };
+}
+
+/** The capabilities of an aio-uring backend: aio-core's, and whether its rings use SQPOLL. */
+export interface UringCapabilities extends Capabilities {
+  readonly sqpoll: boolean;
 }
 
 /** io_uring opcode numbers, for reporting which operations the kernel lacks. */
@@ -85,18 +126,6 @@ const kernelOpcodes: Record<Exclude<OperationName, 'lstat' | 'rmdir' | 'cancel'>
   mkdir: 37,
   ftruncate: 55,
 };
-
-const capabilities: Capabilities = Object.freeze({
-  // Every operation: what the kernel lacks runs on the addon's blocking thread pool.
-  ops: OPERATIONS,
-  linkedOperations: true,
-  waitSync: true,
-  // IORING_OP_ASYNC_CANCEL stops operations waiting in the kernel (pipes, sockets, timers).
-  cancelInFlight: true,
-  multishot: false,
-  registeredBuffers: false,
-  registeredFiles: false,
-});
 
 /**
  * Explains a failed io_uring setup: the error code plus what usually causes it. `context`
@@ -198,7 +227,23 @@ export const kernelSupport: Readonly<Record<string, boolean>> = Object.freeze(
   Object.fromEntries(Object.entries(kernelOpcodes).map(([name, op]) => [name, probe.opcodes.includes(op)])),
 );
 
-/** An io_uring Backend with non-default ring sizes or test switches. */
+function capabilitiesOf(sqpoll: boolean): UringCapabilities {
+  return Object.freeze({
+    // Every operation: what the kernel lacks runs on the addon's blocking thread pool.
+    ops: OPERATIONS,
+    linkedOperations: true,
+    waitSync: true,
+    // IORING_OP_ASYNC_CANCEL stops operations waiting in the kernel (pipes, sockets, timers).
+    cancelInFlight: true,
+    multishot: false,
+    // Decided by the probe: sparse tables (Linux 5.19).
+    registeredBuffers: probe.ok && probe.registeredBuffers,
+    registeredFiles: probe.ok && probe.registeredFiles,
+    sqpoll,
+  });
+}
+
+/** An io_uring Backend with non-default ring sizes, SQPOLL, or test switches. */
 export function createBackend(options: UringBackendOptions = {}): Backend {
   if (options === null || typeof options !== 'object')
     throw invalidArgType('options', 'of type object', options);
@@ -218,6 +263,31 @@ export function createBackend(options: UringBackendOptions = {}): Backend {
       return op;
     });
   }
+  if (options.sqpoll !== undefined && options.sqpoll !== false) {
+    let idleMs = 50;
+    if (options.sqpoll !== true) {
+      if (options.sqpoll === null || typeof options.sqpoll !== 'object') {
+        throw invalidArgType('options.sqpoll', 'of type boolean or object', options.sqpoll);
+      }
+      const idle = options.sqpoll.idleMs;
+      if (idle !== undefined) {
+        if (typeof idle !== 'number') throw invalidArgType('options.sqpoll.idleMs', 'of type number', idle);
+        if (!Number.isInteger(idle) || idle < 0 || idle > 3_600_000) {
+          throw outOfRange('options.sqpoll.idleMs', 'an integer >= 0 and <= 3600000', idle);
+        }
+        idleMs = idle;
+      }
+    }
+    if (!probe.ok || !probe.sqpoll) {
+      throw new ProactorError(
+        'ERR_PROACTOR_UNSUPPORTED',
+        'SQPOLL needs Linux 5.11 or later (IORING_FEAT_SQPOLL_NONFIXED): this kernel lacks it',
+      );
+    }
+    native.sqpoll = true;
+    native.sqIdleMs = idleMs;
+  }
+  const capabilities = capabilitiesOf(native.sqpoll === true);
   return Object.freeze({
     name: 'io_uring' as const,
     capabilities,
