@@ -14,6 +14,8 @@ export interface Workload {
   title: string;
   unit: string;
   rows: Row[];
+  /** When this workload was measured, where it differs from the file's date (a partial run). */
+  measured?: string;
 }
 
 function fmt(n: number): string {
@@ -32,6 +34,7 @@ export function renderMarkdown(machine: Record<string, unknown>, workloads: Work
   for (const w of workloads) {
     const baselines = w.rows.filter((r) => r.kind === 'baseline');
     lines.push(`## ${w.title}`, '');
+    if (w.measured && w.measured !== machine.date) lines.push(`(measured ${w.measured})`, '');
     lines.push(
       `| variant | median ${w.unit} | min - max | ${baselines.map((b) => `x ${b.label}`).join(' | ')} |`,
     );

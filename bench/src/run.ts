@@ -13,6 +13,7 @@ import {
   existsSync,
   mkdirSync,
   openSync,
+  readFileSync,
   readSync,
   statSync,
   writeFileSync,
@@ -327,8 +328,17 @@ const machine = {
   c: hasC,
 };
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify({ machine, results }, null, 2)}\n`);
-writeFileSync(join(resultsDir, 'README.md'), renderMarkdown(machine, results));
-const chart = results.find((r) => r.id === 'randread-64');
+const latestPath = join(resultsDir, 'latest.json');
+// --only replaces its workloads in the saved results and keeps the others (each keeps its own date).
+let saved: Workload[] = [];
+if (values.only && existsSync(latestPath)) {
+  saved = (JSON.parse(readFileSync(latestPath, 'utf8')) as { results: Workload[] }).results;
+}
+for (const w of results) w.measured = machine.date;
+const merged = [...results, ...saved.filter((w) => !results.some((r) => r.id === w.id))];
+merged.sort((a, b) => workloads.findIndex((w) => w.id === a.id) - workloads.findIndex((w) => w.id === b.id));
+writeFileSync(latestPath, `${JSON.stringify({ machine, results: merged }, null, 2)}\n`);
+writeFileSync(join(resultsDir, 'README.md'), renderMarkdown(machine, merged));
+const chart = merged.find((r) => r.id === 'randread-64');
 if (chart) writeFileSync(join(resultsDir, 'randread.svg'), renderSvg(chart));
 process.stdout.write(renderMarkdown(machine, results));

@@ -65,9 +65,22 @@ function alignedBuffers(count: number, size: number, directFd?: number): Buffer[
   return Array.from({ length: count }, (_, i) => backing.subarray(base + i * size, base + (i + 1) * size));
 }
 
-/** Buffers for reads of `p.file`, aligned for O_DIRECT when the variant uses it. */
+/** Page-aligned memory from aio-uring's alignedBuffer(), where it is installed (Linux). */
+const alignedBuffer = await import('@proactor/aio-uring').then(
+  (m: { alignedBuffer?: (size: number) => Buffer }) => m.alignedBuffer,
+  () => undefined,
+);
+
+/**
+ * Buffers for reads of `p.file`. For O_DIRECT: page-aligned (like the C program's
+ * posix_memalign) where aio-uring can tell addresses, else aligned to what O_DIRECT accepts.
+ */
 function readBuffers(p: Params, count: number): Buffer[] {
   if (!p.direct) return alignedBuffers(count, p.block);
+  if (alignedBuffer && p.block % 4096 === 0) {
+    const backing = alignedBuffer(count * p.block);
+    return Array.from({ length: count }, (_, i) => backing.subarray(i * p.block, (i + 1) * p.block));
+  }
   const fd = fs.openSync(p.file, openFlags(p));
   try {
     return alignedBuffers(count, p.block, fd);

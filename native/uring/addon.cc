@@ -60,6 +60,24 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   return out;
 }
 
+/* alignmentOffset(bytes: Uint8Array, alignment: number) -> the byte offset from the start of
+ * `bytes` to its first address that is a multiple of `alignment` (a power of two). JavaScript
+ * cannot see addresses, and O_DIRECT wants page-aligned memory. */
+Napi::Value AlignmentOffset(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsNumber()) {
+    throw Napi::TypeError::New(env, "alignmentOffset(bytes: Uint8Array, alignment: number)");
+  }
+  Napi::TypedArray array = info[0].As<Napi::TypedArray>();
+  if (array.TypedArrayType() != napi_uint8_array) throw Napi::TypeError::New(env, "bytes must be a Uint8Array");
+  const uint32_t alignment = info[1].As<Napi::Number>().Uint32Value();
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
+    throw Napi::RangeError::New(env, "alignment must be a power of two");
+  }
+  const auto address = reinterpret_cast<uintptr_t>(array.As<Napi::Uint8Array>().Data());
+  return Napi::Number::New(env, static_cast<double>((alignment - (address & (alignment - 1))) & (alignment - 1)));
+}
+
 }  // namespace
 
 }  // namespace proactor
@@ -67,6 +85,7 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
 static Napi::Object InitUringAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("UringEngine", proactor::UringEngine::Define(env));
   exports.Set("probe", Napi::Function::New<proactor::Probe>(env, "probe"));
+  exports.Set("alignmentOffset", Napi::Function::New<proactor::AlignmentOffset>(env, "alignmentOffset"));
   return exports;
 }
 

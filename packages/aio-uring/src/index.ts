@@ -68,6 +68,7 @@ export interface EngineInfo {
 interface NativeAddon {
   UringEngine: new (ring: RingContext, options?: NativeEngineOptions) => NativeEngine;
   probe(): ProbeResult;
+  alignmentOffset(bytes: Uint8Array, alignment: number): number;
 }
 
 interface NativeEngineOptions {
@@ -315,6 +316,31 @@ function ringSize(value: unknown, name: string, max: number): number {
 /** Diagnostics of an engine attached by this backend (ring sizes, in-flight count, fallbacks). */
 export function engineInfo(engine: Engine): EngineInfo {
   return (engine as NativeEngine).info();
+}
+
+/**
+ * A zero-filled Buffer of `size` bytes whose first byte sits at an address that is a multiple of
+ * `alignment` (default 4096, a page): what O_DIRECT reads and writes want, and what JavaScript
+ * cannot arrange by itself since it never sees addresses. Views carved from it at multiples of
+ * `alignment` stay aligned.
+ */
+export function alignedBuffer(size: number, alignment = 4096): Buffer {
+  if (typeof size !== 'number') throw invalidArgType('size', 'of type number', size);
+  if (!Number.isInteger(size) || size < 0 || size > 2 ** 32)
+    throw outOfRange('size', '>= 0 && <= 2 ** 32', size);
+  if (typeof alignment !== 'number') throw invalidArgType('alignment', 'of type number', alignment);
+  if (
+    !Number.isInteger(alignment) ||
+    alignment < 1 ||
+    alignment > 1 << 20 ||
+    (alignment & (alignment - 1)) !== 0
+  ) {
+    throw outOfRange('alignment', 'a power of two <= 1048576', alignment);
+  }
+  // Its own allocation, never a slice of Node's shared pool.
+  const backing = Buffer.alloc(size + alignment - 1);
+  const offset = addon.alignmentOffset(backing, alignment);
+  return backing.subarray(offset, offset + size);
 }
 
 /** The io_uring backend with default settings. */

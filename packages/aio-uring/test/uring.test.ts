@@ -1,5 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -9,6 +20,7 @@ import { type Backend, type Engine, Opcode, Queue } from '@proactor/aio-core';
 import nodeBackend from '@proactor/aio-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import backend, {
+  alignedBuffer,
   createBackend,
   engineInfo,
   explainSetupFailure,
@@ -355,5 +367,39 @@ describe('differential', () => {
       const divergence = await compareBackends(backend, nodeBackend, dirs, generateScript(seed, 150));
       expect(divergence, `seed ${seed}`).toBeUndefined();
     }
+  });
+});
+
+describe('alignedBuffer', () => {
+  it('gives page-aligned memory that O_DIRECT reads accept at every page-multiple offset', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'proactor-aligned-'));
+    try {
+      const path = join(dir, 'direct.bin');
+      const data = Buffer.alloc(64 * 1024, 7);
+      writeFileSync(path, data);
+      const buf = alignedBuffer(16 * 4096);
+      expect(buf.length).toBe(16 * 4096);
+      let fd: number;
+      try {
+        fd = openSync(path, constants.O_RDONLY | constants.O_DIRECT);
+      } catch {
+        return; // a file system without O_DIRECT (tmpfs): nothing to check here
+      }
+      try {
+        for (let page = 0; page < 16; page += 5) {
+          expect(readSync(fd, buf, page * 4096, 4096, 0)).toBe(4096);
+        }
+        // One byte off the alignment, O_DIRECT refuses the buffer: the test can fail.
+        expect(() => readSync(fd, buf, 1, 4096, 0)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+      } finally {
+        closeSync(fd);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an alignment that is not a power of two', () => {
+    expect(() => alignedBuffer(10, 3000)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
   });
 });
