@@ -56,7 +56,17 @@ enum proactor_opcode {
   PROACTOR_OP_FTRUNCATE = 14, /* fd, offset = new length -> 0 */
   PROACTOR_OP_TIMEOUT = 15,   /* timeout_ns -> 0 when it expired */
   PROACTOR_OP_CANCEL = 16,    /* target = slot to cancel -> 0, or an error; slot is SLOT_NONE */
-  PROACTOR_OP_COUNT = 17
+  PROACTOR_OP_SOCKET = 17,     /* op_flags = PROACTOR_AF_* family, mode = PROACTOR_SOCK_* type -> fd */
+  PROACTOR_OP_BIND = 18,       /* fd; the slot's address area holds the local address -> 0 */
+  PROACTOR_OP_LISTEN = 19,     /* fd, len = backlog -> 0 */
+  PROACTOR_OP_ACCEPT = 20,     /* fd -> new fd; the peer's address into the slot's address area */
+  PROACTOR_OP_CONNECT = 21,    /* fd; the slot's address area holds the peer address -> 0 */
+  PROACTOR_OP_RECV = 22,       /* [buffer] fd, buf_offset, len -> bytes received, 0 = peer closed its side */
+  PROACTOR_OP_SEND = 23,       /* [buffer] fd, buf_offset, len -> bytes sent */
+  PROACTOR_OP_SHUTDOWN = 24,   /* fd, op_flags = PROACTOR_SHUT_* -> 0 */
+  PROACTOR_OP_SETSOCKOPT = 25, /* fd, op_flags = PROACTOR_SO_* option, len = value -> 0 */
+  PROACTOR_OP_GETSOCKNAME = 26, /* fd; the local address into the slot's address area -> 0 */
+  PROACTOR_OP_COUNT = 27
 };
 
 /* Submission entry flags. */
@@ -67,6 +77,26 @@ enum proactor_opcode {
 
 /* op_flags for PROACTOR_OP_UNLINK. */
 #define PROACTOR_UNLINK_F_DIR 0x01u /* rmdir */
+
+/* Address families of PROACTOR_OP_SOCKET and of the address area (portable: not AF_* numbers). */
+#define PROACTOR_AF_NONE 0u
+#define PROACTOR_AF_UNIX 1u
+#define PROACTOR_AF_INET 4u
+#define PROACTOR_AF_INET6 6u
+
+/* Socket types (mode of PROACTOR_OP_SOCKET). */
+#define PROACTOR_SOCK_STREAM 1u
+
+/* op_flags for PROACTOR_OP_SHUTDOWN. */
+#define PROACTOR_SHUT_RD 0u
+#define PROACTOR_SHUT_WR 1u
+#define PROACTOR_SHUT_RDWR 2u
+
+/* op_flags for PROACTOR_OP_SETSOCKOPT; len is the value (0 or 1). */
+#define PROACTOR_SO_REUSEADDR 1u
+#define PROACTOR_SO_REUSEPORT 2u
+#define PROACTOR_SO_NODELAY 3u
+#define PROACTOR_SO_KEEPALIVE 4u
 
 /* Completion entry flags. */
 #define PROACTOR_CQE_F_MORE 0x01u /* more completions follow for this slot */
@@ -122,7 +152,28 @@ enum proactor_stat_field {
   PROACTOR_STAT_BIRTHTIME_NSEC = 17
 };
 
+/*
+ * Address area: PROACTOR_ADDRESS_SIZE bytes per slot, in a Uint8Array shared with the backend,
+ * at byte slot * PROACTOR_ADDRESS_SIZE. JavaScript writes it for bind and connect and reads it
+ * after accept and getsockname; native backends convert it to and from their sockaddr, so
+ * JavaScript never needs the platform's AF_* numbers. family PROACTOR_AF_NONE = no address.
+ */
+#define PROACTOR_ADDRESS_SIZE 128
+#define PROACTOR_ADDRESS_PATH_MAX 98
+
+struct proactor_address {
+  uint8_t family;      /*   0 PROACTOR_AF_* */
+  uint8_t reserved0;   /*   1 */
+  uint16_t port;       /*   2 port number (little-endian like every field, not network order) */
+  uint32_t flowinfo;   /*   4 IPv6 flow information */
+  uint32_t scope_id;   /*   8 IPv6 scope (interface index) */
+  uint8_t addr[16];    /*  12 address bytes in network order; IPv4 in the first 4 */
+  uint16_t path_len;   /*  28 bytes of path used (unix); no terminating NUL */
+  uint8_t path[98];    /*  30 unix socket path */
+};
+
 #ifdef __cplusplus
+static_assert(sizeof(struct proactor_address) == PROACTOR_ADDRESS_SIZE, "address size");
 static_assert(sizeof(struct proactor_sqe) == PROACTOR_SQE_SIZE, "sqe size");
 static_assert(sizeof(struct proactor_cqe) == PROACTOR_CQE_SIZE, "cqe size");
 #endif

@@ -29,14 +29,57 @@ export const Opcode = {
   FTRUNCATE: 14,
   TIMEOUT: 15,
   CANCEL: 16,
+  SOCKET: 17,
+  BIND: 18,
+  LISTEN: 19,
+  ACCEPT: 20,
+  CONNECT: 21,
+  RECV: 22,
+  SEND: 23,
+  SHUTDOWN: 24,
+  SETSOCKOPT: 25,
+  GETSOCKNAME: 26,
 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
-export const OPCODE_COUNT = 17;
+export const OPCODE_COUNT = 27;
 
 export const SQE_F_LINK = 0x01;
 export const STAT_F_NOFOLLOW = 0x01;
 export const UNLINK_F_DIR = 0x01;
 export const CQE_F_MORE = 0x01;
+
+/** Portable address families (socket's op_flags and the address area's family byte). */
+export const AF_NONE = 0;
+export const AF_UNIX = 1;
+export const AF_INET = 4;
+export const AF_INET6 = 6;
+/** Socket types (socket's mode). */
+export const SOCK_STREAM = 1;
+/** shutdown's op_flags. */
+export const SHUT_RD = 0;
+export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
+/** setsockopt's op_flags; the value is in len. */
+export const SO_REUSEADDR = 1;
+export const SO_REUSEPORT = 2;
+export const SO_NODELAY = 3;
+export const SO_KEEPALIVE = 4;
+
+/** Bytes of one slot's record in the address area. */
+export const ADDRESS_SIZE = 128;
+/** Most bytes of a unix socket path in the address area. */
+export const ADDRESS_PATH_MAX = 98;
+
+/** Byte offsets of the fields of an address record (struct proactor_address). */
+export const AddressOffset = {
+  family: 0,
+  port: 2,
+  flowinfo: 4,
+  scope_id: 8,
+  addr: 12,
+  path_len: 28,
+  path: 30,
+} as const;
 
 /** Byte offsets of the submission entry's fields. */
 export const SqeOffset = {

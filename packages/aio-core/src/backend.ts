@@ -26,9 +26,24 @@ export type OperationName =
   | 'mkdir'
   | 'ftruncate'
   | 'timeout'
-  | 'cancel';
+  | 'cancel'
+  | SocketOperationName;
 
-/** Every operation aio-core defines: what a backend that implements them all lists in `ops`. */
+/** The socket operations, as they appear in `capabilities.ops`. */
+export type SocketOperationName =
+  | 'socket'
+  | 'bind'
+  | 'listen'
+  | 'accept'
+  | 'connect'
+  | 'recv'
+  | 'send'
+  | 'shutdown'
+  | 'setsockopt'
+  | 'getsockname';
+
+/** The file and control operations: what a backend that implements them all lists in `ops`
+ * (sockets are the separate SOCKET_OPERATIONS). */
 export const OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName>([
   'nop',
   'open',
@@ -49,6 +64,20 @@ export const OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName>([
   'ftruncate',
   'timeout',
   'cancel',
+]);
+
+/** The socket operations (stream sockets over IPv4, IPv6 and unix): a backend lists those it has in `ops`. */
+export const SOCKET_OPERATIONS: ReadonlySet<SocketOperationName> = new Set<SocketOperationName>([
+  'socket',
+  'bind',
+  'listen',
+  'accept',
+  'connect',
+  'recv',
+  'send',
+  'shutdown',
+  'setsockopt',
+  'getsockname',
 ]);
 
 /** What a backend can do. An operation outside `ops` fails with ERR_PROACTOR_UNSUPPORTED. */
@@ -88,6 +117,11 @@ export interface RingContext {
   readonly resources: unknown[];
   /** The stat area: STAT_FIELDS doubles per slot, filled by stat/lstat/fstat. */
   readonly stats: Float64Array;
+  /**
+   * The address area: ADDRESS_SIZE bytes per slot (struct proactor_address). Written by the
+   * queue for bind and connect, by the engine for accept (the peer) and getsockname.
+   */
+  readonly addresses: Uint8Array;
   /**
    * Hands completions [0, count) of the completion buffer to the queue. Called by the engine,
    * never from inside `submit()`; the buffer may be reused once it returns.

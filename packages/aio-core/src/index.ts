@@ -1,5 +1,18 @@
 export * from './abi.js';
 export {
+  type AddressRecord,
+  encodeSocketAddress,
+  formatIPv6,
+  type InetSocketAddress,
+  parseIPv6,
+  readAddress,
+  type SocketAddress,
+  type SocketAddressInput,
+  type UnixSocketAddress,
+  validateSocketAddress,
+  writeAddress,
+} from './address.js';
+export {
   type Backend,
   type BackendName,
   type Capabilities,
@@ -7,6 +20,8 @@ export {
   OPERATIONS,
   type OperationName,
   type RingContext,
+  SOCKET_OPERATIONS,
+  type SocketOperationName,
 } from './backend.js';
 export {
   AbortError,
@@ -19,6 +34,7 @@ export {
   systemError,
 } from './errors.js';
 export {
+  type AcceptResult,
   type Callback,
   type Completion,
   type MkdirOptions,
@@ -27,6 +43,10 @@ export {
   Queue,
   type QueueOptions,
   type ReadOptions,
+  type RecvOptions,
+  type ShutdownHow,
+  type SocketFamily,
+  type SocketOption,
   type VectorOptions,
   type WriteOptions,
 } from './queue.js';

@@ -1,19 +1,41 @@
 import {
+  ADDRESS_SIZE,
+  AddressOffset,
+  AF_INET,
+  AF_INET6,
+  AF_UNIX,
   CQE_F_MORE,
   CQE_SIZE,
   Opcode,
+  SHUT_RD,
+  SHUT_RDWR,
+  SHUT_WR,
   SLOT_NONE,
+  SO_KEEPALIVE,
+  SO_NODELAY,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SOCK_STREAM,
   SQE_F_LINK,
   SQE_SIZE,
   STAT_F_NOFOLLOW,
   STAT_FIELDS,
   UNLINK_F_DIR,
 } from './abi.js';
+import {
+  type AddressRecord,
+  readAddress,
+  type SocketAddress,
+  type SocketAddressInput,
+  validateSocketAddress,
+  writeAddress,
+} from './address.js';
 import type { Backend, Capabilities, Engine, OperationName, RingContext } from './backend.js';
 import {
   AbortError,
   errnoOf,
   invalidArgType,
+  invalidArgValue,
   outOfRange,
   ProactorError,
   type SystemError,
@@ -67,6 +89,25 @@ export interface ReadOptions extends OpOptions {
 }
 export type WriteOptions = ReadOptions;
 
+/** recv and send: where in the buffer, and how many bytes. */
+export interface RecvOptions extends OpOptions {
+  /** Where in the buffer to start (default 0). */
+  offset?: number;
+  /** How many bytes (default: the rest of the buffer after offset). */
+  length?: number;
+}
+
+/** What `socket()` creates: IPv4 (4, the default), IPv6 (6) or a unix domain socket. */
+export type SocketFamily = 4 | 6 | 'unix';
+export type ShutdownHow = 'read' | 'write' | 'both';
+export type SocketOption = 'reuseaddr' | 'reuseport' | 'nodelay' | 'keepalive';
+
+/** What `accept()` resolves with: the new connection's descriptor and the peer's address. */
+export interface AcceptResult {
+  fd: number;
+  address: SocketAddress;
+}
+
 export interface VectorOptions extends OpOptions {
   position?: number | bigint | null;
 }
@@ -89,6 +130,8 @@ export interface Completion {
   result: number;
   /** The result of a polled stat, lstat or fstat. */
   stats?: Stats;
+  /** The peer of a polled accept (its fd is `result`), or the address of a polled localAddress. */
+  address?: SocketAddress;
 }
 
 enum Form {
@@ -130,6 +173,8 @@ class Operation {
   res1: unknown = undefined;
   path: string | undefined = undefined;
   dest: string | undefined = undefined;
+  /** bind and connect: the address, written into the slot's address area at submission. */
+  address: AddressRecord | undefined = undefined;
 
   constructor(
     readonly opcode: Opcode,
@@ -145,6 +190,43 @@ const ECANCELED = errnoOf('ECANCELED');
 const REGISTERED_MAX = 1024;
 /** io_uring refuses registered buffers above 1 GiB. */
 const REGISTERED_BUFFER_MAX = 2 ** 30;
+const INT32_MAX = 2 ** 31 - 1;
+const SHUTDOWN_HOW: Record<string, number> = { read: SHUT_RD, write: SHUT_WR, both: SHUT_RDWR };
+const SOCKET_OPTIONS: Record<string, number> = {
+  reuseaddr: SO_REUSEADDR,
+  reuseport: SO_REUSEPORT,
+  nodelay: SO_NODELAY,
+  keepalive: SO_KEEPALIVE,
+};
+
+function parseFamily(family: unknown): number {
+  switch (family) {
+    case undefined:
+    case 4:
+    case 'IPv4':
+      return AF_INET;
+    case 6:
+    case 'IPv6':
+      return AF_INET6;
+    case 'unix':
+      return AF_UNIX;
+    default:
+      if (typeof family !== 'number' && typeof family !== 'string') {
+        throw invalidArgType('family', 'of type number or string', family);
+      }
+      throw invalidArgValue('family', family, "must be 4, 6 or 'unix'");
+  }
+}
+
+/** Node's net errors: 'connect ECONNREFUSED 127.0.0.1:1', with address and port properties. */
+function socketError(errno: number, syscall: string, target: AddressRecord): SystemError {
+  const error = systemError(errno, syscall);
+  error.message = `${syscall} ${error.code} ${target.display}`;
+  const fields = error as SystemError & { address?: string; port?: number };
+  fields.address = target.host;
+  if (target.family !== AF_UNIX) fields.port = target.port;
+  return error;
+}
 
 function displayPath(path: string | Buffer): string {
   return typeof path === 'string' ? path : path.toString();
@@ -178,6 +260,7 @@ export class Queue implements AsyncDisposable {
   readonly #cq: Int32Array;
   readonly #resources: unknown[];
   readonly #stats: Float64Array;
+  readonly #addresses: Uint8Array;
   readonly #slots: (Operation | undefined)[];
   readonly #free: number[] = [];
   #pending: (Operation | undefined)[] = [];
@@ -216,6 +299,7 @@ export class Queue implements AsyncDisposable {
     this.#cq = new Int32Array(completions);
     this.#resources = new Array(2 * entries).fill(undefined);
     this.#stats = new Float64Array(entries * STAT_FIELDS);
+    this.#addresses = new Uint8Array(entries * ADDRESS_SIZE);
     this.#slots = new Array(entries).fill(undefined);
     for (let slot = entries - 1; slot >= 0; slot--) this.#free.push(slot);
     const ring: RingContext = {
@@ -225,6 +309,7 @@ export class Queue implements AsyncDisposable {
       completionEntries,
       resources: this.#resources,
       stats: this.#stats,
+      addresses: this.#addresses,
       complete: (count: number) => this.#complete(count),
     };
     this.#engine = backend.attach(ring);
@@ -561,6 +646,227 @@ export class Queue implements AsyncDisposable {
     return this.#issue(op, 'rename', options, checkCallback(callback)) as Promise<void> | undefined;
   }
 
+  // ---- socket operations -----------------------------------------------------------------
+
+  /**
+   * Creates a socket: `family` 4 (the default), 6 or 'unix'; `type` 'stream' (TCP, or a unix
+   * stream socket). Resolves with its descriptor, which `close()` closes.
+   */
+  socket(family: SocketFamily | undefined, type: 'stream' | undefined, options: PolledOptions): void;
+  socket(family?: SocketFamily, type?: 'stream', options?: OpOptions): Promise<number>;
+  socket(callback: Callback<number>): void;
+  socket(family: SocketFamily | undefined, callback: Callback<number>): void;
+  socket(family: SocketFamily | undefined, type: 'stream' | undefined, callback: Callback<number>): void;
+  socket(
+    family: SocketFamily | undefined,
+    type: 'stream' | undefined,
+    options: OpOptions | undefined,
+    callback: Callback<number>,
+  ): void;
+  socket(...rest: unknown[]): Promise<number> | undefined {
+    const callback = popCallback(rest, 3);
+    const op = new Operation(Opcode.SOCKET, 'socket');
+    op.opFlags = parseFamily(rest[0]);
+    const type = rest[1];
+    if (type !== undefined && type !== 'stream') {
+      if (typeof type !== 'string') throw invalidArgType('type', 'of type string', type);
+      throw invalidArgValue('type', type, "must be 'stream' (datagram sockets are not supported yet)");
+    }
+    op.mode = SOCK_STREAM;
+    return this.#issue(op, 'socket', rest[2], callback) as Promise<number> | undefined;
+  }
+
+  /** Binds a socket to a local address: `{ address, port }` (port 0: any free port) or `{ path }`. */
+  bind(fd: number, address: SocketAddressInput, options: PolledOptions): void;
+  bind(fd: number, address: SocketAddressInput, options?: OpOptions): Promise<void>;
+  bind(fd: number, address: SocketAddressInput, callback: Callback<void>): void;
+  bind(
+    fd: number,
+    address: SocketAddressInput,
+    options: OpOptions | undefined,
+    callback: Callback<void>,
+  ): void;
+  bind(
+    fd: number,
+    address: SocketAddressInput,
+    options?: unknown,
+    callback?: unknown,
+  ): Promise<void> | undefined {
+    return this.#addressOp(Opcode.BIND, 'bind', fd, address, 0, options, callback) as
+      | Promise<void>
+      | undefined;
+  }
+
+  /** Starts accepting connections on a bound socket; `backlog` defaults to 511, as in node:net. */
+  listen(fd: number, backlog: number | undefined, options: PolledOptions): void;
+  listen(fd: number, backlog?: number, options?: OpOptions): Promise<void>;
+  listen(fd: number, callback: Callback<void>): void;
+  listen(fd: number, backlog: number | undefined, callback: Callback<void>): void;
+  listen(
+    fd: number,
+    backlog: number | undefined,
+    options: OpOptions | undefined,
+    callback: Callback<void>,
+  ): void;
+  listen(fd: number, ...rest: unknown[]): Promise<void> | undefined {
+    const callback = popCallback(rest, 2);
+    const op = new Operation(Opcode.LISTEN, 'listen');
+    op.fd = validateFd(fd);
+    op.len = rest[0] === undefined ? 511 : validateInteger(rest[0], 'backlog', 0, INT32_MAX);
+    return this.#issue(op, 'listen', rest[1], callback) as Promise<void> | undefined;
+  }
+
+  /** Waits for the next connection on a listening socket: its descriptor and the peer's address. */
+  accept(fd: number, options: PolledOptions): void;
+  accept(fd: number, options?: OpOptions): Promise<AcceptResult>;
+  accept(fd: number, callback: Callback<AcceptResult>): void;
+  accept(fd: number, options: OpOptions | undefined, callback: Callback<AcceptResult>): void;
+  accept(fd: number, options?: unknown, callback?: unknown): Promise<AcceptResult> | undefined {
+    return this.#fdOp(Opcode.ACCEPT, 'accept', 'accept', fd, options, callback) as
+      | Promise<AcceptResult>
+      | undefined;
+  }
+
+  /** Connects a socket to `address`; an AbortSignal (e.g. AbortSignal.timeout(ms)) bounds the wait. */
+  connect(fd: number, address: SocketAddressInput, options: PolledOptions): void;
+  connect(fd: number, address: SocketAddressInput, options?: OpOptions): Promise<void>;
+  connect(fd: number, address: SocketAddressInput, callback: Callback<void>): void;
+  connect(
+    fd: number,
+    address: SocketAddressInput,
+    options: OpOptions | undefined,
+    callback: Callback<void>,
+  ): void;
+  connect(
+    fd: number,
+    address: SocketAddressInput,
+    options?: unknown,
+    callback?: unknown,
+  ): Promise<void> | undefined {
+    return this.#addressOp(Opcode.CONNECT, 'connect', fd, address, 1, options, callback) as
+      | Promise<void>
+      | undefined;
+  }
+
+  /** Receives up to `length` bytes into `buffer` at `offset`; resolves with the count, 0 once the peer
+   * shut its side down. */
+  recv(fd: number, buffer: ArrayBufferView, options: RecvOptions & PolledOptions): void;
+  recv(fd: number, buffer: ArrayBufferView, options?: RecvOptions): Promise<number>;
+  recv(fd: number, buffer: ArrayBufferView, offset: number, length?: number): Promise<number>;
+  recv(fd: number, buffer: ArrayBufferView, callback: Callback<number>): void;
+  recv(fd: number, buffer: ArrayBufferView, options: RecvOptions, callback: Callback<number>): void;
+  recv(
+    fd: number,
+    buffer: ArrayBufferView,
+    offset: number | undefined,
+    length: number | undefined,
+    callback: Callback<number>,
+  ): void;
+  recv(
+    fd: number,
+    buffer: ArrayBufferView,
+    a?: unknown,
+    b?: unknown,
+    c?: unknown,
+  ): Promise<number> | undefined {
+    return this.#stream(Opcode.RECV, 'recv', 'read', fd, buffer, a, b, c) as Promise<number> | undefined;
+  }
+
+  /** Sends bytes (a string is sent as UTF-8, or in the encoding given); resolves with the count. */
+  send(fd: number, data: ArrayBufferView | string, options: RecvOptions & PolledOptions): void;
+  send(fd: number, data: ArrayBufferView | string, options?: RecvOptions): Promise<number>;
+  send(fd: number, data: ArrayBufferView | string, offset: number, length?: number): Promise<number>;
+  send(fd: number, data: string, encoding: BufferEncoding, options?: OpOptions): Promise<number>;
+  send(fd: number, data: ArrayBufferView | string, callback: Callback<number>): void;
+  send(fd: number, data: ArrayBufferView | string, options: RecvOptions, callback: Callback<number>): void;
+  send(
+    fd: number,
+    data: ArrayBufferView | string,
+    offset: number | undefined,
+    length: number | undefined,
+    callback: Callback<number>,
+  ): void;
+  send(
+    fd: number,
+    data: ArrayBufferView | string,
+    a?: unknown,
+    b?: unknown,
+    c?: unknown,
+  ): Promise<number> | undefined {
+    let view: unknown = data;
+    if (typeof data === 'string') {
+      let encoding: BufferEncoding = 'utf8';
+      if (typeof a === 'string') {
+        if (!Buffer.isEncoding(a)) throw invalidArgValue('encoding', a, 'is not a valid Buffer encoding');
+        encoding = a;
+        [a, b, c] = [b, c, undefined];
+      }
+      view = Buffer.from(data, encoding);
+    }
+    return this.#stream(Opcode.SEND, 'send', 'write', fd, view, a, b, c) as Promise<number> | undefined;
+  }
+
+  /** Shuts down one or both directions: 'write' (the default) sends the peer an end of stream. */
+  shutdown(fd: number, how: ShutdownHow | undefined, options: PolledOptions): void;
+  shutdown(fd: number, how?: ShutdownHow, options?: OpOptions): Promise<void>;
+  shutdown(fd: number, callback: Callback<void>): void;
+  shutdown(fd: number, how: ShutdownHow | undefined, callback: Callback<void>): void;
+  shutdown(
+    fd: number,
+    how: ShutdownHow | undefined,
+    options: OpOptions | undefined,
+    callback: Callback<void>,
+  ): void;
+  shutdown(fd: number, ...rest: unknown[]): Promise<void> | undefined {
+    const callback = popCallback(rest, 2);
+    const op = new Operation(Opcode.SHUTDOWN, 'shutdown');
+    op.fd = validateFd(fd);
+    const how = rest[0] === undefined ? 'write' : rest[0];
+    if (typeof how !== 'string') throw invalidArgType('how', 'of type string', how);
+    const value = SHUTDOWN_HOW[how];
+    if (value === undefined) throw invalidArgValue('how', how, "must be 'read', 'write' or 'both'");
+    op.opFlags = value;
+    return this.#issue(op, 'shutdown', rest[1], callback) as Promise<void> | undefined;
+  }
+
+  /** Sets a boolean socket option: 'reuseaddr', 'reuseport', 'nodelay' or 'keepalive'. */
+  setsockopt(fd: number, option: SocketOption, value: boolean, options: PolledOptions): void;
+  setsockopt(fd: number, option: SocketOption, value: boolean, options?: OpOptions): Promise<void>;
+  setsockopt(fd: number, option: SocketOption, value: boolean, callback: Callback<void>): void;
+  setsockopt(
+    fd: number,
+    option: SocketOption,
+    value: boolean,
+    options: OpOptions | undefined,
+    callback: Callback<void>,
+  ): void;
+  setsockopt(fd: number, ...rest: unknown[]): Promise<void> | undefined {
+    const callback = popCallback(rest, 3);
+    const op = new Operation(Opcode.SETSOCKOPT, 'setsockopt');
+    op.fd = validateFd(fd);
+    const option = rest[0];
+    if (typeof option !== 'string') throw invalidArgType('option', 'of type string', option);
+    const code = SOCKET_OPTIONS[option];
+    if (code === undefined) {
+      throw invalidArgValue('option', option, "must be 'reuseaddr', 'reuseport', 'nodelay' or 'keepalive'");
+    }
+    if (typeof rest[1] !== 'boolean') throw invalidArgType('value', 'of type boolean', rest[1]);
+    op.opFlags = code;
+    op.len = rest[1] ? 1 : 0;
+    return this.#issue(op, 'setsockopt', rest[2], callback) as Promise<void> | undefined;
+  }
+
+  /** The address a socket is bound to (getsockname): after binding to port 0, the port chosen. */
+  localAddress(fd: number, options: PolledOptions): void;
+  localAddress(fd: number, options?: OpOptions): Promise<SocketAddress>;
+  localAddress(fd: number, callback: Callback<SocketAddress>): void;
+  localAddress(fd: number, options: OpOptions | undefined, callback: Callback<SocketAddress>): void;
+  localAddress(fd: number, options?: unknown, callback?: unknown): Promise<SocketAddress> | undefined {
+    return this.#fdOp(Opcode.GETSOCKNAME, 'getsockname', 'getsockname', fd, options, callback) as
+      | Promise<SocketAddress>
+      | undefined;
+  }
+
   // ---- control operations ----------------------------------------------------------------
 
   /** Completes with no effect: the cost of one round trip through the backend. */
@@ -846,14 +1152,65 @@ export class Queue implements AsyncDisposable {
         }
       }
     }
-    const size = view.byteLength;
-    const start = offset == null ? 0 : validateInteger(offset, 'offset', 0, size);
-    const count = length == null ? size - start : validateInteger(length, 'length', 0, size - start);
-    if (count > IO_MAX_LENGTH) throw outOfRange('length', `<= ${IO_MAX_LENGTH}`, count);
+    setBufferRange(op, view, offset, length);
     op.offset = validatePosition(position);
-    op.bufOffset = start;
-    op.len = count;
-    op.res0 = view;
+    return this.#issue(op, name, options, checkCallback(callback));
+  }
+
+  /** bind and connect: an fd and a Node-style address. */
+  #addressOp(
+    opcode: Opcode,
+    name: 'bind' | 'connect',
+    fd: unknown,
+    address: unknown,
+    minPort: number,
+    options: unknown,
+    callback: unknown,
+  ) {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    const op = new Operation(opcode, name);
+    op.fd = validateFd(fd);
+    op.address = validateSocketAddress(address, 'address', minPort);
+    return this.#issue(op, name, options, checkCallback(callback));
+  }
+
+  /** recv and send: (buffer, options?, cb?) or (buffer, offset, length?, cb?). */
+  #stream(
+    opcode: Opcode,
+    name: 'recv' | 'send',
+    syscall: string,
+    fd: unknown,
+    buffer: unknown,
+    a: unknown,
+    b: unknown,
+    c: unknown,
+  ) {
+    const op = new Operation(opcode, syscall);
+    op.fd = validateFd(fd);
+    const view = validateBuffer(buffer);
+    let offset: unknown;
+    let length: unknown;
+    let options: unknown;
+    let callback: unknown;
+    if (typeof a === 'function') callback = a;
+    else if (isOptionsObject(a)) {
+      options = a;
+      offset = a.offset;
+      length = a.length;
+      callback = b;
+    } else {
+      offset = a;
+      if (typeof b === 'function') callback = b;
+      else {
+        length = b;
+        callback = c;
+      }
+    }
+    setBufferRange(op, view, offset, length);
+    op.offset = -1;
     return this.#issue(op, name, options, checkCallback(callback));
   }
 
@@ -1080,6 +1437,11 @@ export class Queue implements AsyncDisposable {
     sq[b + 13] = Math.floor(op.timeoutNs / TWO32);
     sq[b + 14] = 0;
     sq[b + 15] = 0;
+    if (op.address) writeAddress(this.#addresses, slot, op.address);
+    else if (op.opcode === Opcode.ACCEPT || op.opcode === Opcode.GETSOCKNAME) {
+      // No stale address from the slot's previous operation can be mistaken for the result.
+      this.#addresses[slot * ADDRESS_SIZE + AddressOffset.family] = 0;
+    }
   }
 
   /** Called by the engine with `count` completions at the start of the completion buffer. */
@@ -1093,17 +1455,21 @@ export class Queue implements AsyncDisposable {
       const op = slots[slot];
       if (op === undefined || (cq[b + 1] & CQE_F_MORE) !== 0) continue;
       const result = cq[b + 2];
-      const stats =
-        result >= 0 && (op.opcode === Opcode.STAT || op.opcode === Opcode.FSTAT)
-          ? new Stats(this.#stats, slot * STAT_FIELDS)
-          : undefined;
+      let extra: Stats | SocketAddress | undefined;
+      if (result >= 0) {
+        if (op.opcode === Opcode.STAT || op.opcode === Opcode.FSTAT) {
+          extra = new Stats(this.#stats, slot * STAT_FIELDS);
+        } else if (op.opcode === Opcode.ACCEPT || op.opcode === Opcode.GETSOCKNAME) {
+          extra = readAddress(this.#addresses, slot) ?? { path: '' };
+        }
+      }
       slots[slot] = undefined;
       this.#resources[2 * slot] = undefined;
       this.#resources[2 * slot + 1] = undefined;
       this.#free.push(slot);
       this.#inFlight--;
       op.state = State.Done;
-      this.#settle(op, result, stats);
+      this.#settle(op, result, extra);
     }
     if (this.#pendingHead < this.#pending.length) this.#scheduleFlush();
     if (this.#destroying) this.#finishDestroy();
@@ -1144,10 +1510,13 @@ export class Queue implements AsyncDisposable {
     queueMicrotask(() => this.#settle(op, result, undefined));
   }
 
-  #settle(op: Operation, result: number, stats: Stats | undefined): void {
+  #settle(op: Operation, result: number, extra: Stats | SocketAddress | undefined): void {
     if (op.onAbort) op.signal!.removeEventListener('abort', op.onAbort);
     if (op.form === Form.Polled) {
-      this.#polled.push(stats ? { userData: op.userData, result, stats } : { userData: op.userData, result });
+      const completion: Completion = { userData: op.userData, result };
+      if (extra instanceof Stats) completion.stats = extra;
+      else if (extra !== undefined) completion.address = extra;
+      this.#polled.push(completion);
       return;
     }
     let error: Error | null = null;
@@ -1156,7 +1525,9 @@ export class Queue implements AsyncDisposable {
       error =
         op.aborted && result === ECANCELED
           ? new AbortError(undefined, { cause: op.signal?.reason })
-          : systemError(result, op.syscall, op.path, op.dest);
+          : op.address
+            ? socketError(result, op.syscall, op.address)
+            : systemError(result, op.syscall, op.path, op.dest);
     } else {
       switch (op.opcode) {
         case Opcode.OPEN:
@@ -1164,11 +1535,18 @@ export class Queue implements AsyncDisposable {
         case Opcode.WRITE:
         case Opcode.READV:
         case Opcode.WRITEV:
+        case Opcode.SOCKET:
+        case Opcode.RECV:
+        case Opcode.SEND:
           value = result;
           break;
         case Opcode.STAT:
         case Opcode.FSTAT:
-          value = stats;
+        case Opcode.GETSOCKNAME:
+          value = extra;
+          break;
+        case Opcode.ACCEPT:
+          value = { fd: result, address: extra };
           break;
         default:
           value = undefined;
@@ -1196,6 +1574,17 @@ export class Queue implements AsyncDisposable {
       rethrowLater(thrown);
     }
   }
+}
+
+/** Validates `offset` and `length` against `view` (Node's rules) and sets the operation's buffer range. */
+function setBufferRange(op: Operation, view: ArrayBufferView, offset: unknown, length: unknown): void {
+  const size = view.byteLength;
+  const start = offset == null ? 0 : validateInteger(offset, 'offset', 0, size);
+  const count = length == null ? size - start : validateInteger(length, 'length', 0, size - start);
+  if (count > IO_MAX_LENGTH) throw outOfRange('length', `<= ${IO_MAX_LENGTH}`, count);
+  op.bufOffset = start;
+  op.len = count;
+  op.res0 = view;
 }
 
 function checkCallback(callback: unknown): AnyCallback | undefined {

@@ -36,12 +36,12 @@ function structLayout(name: string): { offsets: Map<string, number>; size: numbe
   const offsets = new Map<string, number>();
   let offset = 0;
   let align = 1;
-  for (const m of body.matchAll(/(\w+_t)\s+(\w+);/g)) {
+  for (const m of body.matchAll(/(\w+_t)\s+(\w+)(?:\[(\d+)\])?;/g)) {
     const size = sizes[m[1]];
     if (!size) throw new Error(`unknown type ${m[1]}`);
     offset = Math.ceil(offset / size) * size;
     offsets.set(m[2], offset);
-    offset += size;
+    offset += size * (m[3] === undefined ? 1 : Number(m[3]));
     align = Math.max(align, size);
   }
   return { offsets, size: Math.ceil(offset / align) * align };
@@ -60,6 +60,36 @@ describe('abi.ts mirrors native/include/proactor/abi.h', () => {
     expect(abi.STAT_F_NOFOLLOW).toBe(d.get('STAT_F_NOFOLLOW'));
     expect(abi.UNLINK_F_DIR).toBe(d.get('UNLINK_F_DIR'));
     expect(abi.CQE_F_MORE).toBe(d.get('CQE_F_MORE'));
+  });
+
+  it('has the same socket constants', () => {
+    const d = defines();
+    const mirrored: Record<string, number> = {
+      AF_NONE: abi.AF_NONE,
+      AF_UNIX: abi.AF_UNIX,
+      AF_INET: abi.AF_INET,
+      AF_INET6: abi.AF_INET6,
+      SOCK_STREAM: abi.SOCK_STREAM,
+      SHUT_RD: abi.SHUT_RD,
+      SHUT_WR: abi.SHUT_WR,
+      SHUT_RDWR: abi.SHUT_RDWR,
+      SO_REUSEADDR: abi.SO_REUSEADDR,
+      SO_REUSEPORT: abi.SO_REUSEPORT,
+      SO_NODELAY: abi.SO_NODELAY,
+      SO_KEEPALIVE: abi.SO_KEEPALIVE,
+      ADDRESS_SIZE: abi.ADDRESS_SIZE,
+      ADDRESS_PATH_MAX: abi.ADDRESS_PATH_MAX,
+    };
+    for (const [name, value] of Object.entries(mirrored)) expect([name, value]).toEqual([name, d.get(name)]);
+  });
+
+  it('has the same address record layout', () => {
+    const { offsets, size } = structLayout('proactor_address');
+    expect(size).toBe(abi.ADDRESS_SIZE);
+    for (const [field, offset] of Object.entries(abi.AddressOffset))
+      expect([field, offsets.get(field)]).toEqual([field, offset]);
+    // The path fills the record to its end.
+    expect(abi.AddressOffset.path + abi.ADDRESS_PATH_MAX).toBe(abi.ADDRESS_SIZE);
   });
 
   it('has the same opcodes', () => {

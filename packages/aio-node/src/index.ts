@@ -14,7 +14,9 @@ import {
   errnoOf,
   OPERATIONS,
   Opcode,
+  type OperationName,
   type RingContext,
+  SOCKET_OPERATIONS,
   SQE_F_LINK,
   SQE_SIZE,
   STAT_F_NOFOLLOW,
@@ -22,12 +24,21 @@ import {
   type Submission,
   UNLINK_F_DIR,
 } from '@proactor/aio-core';
+import {
+  closeVirtual,
+  FILE_OP_ON_SOCKET,
+  isSocketOpcode,
+  isVirtualFd,
+  runSocketOperation,
+} from './sockets.js';
+
+export { RECV_HIGH_WATER, VIRTUAL_FD_BASE } from './sockets.js';
 
 const ECANCELED = errnoOf('ECANCELED');
 const EINVAL = errnoOf('EINVAL');
 
 const capabilities: Capabilities = Object.freeze({
-  ops: OPERATIONS,
+  ops: new Set<OperationName>([...OPERATIONS, ...SOCKET_OPERATIONS]),
   linkedOperations: true,
   // Completions of node:fs arrive through the event loop, which a blocked thread never runs.
   waitSync: false,
@@ -44,6 +55,8 @@ interface Task {
   /** The linked operations after this one, in order; shared by every member of a chain. */
   chain: Submission[] | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Set while a socket operation waits: ends it with ECANCELED. */
+  cancel: (() => void) | undefined;
 }
 
 class NodeEngine implements Engine {
@@ -106,7 +119,7 @@ class NodeEngine implements Engine {
   }
 
   #start(sub: Submission, chain: Submission[] | undefined): void {
-    const task: Task = { sub, chain, timer: undefined };
+    const task: Task = { sub, chain, timer: undefined, cancel: undefined };
     this.#tasks[sub.slot] = task;
     const done = (result: number) => this.#finish(task, result);
     try {
@@ -130,6 +143,24 @@ class NodeEngine implements Engine {
       writeStats(ring.stats, sub.slot * STAT_FIELDS, stats!);
       done(0);
     };
+    if (isSocketOpcode(sub.opcode)) {
+      runSocketOperation({
+        sub,
+        ring,
+        referenced: this.#referenced,
+        done,
+        onCancel: (cancel) => {
+          task.cancel = cancel;
+        },
+      });
+      return;
+    }
+    if (isVirtualFd(sub.fd) && FD_FILE_OPS.has(sub.opcode)) {
+      // A virtual descriptor is a node:net socket: close destroys it; file operations refuse it.
+      const result = sub.opcode === Opcode.CLOSE ? closeVirtual(sub.fd) : FILE_OP_ON_SOCKET;
+      setImmediate(done, result);
+      return;
+    }
     switch (sub.opcode) {
       case Opcode.NOP:
         setImmediate(done, 0);
@@ -205,6 +236,7 @@ class NodeEngine implements Engine {
     if (this.#tasks[sub.slot] !== task) return; // already completed by a cancel
     this.#tasks[sub.slot] = undefined;
     task.timer = undefined;
+    task.cancel = undefined;
     this.#post(sub.slot, result);
     if (chain === undefined || chain.length === 0) return;
     if (result < 0 || isShortTransfer(sub, result, this.#ring)) {
@@ -222,7 +254,7 @@ class NodeEngine implements Engine {
       if (task.timer !== undefined) {
         clearTimeout(task.timer);
         this.#finish(task, ECANCELED);
-      }
+      } else task.cancel?.();
       // A running node:fs request cannot be stopped: its real result will arrive.
       return;
     }
@@ -268,10 +300,25 @@ class NodeEngine implements Engine {
   };
 }
 
+/** Operations that take a descriptor of a file: on a virtual (socket) descriptor they do not apply. */
+const FD_FILE_OPS: ReadonlySet<number> = new Set<number>([
+  Opcode.CLOSE,
+  Opcode.READ,
+  Opcode.WRITE,
+  Opcode.READV,
+  Opcode.WRITEV,
+  Opcode.FSYNC,
+  Opcode.FDATASYNC,
+  Opcode.FSTAT,
+  Opcode.FTRUNCATE,
+]);
+
 function isShortTransfer(sub: Submission, result: number, ring: RingContext): boolean {
   switch (sub.opcode) {
     case Opcode.READ:
     case Opcode.WRITE:
+    case Opcode.RECV:
+    case Opcode.SEND:
       return result < sub.len;
     case Opcode.READV:
     case Opcode.WRITEV: {

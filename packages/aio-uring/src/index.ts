@@ -10,7 +10,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Backend, Capabilities, Engine, OperationName, RingContext } from '@proactor/aio-core';
+import type {
+  Backend,
+  Capabilities,
+  Engine,
+  OperationName,
+  RingContext,
+  SocketOperationName,
+} from '@proactor/aio-core';
 import { invalidArgType, OPCODE_COUNT, OPERATIONS, outOfRange, ProactorError } from '@proactor/aio-core';
 
 /** What the addon's probe() reports: a ring opened (and its opcodes), or why it could not. */
@@ -109,7 +116,10 @@ export interface UringCapabilities extends Capabilities {
 }
 
 /** io_uring opcode numbers, for reporting which operations the kernel lacks. */
-const kernelOpcodes: Record<Exclude<OperationName, 'lstat' | 'rmdir' | 'cancel'>, number> = {
+const kernelOpcodes: Record<
+  Exclude<OperationName, 'lstat' | 'rmdir' | 'cancel' | SocketOperationName>,
+  number
+> = {
   nop: 0,
   readv: 1,
   writev: 2,

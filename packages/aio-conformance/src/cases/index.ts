@@ -10,6 +10,7 @@ import { linkedCases } from './linked.js';
 import { openCloseCases } from './open-close.js';
 import { readWriteCases } from './read-write.js';
 import { registrationCases } from './registration.js';
+import { socketCases } from './sockets.js';
 import { statCases } from './stat.js';
 import { syncTruncateCases } from './sync-truncate.js';
 import { vectoredCases } from './vectored.js';
@@ -32,4 +33,5 @@ export const cases: readonly ConformanceCase[] = [
   ...argumentCases,
   ...workerCases,
   ...registrationCases,
+  ...socketCases,
 ];

@@ -47,6 +47,7 @@ export function instrument(backend: Backend): { backend: Backend; counts: Bounda
         completionEntries: ring.completionEntries,
         resources: ring.resources,
         stats: ring.stats,
+        addresses: ring.addresses,
         complete(count: number) {
           counts.completeCalls++;
           counts.completions += count;
