@@ -50,6 +50,16 @@ void JsRing::Bind(Napi::Env env, Napi::Object ring) {
   }
   stats_ = stat_array.Data();
 
+  Napi::Value addresses = ring.Get("addresses");
+  if (!addresses.IsTypedArray() || addresses.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "ring.addresses must be a Uint8Array");
+  }
+  Napi::Uint8Array address_array = addresses.As<Napi::Uint8Array>();
+  if (address_array.ElementLength() < size_t{entries_} * PROACTOR_ADDRESS_SIZE) {
+    throw Napi::RangeError::New(env, "ring.addresses is too small");
+  }
+  addresses_ = address_array.Data();
+
   Napi::Value resources = ring.Get("resources");
   if (!resources.IsArray()) throw Napi::TypeError::New(env, "ring.resources must be an array");
   Napi::Value complete = ring.Get("complete");

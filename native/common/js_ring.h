@@ -3,7 +3,7 @@
  * shared by every native engine.
  *
  * Contracts:
- * - The submission, completion and stat buffers are owned by JavaScript. Their data pointers
+ * - The submission, completion, stat and address buffers are owned by JavaScript. Their data pointers
  *   are stable for their lifetime: Node allocates every ArrayBuffer backing store outside the
  *   V8 heap, and napi_get_typedarray_info materialises an on-heap typed array's buffer before
  *   returning its pointer. Bind() caches the pointers.
@@ -34,6 +34,9 @@ class JsRing {
   proactor_cqe* completions() const { return completions_; }
   /* The stat record of `slot` (PROACTOR_STAT_FIELDS doubles). */
   double* StatRecord(uint32_t slot) const { return stats_ + static_cast<size_t>(slot) * PROACTOR_STAT_FIELDS; }
+  /* The address record of `slot` (PROACTOR_ADDRESS_SIZE bytes, struct proactor_address layout;
+   * not necessarily aligned: copy it with memcpy). */
+  uint8_t* AddressRecord(uint32_t slot) const { return addresses_ + static_cast<size_t>(slot) * PROACTOR_ADDRESS_SIZE; }
 
   /* The resource table (a JS array); index 2 * slot and 2 * slot + 1. */
   Napi::Object Resources() const { return resources_.Value(); }
@@ -57,6 +60,7 @@ class JsRing {
   const proactor_sqe* submissions_ = nullptr;
   proactor_cqe* completions_ = nullptr;
   double* stats_ = nullptr;
+  uint8_t* addresses_ = nullptr;
   Napi::ObjectReference resources_;
   Napi::FunctionReference complete_;
 };

@@ -13,6 +13,14 @@
 /* Linux 6.9. */
 #define PROACTOR_IORING_OP_FTRUNCATE 55u
 
+/* Linux 6.11. */
+#define PROACTOR_IORING_OP_BIND 56u
+#define PROACTOR_IORING_OP_LISTEN 57u
+
+/* Linux 5.19 (IORING_OP_SOCKET), 5.11 (IORING_OP_SHUTDOWN). */
+#define PROACTOR_IORING_OP_SOCKET 45u
+#define PROACTOR_IORING_OP_SHUTDOWN 34u
+
 /* Linux 5.18: keep submitting the rest of a batch after an SQE fails. */
 #ifndef IORING_SETUP_SUBMIT_ALL
 #define IORING_SETUP_SUBMIT_ALL (1U << 7)

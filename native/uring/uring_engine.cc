@@ -2,6 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,7 +24,26 @@ constexpr unsigned kNoKernelOpcode = 0x10000;
 
 bool IsTransfer(uint8_t opcode) {
   return opcode == PROACTOR_OP_READ || opcode == PROACTOR_OP_WRITE || opcode == PROACTOR_OP_READV ||
-         opcode == PROACTOR_OP_WRITEV;
+         opcode == PROACTOR_OP_WRITEV || opcode == PROACTOR_OP_RECV || opcode == PROACTOR_OP_SEND;
+}
+
+bool IsSocketOp(uint8_t opcode) { return opcode >= PROACTOR_OP_SOCKET && opcode <= PROACTOR_OP_GETSOCKNAME; }
+
+/* Socket operations that never wait, and so may be plain system calls made at launch. */
+bool CanRunAtLaunch(uint8_t opcode) {
+  return opcode == PROACTOR_OP_SOCKET || opcode == PROACTOR_OP_BIND || opcode == PROACTOR_OP_LISTEN ||
+         opcode == PROACTOR_OP_SHUTDOWN || opcode == PROACTOR_OP_SETSOCKOPT || opcode == PROACTOR_OP_GETSOCKNAME;
+}
+
+/* A PROACTOR_SO_* option as a setsockopt level and name; false for an unknown one. */
+bool SocketOption(uint32_t option, int* level, int* name) {
+  switch (option) {
+    case PROACTOR_SO_REUSEADDR: *level = SOL_SOCKET; *name = SO_REUSEADDR; return true;
+    case PROACTOR_SO_REUSEPORT: *level = SOL_SOCKET; *name = SO_REUSEPORT; return true;
+    case PROACTOR_SO_NODELAY: *level = IPPROTO_TCP; *name = TCP_NODELAY; return true;
+    case PROACTOR_SO_KEEPALIVE: *level = SOL_SOCKET; *name = SO_KEEPALIVE; return true;
+    default: return false;
+  }
 }
 
 unsigned OptionalCount(Napi::Object options, const char* name, unsigned fallback, unsigned max) {
@@ -181,8 +203,18 @@ Napi::Value UringEngine::Submit(const Napi::CallbackInfo& info) {
 }
 
 bool UringEngine::NeedsPool(uint8_t proactor_opcode) const {
+  // Socket operations stay off the pool: see RunsAtLaunch.
+  if (IsSocketOp(proactor_opcode)) return false;
   unsigned op = KernelOpcode(proactor_opcode);
   if (op == kNoKernelOpcode) return false;
+  if (std::find(blocking_ops_.begin(), blocking_ops_.end(), proactor_opcode) != blocking_ops_.end()) return true;
+  return ring_ != nullptr && !ring_->ring().Supports(op);
+}
+
+bool UringEngine::RunsAtLaunch(uint8_t proactor_opcode) const {
+  if (!CanRunAtLaunch(proactor_opcode)) return false;
+  unsigned op = KernelOpcode(proactor_opcode);
+  if (op == kNoKernelOpcode) return true;
   if (std::find(blocking_ops_.begin(), blocking_ops_.end(), proactor_opcode) != blocking_ops_.end()) return true;
   return ring_ != nullptr && !ring_->ring().Supports(op);
 }
@@ -205,7 +237,15 @@ unsigned UringEngine::KernelOpcode(uint8_t proactor_opcode) {
     case PROACTOR_OP_MKDIR: return IORING_OP_MKDIRAT;
     case PROACTOR_OP_FTRUNCATE: return PROACTOR_IORING_OP_FTRUNCATE;
     case PROACTOR_OP_TIMEOUT: return IORING_OP_TIMEOUT;
-    default: return kNoKernelOpcode;
+    case PROACTOR_OP_SOCKET: return PROACTOR_IORING_OP_SOCKET;
+    case PROACTOR_OP_BIND: return PROACTOR_IORING_OP_BIND;
+    case PROACTOR_OP_LISTEN: return PROACTOR_IORING_OP_LISTEN;
+    case PROACTOR_OP_ACCEPT: return IORING_OP_ACCEPT;
+    case PROACTOR_OP_CONNECT: return IORING_OP_CONNECT;
+    case PROACTOR_OP_RECV: return IORING_OP_RECV;
+    case PROACTOR_OP_SEND: return IORING_OP_SEND;
+    case PROACTOR_OP_SHUTDOWN: return PROACTOR_IORING_OP_SHUTDOWN;
+    default: return kNoKernelOpcode;  // setsockopt, getsockname: plain calls (RunAtLaunch)
   }
 }
 
@@ -219,6 +259,15 @@ int UringEngine::Prepare(const proactor_sqe& e, napi_value resources, Slot& slot
   auto path = [&](uint32_t k, std::string* out) -> bool {
     napi_value value = resource(k);
     return value != nullptr && CopyPath(env, value, out);
+  };
+  auto span_of = [&](ByteSpan* span) -> bool {
+    napi_value value = resource(0);
+    if (value == nullptr || !GetByteSpan(env, value, span)) return false;
+    return e.buf_offset <= span->length && e.len <= span->length - e.buf_offset;
+  };
+  auto sockaddr = [&]() -> SocketAddress* {
+    if (!slot.sockaddr) slot.sockaddr.reset(new (std::nothrow) SocketAddress{});
+    return slot.sockaddr.get();
   };
   slot.expected = 0;
   q->opcode = static_cast<uint8_t>(KernelOpcode(e.opcode));
@@ -323,6 +372,82 @@ int UringEngine::Prepare(const proactor_sqe& e, napi_value resources, Slot& slot
       q->len = 1;
       q->off = 0;  // a pure timer, not a completion count; it ends with -ETIME, reported as 0
       return 0;
+    case PROACTOR_OP_SOCKET: {
+      const int family = PlatformFamily(e.op_flags);
+      if (family < 0) return -EAFNOSUPPORT;
+      if (e.mode != PROACTOR_SOCK_STREAM) return -EINVAL;
+      // fd = domain, off = type | flags, len = protocol. Blocking, as io_uring wants them: it
+      // polls internally instead of failing with EAGAIN.
+      q->fd = family;
+      q->off = SOCK_STREAM | SOCK_CLOEXEC;
+      q->len = 0;
+      return 0;
+    }
+    case PROACTOR_OP_BIND:
+    case PROACTOR_OP_CONNECT: {
+      SocketAddress* a = sockaddr();
+      if (a == nullptr) return -ENOMEM;
+      int r = DecodeAddressRecord(ring_js_.AddressRecord(e.slot), a);
+      if (r < 0) return r;
+      q->fd = e.fd;
+      q->addr = reinterpret_cast<uint64_t>(&a->storage);
+      q->off = a->length;  // addr2: the address length
+      return 0;
+    }
+    case PROACTOR_OP_LISTEN:
+      if (e.len > 0x7fffffffu) return -EINVAL;
+      q->fd = e.fd;
+      q->len = e.len;
+      return 0;
+    case PROACTOR_OP_ACCEPT: {
+      SocketAddress* a = sockaddr();
+      if (a == nullptr) return -ENOMEM;
+      std::memset(&a->storage, 0, sizeof a->storage);
+      a->length = sizeof a->storage;
+      q->fd = e.fd;
+      q->addr = reinterpret_cast<uint64_t>(&a->storage);
+      q->off = reinterpret_cast<uint64_t>(&a->length);  // addr2: the in/out length
+      q->accept_flags = SOCK_CLOEXEC;
+      return 0;
+    }
+    case PROACTOR_OP_RECV:
+    case PROACTOR_OP_SEND: {
+      ByteSpan span;
+      if (!span_of(&span)) return -EINVAL;
+      q->fd = e.fd;
+      q->addr = reinterpret_cast<uint64_t>(span.data + e.buf_offset);
+      q->len = e.len;
+      // A peer that went away gives EPIPE, never SIGPIPE.
+      q->msg_flags = e.opcode == PROACTOR_OP_SEND ? MSG_NOSIGNAL : 0;
+      slot.expected = e.len;
+      return 0;
+    }
+    case PROACTOR_OP_SHUTDOWN:
+      q->fd = e.fd;
+      switch (e.op_flags) {
+        case PROACTOR_SHUT_RD: q->len = SHUT_RD; break;
+        case PROACTOR_SHUT_WR: q->len = SHUT_WR; break;
+        case PROACTOR_SHUT_RDWR: q->len = SHUT_RDWR; break;
+        default: return -EINVAL;
+      }
+      return 0;
+    case PROACTOR_OP_SETSOCKOPT: {
+      int level = 0;
+      int name = 0;
+      if (!SocketOption(e.op_flags, &level, &name)) return -ENOPROTOOPT;
+      // Run at launch: fd, addr = level, off = option name, len = value.
+      q->fd = e.fd;
+      q->addr = static_cast<uint64_t>(level);
+      q->off = static_cast<uint64_t>(name);
+      q->len = e.len != 0 ? 1 : 0;
+      return 0;
+    }
+    case PROACTOR_OP_GETSOCKNAME: {
+      SocketAddress* a = sockaddr();
+      if (a == nullptr) return -ENOMEM;
+      q->fd = e.fd;
+      return 0;
+    }
     default:
       return -EINVAL;
   }
@@ -333,6 +458,17 @@ void UringEngine::Launch(uint16_t index) {
   // Closing a registered descriptor through the queue also drops it from the registration,
   // so that the kernel's reference goes with the descriptor (pool or ring alike).
   if (slot.opcode == PROACTOR_OP_CLOSE && !files_.empty()) ForgetFile(slot.prepared.fd);
+  // (Results posted here are finished by whoever launched: Submit wakes the ring for them,
+  // Finish runs inside EnvRing::Reap, which processes local results after routing.)
+  if (RunsAtLaunch(slot.opcode)) {
+    PostLocal(index, RunAtLaunch(index));
+    return;
+  }
+  if (IsSocketOp(slot.opcode) && !ring_->ring().Supports(KernelOpcode(slot.opcode))) {
+    // accept, connect, recv and send exist since Linux 5.6, the oldest kernel this runs on.
+    PostLocal(index, -ENOSYS);
+    return;
+  }
   if (NeedsPool(slot.opcode)) {
     slot.where = Slot::Where::Pool;
     const io_uring_sqe copy = slot.prepared;
@@ -356,6 +492,43 @@ void UringEngine::Launch(uint16_t index) {
   io_uring_sqe sqe = slot.prepared;
   UseRegistered(slot.opcode, &sqe);
   ring_->Push(sqe);
+}
+
+int32_t UringEngine::RunAtLaunch(uint16_t index) {
+  Slot& slot = slots_[index];
+  const io_uring_sqe& q = slot.prepared;
+  int r = -1;
+  switch (slot.opcode) {
+    case PROACTOR_OP_SOCKET:
+      r = socket(q.fd, static_cast<int>(q.off), static_cast<int>(q.len));
+      break;
+    case PROACTOR_OP_BIND:
+      r = bind(q.fd, reinterpret_cast<const struct sockaddr*>(q.addr), static_cast<socklen_t>(q.off));
+      break;
+    case PROACTOR_OP_LISTEN:
+      r = listen(q.fd, static_cast<int>(q.len));
+      break;
+    case PROACTOR_OP_SHUTDOWN:
+      r = shutdown(q.fd, static_cast<int>(q.len));
+      break;
+    case PROACTOR_OP_SETSOCKOPT: {
+      const int value = static_cast<int>(q.len);
+      r = setsockopt(q.fd, static_cast<int>(q.addr), static_cast<int>(q.off), &value, sizeof value);
+      break;
+    }
+    case PROACTOR_OP_GETSOCKNAME: {
+      SocketAddress* a = slot.sockaddr.get();
+      if (a == nullptr) return -ENOMEM;
+      std::memset(&a->storage, 0, sizeof a->storage);
+      a->length = sizeof a->storage;
+      r = getsockname(q.fd, reinterpret_cast<struct sockaddr*>(&a->storage), &a->length);
+      if (r == 0) EncodeAddressRecord(a->storage, a->length, ring_js_.AddressRecord(index));
+      break;
+    }
+    default:
+      return -EINVAL;
+  }
+  return r < 0 ? -errno : r;
 }
 
 void UringEngine::UseRegistered(uint8_t opcode, io_uring_sqe* q) {
@@ -622,6 +795,9 @@ void UringEngine::Finish(uint16_t index, int32_t result) {
   if ((slot.opcode == PROACTOR_OP_STAT || slot.opcode == PROACTOR_OP_FSTAT) && result >= 0 && slot.stx) {
     FillStatRecord(ring_js_.StatRecord(index), *slot.stx);
   }
+  if (slot.opcode == PROACTOR_OP_ACCEPT && result >= 0 && slot.sockaddr) {
+    EncodeAddressRecord(slot.sockaddr->storage, slot.sockaddr->length, ring_js_.AddressRecord(index));
+  }
   slot.busy = false;
   slot.path0.clear();
   slot.path1.clear();
@@ -781,6 +957,12 @@ Napi::Value UringEngine::Info(const Napi::CallbackInfo& info) {
     if (NeedsPool(op)) blocking.Set(k++, Napi::Number::New(env, op));
   }
   out.Set("blockingOps", blocking);
+  Napi::Array at_launch = Napi::Array::New(env);
+  k = 0;
+  for (uint8_t op = PROACTOR_OP_SOCKET; op <= PROACTOR_OP_GETSOCKNAME; op++) {
+    if (RunsAtLaunch(op)) at_launch.Set(k++, Napi::Number::New(env, op));
+  }
+  out.Set("launchOps", at_launch);
   return out;
 }
 

@@ -9,7 +9,11 @@
  * (inside one callback scope per dispatch, see CompletionScope) or from waitSync().
  *
  * Operations the running kernel lacks (IORING_REGISTER_PROBE) run on the environment's
- * blocking pool instead.
+ * blocking pool instead. Socket operations never do (a blocking accept or recv would hold a
+ * pool thread for as long as its peer likes): they run in the kernel ring, or, for the ones
+ * that never wait (socket, bind, listen and shutdown on kernels without their opcode,
+ * setsockopt and getsockname always), as plain system calls when they are launched, completing
+ * locally. Sockets are created blocking (SOCK_CLOEXEC): io_uring polls them internally.
  *
  * Linked chains are sequenced here, not with IOSQE_IO_LINK: the engine starts a member when
  * its predecessor succeeded, and fails the rest with ECANCELED after an error or a short
@@ -46,6 +50,7 @@
 #include <vector>
 
 #include "../common/js_ring.h"
+#include "../common/socket_address.h"
 #include "uring_env_ring.h"
 
 namespace proactor {
@@ -81,13 +86,16 @@ class UringEngine : public Napi::ObjectWrap<UringEngine> {
     enum class Where : uint8_t { Ring, Pool, Sequenced, Local } where = Where::Ring;
     uint8_t opcode = 0;
     uint32_t generation = 0;
-    uint64_t expected = 0; /* bytes asked for (read/write family): a short transfer breaks a chain */
+    uint64_t expected = 0; /* bytes asked for (read/write/recv/send): a short transfer breaks a chain */
     std::string path0;
     std::string path1;
     std::unique_ptr<struct iovec[]> iov;
     uint32_t iov_capacity = 0;
     std::unique_ptr<struct statx> stx;
     __kernel_timespec ts{};
+    /* Sockets: the sockaddr (and its length) that bind and connect pass and accept and
+     * getsockname fill; allocated on first use, kept with the slot. */
+    std::unique_ptr<SocketAddress> sockaddr;
     io_uring_sqe prepared{}; /* kept for the blocking pool and for chain members */
     /* Chain head only: the members after it, in order. */
     std::shared_ptr<std::deque<uint16_t>> chain;
@@ -120,6 +128,12 @@ class UringEngine : public Napi::ObjectWrap<UringEngine> {
   static unsigned KernelOpcode(uint8_t proactor_opcode);
   /* Whether operations of this proactor opcode run on the blocking pool (the kernel lacks it). */
   bool NeedsPool(uint8_t proactor_opcode) const;
+  /* Whether operations of this proactor opcode are plain system calls made at launch, their
+   * result posted locally: setsockopt and getsockname always, and socket, bind, listen and
+   * shutdown when the kernel lacks their io_uring opcode (or a test forces it). */
+  bool RunsAtLaunch(uint8_t proactor_opcode) const;
+  /* Runs such an operation now; its result (>= 0 or -errno). */
+  int32_t RunAtLaunch(uint16_t slot);
   /* Translates `e` into `sqe` (resources read from the table). 0 or -errno. */
   int Prepare(const proactor_sqe& e, napi_value resources, Slot& slot, io_uring_sqe* sqe);
   /* Starts a prepared operation: into the ring, or onto the pool when the kernel lacks it. */

@@ -18,7 +18,14 @@ import type {
   RingContext,
   SocketOperationName,
 } from '@proactor/aio-core';
-import { invalidArgType, OPCODE_COUNT, OPERATIONS, outOfRange, ProactorError } from '@proactor/aio-core';
+import {
+  invalidArgType,
+  OPCODE_COUNT,
+  OPERATIONS,
+  outOfRange,
+  ProactorError,
+  SOCKET_OPERATIONS,
+} from '@proactor/aio-core';
 
 /** What the addon's probe() reports: a ring opened (and its opcodes), or why it could not. */
 export type ProbeResult =
@@ -54,6 +61,13 @@ export interface EngineInfo {
   overflowFlushes: number;
   /** proactor opcodes that run on the blocking thread pool (the kernel lacks them). */
   blockingOps: number[];
+  /**
+   * Socket opcodes run as plain system calls when launched, completing without the kernel ring:
+   * setsockopt and getsockname always; socket, bind, listen and shutdown when the kernel lacks
+   * IORING_OP_SOCKET (5.19), IORING_OP_BIND / LISTEN (6.11) or IORING_OP_SHUTDOWN (5.11), or
+   * when `blockingOps` names them.
+   */
+  launchOps: number[];
   /** Whether the ring was set up with IORING_SETUP_SQPOLL. */
   sqpoll: boolean;
   /** io_uring_enter calls made on the ring so far (all its queues); SQPOLL rings mostly skip them. */
@@ -97,7 +111,9 @@ export interface UringBackendOptions {
   cqEntries?: number;
   /**
    * proactor opcodes (aio-core `Opcode` values) to run on the blocking thread pool even when the
-   * kernel has them: exercises the fallback path that older kernels take.
+   * kernel has them: exercises the fallback path that older kernels take. Socket operations never
+   * run on the pool: socket, bind, listen and shutdown named here become plain system calls made
+   * at launch (their fallback on older kernels); accept, connect, recv and send stay in the ring.
    */
   blockingOps?: number[];
   /**
@@ -137,6 +153,23 @@ const kernelOpcodes: Record<
   mkdir: 37,
   ftruncate: 55,
 };
+
+/** io_uring opcodes of the socket operations; those without a fallback need the kernel's. */
+const socketKernelOpcodes: Record<SocketOperationName, number | undefined> = {
+  socket: 45, // a plain socket() call before Linux 5.19
+  bind: 56, // a plain bind() call before Linux 6.11
+  listen: 57, // a plain listen() call before Linux 6.11
+  accept: 13,
+  connect: 16,
+  recv: 27,
+  send: 26,
+  shutdown: 34, // a plain shutdown() call before Linux 5.11
+  setsockopt: undefined, // always a plain setsockopt() call
+  getsockname: undefined, // always a plain getsockname() call
+};
+
+/** Socket operations that need their io_uring opcode (waiting ones: no plain-call fallback). */
+const socketNeedsKernel: ReadonlySet<SocketOperationName> = new Set(['accept', 'connect', 'recv', 'send']);
 
 /**
  * Explains a failed io_uring setup: the error code plus what usually causes it. `context`
@@ -235,13 +268,25 @@ if (!probe.ok) throw setupError(probe);
 
 /** The opcodes of this kernel's io_uring, by the operations that need them: false ones run on the thread pool. */
 export const kernelSupport: Readonly<Record<string, boolean>> = Object.freeze(
-  Object.fromEntries(Object.entries(kernelOpcodes).map(([name, op]) => [name, probe.opcodes.includes(op)])),
+  Object.fromEntries([
+    ...Object.entries(kernelOpcodes).map(([name, op]) => [name, probe.ok && probe.opcodes.includes(op)]),
+    ...Object.entries(socketKernelOpcodes)
+      .filter(([, op]) => op !== undefined)
+      .map(([name, op]) => [name, probe.ok && probe.opcodes.includes(op as number)]),
+  ]),
 );
+
+/** Every file operation, and the socket operations this kernel can run. */
+const supportedOps: ReadonlySet<OperationName> = new Set<OperationName>([
+  ...OPERATIONS,
+  ...[...SOCKET_OPERATIONS].filter((name) => !socketNeedsKernel.has(name) || kernelSupport[name] === true),
+]);
 
 function capabilitiesOf(sqpoll: boolean): UringCapabilities {
   return Object.freeze({
-    // Every operation: what the kernel lacks runs on the addon's blocking thread pool.
-    ops: OPERATIONS,
+    // Every file operation (what the kernel lacks runs on the addon's blocking thread pool) and
+    // the socket operations (accept, connect, recv and send need their io_uring opcodes).
+    ops: supportedOps,
     linkedOperations: true,
     waitSync: true,
     // IORING_OP_ASYNC_CANCEL stops operations waiting in the kernel (pipes, sockets, timers).

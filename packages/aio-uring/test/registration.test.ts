@@ -15,26 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { type Backend, type Engine, Opcode, Queue } from '@proactor/aio-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import backend, { createBackend, engineInfo, probe } from '../src/index.js';
+import { watched } from './watched-backend.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const isRoot = process.getuid?.() === 0;
-
-/** `inner` plus the engines it attached, for engineInfo(). */
-function watched(inner: Backend): { backend: Backend; engines: Engine[] } {
-  const engines: Engine[] = [];
-  return {
-    engines,
-    backend: {
-      name: inner.name,
-      capabilities: inner.capabilities,
-      attach(ring) {
-        const engine = inner.attach(ring);
-        engines.push(engine);
-        return engine;
-      },
-    },
-  };
-}
 
 /** The plain backend, and an SQPOLL one where the kernel has it. */
 const variants: [string, Backend][] = [['plain ring', backend]];

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { compareBackends, generateScript } from '@proactor/aio-conformance';
-import { type Backend, type Engine, Opcode, Queue } from '@proactor/aio-core';
+import { type Backend, Opcode, Queue } from '@proactor/aio-core';
 import nodeBackend from '@proactor/aio-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import backend, {
@@ -27,26 +27,10 @@ import backend, {
   kernelSupport,
   probe,
 } from '../src/index.js';
+import { watched } from './watched-backend.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const distIndex = pathToFileURL(join(packageDir, 'dist', 'index.js')).href;
-
-/** `inner` plus a list of the engines it attached, for engineInfo(). */
-function watched(inner: Backend): { backend: Backend; engines: Engine[] } {
-  const engines: Engine[] = [];
-  return {
-    engines,
-    backend: {
-      name: inner.name,
-      capabilities: inner.capabilities,
-      attach(ring) {
-        const engine = inner.attach(ring);
-        engines.push(engine);
-        return engine;
-      },
-    },
-  };
-}
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -85,7 +69,7 @@ describe('probe', () => {
     expect(backend.capabilities.waitSync).toBe(true);
     expect(backend.capabilities.linkedOperations).toBe(true);
     expect(backend.capabilities.cancelInFlight).toBe(true);
-    expect(backend.capabilities.ops.size).toBe(19);
+    expect(backend.capabilities.ops.size).toBe(29);
   });
 });
 
