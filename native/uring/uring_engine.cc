@@ -24,10 +24,11 @@ constexpr unsigned kNoKernelOpcode = 0x10000;
 
 bool IsTransfer(uint8_t opcode) {
   return opcode == PROACTOR_OP_READ || opcode == PROACTOR_OP_WRITE || opcode == PROACTOR_OP_READV ||
-         opcode == PROACTOR_OP_WRITEV || opcode == PROACTOR_OP_RECV || opcode == PROACTOR_OP_SEND;
+         opcode == PROACTOR_OP_WRITEV || opcode == PROACTOR_OP_RECV || opcode == PROACTOR_OP_SEND ||
+         opcode == PROACTOR_OP_RECVFROM || opcode == PROACTOR_OP_SENDTO;
 }
 
-bool IsSocketOp(uint8_t opcode) { return opcode >= PROACTOR_OP_SOCKET && opcode <= PROACTOR_OP_GETSOCKNAME; }
+bool IsSocketOp(uint8_t opcode) { return opcode >= PROACTOR_OP_SOCKET && opcode <= PROACTOR_OP_SENDTO; }
 
 /* Socket operations that never wait, and so may be plain system calls made at launch. */
 bool CanRunAtLaunch(uint8_t opcode) {
@@ -245,6 +246,8 @@ unsigned UringEngine::KernelOpcode(uint8_t proactor_opcode) {
     case PROACTOR_OP_RECV: return IORING_OP_RECV;
     case PROACTOR_OP_SEND: return IORING_OP_SEND;
     case PROACTOR_OP_SHUTDOWN: return PROACTOR_IORING_OP_SHUTDOWN;
+    case PROACTOR_OP_RECVFROM: return IORING_OP_RECVMSG;
+    case PROACTOR_OP_SENDTO: return IORING_OP_SENDMSG;
     default: return kNoKernelOpcode;  // setsockopt, getsockname: plain calls (RunAtLaunch)
   }
 }
@@ -375,11 +378,14 @@ int UringEngine::Prepare(const proactor_sqe& e, napi_value resources, Slot& slot
     case PROACTOR_OP_SOCKET: {
       const int family = PlatformFamily(e.op_flags);
       if (family < 0) return -EAFNOSUPPORT;
-      if (e.mode != PROACTOR_SOCK_STREAM) return -EINVAL;
+      int type = 0;
+      if (e.mode == PROACTOR_SOCK_STREAM) type = SOCK_STREAM;
+      else if (e.mode == PROACTOR_SOCK_DGRAM) type = SOCK_DGRAM;
+      else return -EINVAL;
       // fd = domain, off = type | flags, len = protocol. Blocking, as io_uring wants them: it
       // polls internally instead of failing with EAGAIN.
       q->fd = family;
-      q->off = SOCK_STREAM | SOCK_CLOEXEC;
+      q->off = static_cast<uint64_t>(type | SOCK_CLOEXEC);
       q->len = 0;
       return 0;
     }
@@ -419,6 +425,41 @@ int UringEngine::Prepare(const proactor_sqe& e, napi_value resources, Slot& slot
       q->len = e.len;
       // A peer that went away gives EPIPE, never SIGPIPE.
       q->msg_flags = e.opcode == PROACTOR_OP_SEND ? MSG_NOSIGNAL : 0;
+      slot.expected = e.len;
+      return 0;
+    }
+    case PROACTOR_OP_RECVFROM:
+    case PROACTOR_OP_SENDTO: {
+      // One msghdr, iovec and sockaddr per slot, owned by it until the final completion: the
+      // kernel reads them (and recvmsg writes the name and its length) while the op runs.
+      ByteSpan span;
+      if (!span_of(&span)) return -EINVAL;
+      SocketAddress* a = sockaddr();
+      if (a == nullptr) return -ENOMEM;
+      if (!slot.message) {
+        slot.message.reset(new (std::nothrow) Message{});
+        if (!slot.message) return -ENOMEM;
+      }
+      if (e.opcode == PROACTOR_OP_SENDTO) {
+        int r = DecodeAddressRecord(ring_js_.AddressRecord(e.slot), a);
+        if (r < 0) return r;
+      } else {
+        std::memset(&a->storage, 0, sizeof a->storage);
+        a->length = sizeof a->storage;
+      }
+      Message& m = *slot.message;
+      m.iov.iov_base = span.data + e.buf_offset;
+      m.iov.iov_len = e.len;
+      std::memset(&m.hdr, 0, sizeof m.hdr);
+      m.hdr.msg_name = &a->storage;
+      m.hdr.msg_namelen = a->length;
+      m.hdr.msg_iov = &m.iov;
+      m.hdr.msg_iovlen = 1;
+      q->fd = e.fd;
+      q->addr = reinterpret_cast<uint64_t>(&m.hdr);
+      q->len = 1;
+      // A peer that went away gives EPIPE, never SIGPIPE.
+      q->msg_flags = e.opcode == PROACTOR_OP_SENDTO ? MSG_NOSIGNAL : 0;
       slot.expected = e.len;
       return 0;
     }
@@ -798,6 +839,10 @@ void UringEngine::Finish(uint16_t index, int32_t result) {
   if (slot.opcode == PROACTOR_OP_ACCEPT && result >= 0 && slot.sockaddr) {
     EncodeAddressRecord(slot.sockaddr->storage, slot.sockaddr->length, ring_js_.AddressRecord(index));
   }
+  if (slot.opcode == PROACTOR_OP_RECVFROM && result >= 0 && slot.sockaddr && slot.message) {
+    // recvmsg wrote the sender's length into the msghdr.
+    EncodeAddressRecord(slot.sockaddr->storage, slot.message->hdr.msg_namelen, ring_js_.AddressRecord(index));
+  }
   slot.busy = false;
   slot.path0.clear();
   slot.path1.clear();
@@ -959,7 +1004,7 @@ Napi::Value UringEngine::Info(const Napi::CallbackInfo& info) {
   out.Set("blockingOps", blocking);
   Napi::Array at_launch = Napi::Array::New(env);
   k = 0;
-  for (uint8_t op = PROACTOR_OP_SOCKET; op <= PROACTOR_OP_GETSOCKNAME; op++) {
+  for (uint8_t op = PROACTOR_OP_SOCKET; op <= PROACTOR_OP_SENDTO; op++) {
     if (RunsAtLaunch(op)) at_launch.Set(k++, Napi::Number::New(env, op));
   }
   out.Set("launchOps", at_launch);

@@ -39,6 +39,7 @@
 #define PROACTOR_URING_ENGINE_H
 
 #include <napi.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 
@@ -79,6 +80,12 @@ class UringEngine : public Napi::ObjectWrap<UringEngine> {
 
  private:
   /* Per-slot native state: whatever the kernel reads or writes while the operation runs. */
+  /* recvfrom and sendto: the msghdr and its one iovec handed to IORING_OP_RECVMSG / SENDMSG. */
+  struct Message {
+    struct msghdr hdr;
+    struct iovec iov;
+  };
+
   struct Slot {
     bool busy = false;
     /* Where the operation is: in the kernel ring, on the blocking pool, waiting for its
@@ -96,6 +103,8 @@ class UringEngine : public Napi::ObjectWrap<UringEngine> {
     /* Sockets: the sockaddr (and its length) that bind and connect pass and accept and
      * getsockname fill; allocated on first use, kept with the slot. */
     std::unique_ptr<SocketAddress> sockaddr;
+    /* recvfrom and sendto: allocated on first use, kept with the slot (its msg_name is sockaddr). */
+    std::unique_ptr<Message> message;
     io_uring_sqe prepared{}; /* kept for the blocking pool and for chain members */
     /* Chain head only: the members after it, in order. */
     std::shared_ptr<std::deque<uint16_t>> chain;

@@ -66,7 +66,11 @@ enum proactor_opcode {
   PROACTOR_OP_SHUTDOWN = 24,   /* fd, op_flags = PROACTOR_SHUT_* -> 0 */
   PROACTOR_OP_SETSOCKOPT = 25, /* fd, op_flags = PROACTOR_SO_* option, len = value -> 0 */
   PROACTOR_OP_GETSOCKNAME = 26, /* fd; the local address into the slot's address area -> 0 */
-  PROACTOR_OP_COUNT = 27
+  PROACTOR_OP_RECVFROM = 27,   /* [buffer] fd, buf_offset, len -> bytes (a longer datagram is truncated);
+                                  the sender's address into the slot's address area */
+  PROACTOR_OP_SENDTO = 28,     /* [buffer] fd, buf_offset, len; the slot's address area holds the
+                                  destination -> bytes sent */
+  PROACTOR_OP_COUNT = 29
 };
 
 /* Submission entry flags. */
@@ -86,6 +90,7 @@ enum proactor_opcode {
 
 /* Socket types (mode of PROACTOR_OP_SOCKET). */
 #define PROACTOR_SOCK_STREAM 1u
+#define PROACTOR_SOCK_DGRAM 2u
 
 /* op_flags for PROACTOR_OP_SHUTDOWN. */
 #define PROACTOR_SHUT_RD 0u
@@ -154,8 +159,8 @@ enum proactor_stat_field {
 
 /*
  * Address area: PROACTOR_ADDRESS_SIZE bytes per slot, in a Uint8Array shared with the backend,
- * at byte slot * PROACTOR_ADDRESS_SIZE. JavaScript writes it for bind and connect and reads it
- * after accept and getsockname; native backends convert it to and from their sockaddr, so
+ * at byte slot * PROACTOR_ADDRESS_SIZE. JavaScript writes it for bind, connect and sendto and reads it
+ * after accept, getsockname and recvfrom; native backends convert it to and from their sockaddr, so
  * JavaScript never needs the platform's AF_* numbers. family PROACTOR_AF_NONE = no address.
  */
 #define PROACTOR_ADDRESS_SIZE 128

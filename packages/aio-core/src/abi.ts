@@ -39,9 +39,11 @@ export const Opcode = {
   SHUTDOWN: 24,
   SETSOCKOPT: 25,
   GETSOCKNAME: 26,
+  RECVFROM: 27,
+  SENDTO: 28,
 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
-export const OPCODE_COUNT = 27;
+export const OPCODE_COUNT = 29;
 
 export const SQE_F_LINK = 0x01;
 export const STAT_F_NOFOLLOW = 0x01;
@@ -55,6 +57,7 @@ export const AF_INET = 4;
 export const AF_INET6 = 6;
 /** Socket types (socket's mode). */
 export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
 /** shutdown's op_flags. */
 export const SHUT_RD = 0;
 export const SHUT_WR = 1;

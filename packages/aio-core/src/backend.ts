@@ -40,7 +40,9 @@ export type SocketOperationName =
   | 'send'
   | 'shutdown'
   | 'setsockopt'
-  | 'getsockname';
+  | 'getsockname'
+  | 'recvfrom'
+  | 'sendto';
 
 /** The file and control operations: what a backend that implements them all lists in `ops`
  * (sockets are the separate SOCKET_OPERATIONS). */
@@ -66,7 +68,8 @@ export const OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName>([
   'cancel',
 ]);
 
-/** The socket operations (stream sockets over IPv4, IPv6 and unix): a backend lists those it has in `ops`. */
+/** The socket operations (stream sockets over IPv4, IPv6 and unix; recvfrom and sendto for
+ * datagram sockets): a backend lists those it has in `ops`. */
 export const SOCKET_OPERATIONS: ReadonlySet<SocketOperationName> = new Set<SocketOperationName>([
   'socket',
   'bind',
@@ -78,6 +81,8 @@ export const SOCKET_OPERATIONS: ReadonlySet<SocketOperationName> = new Set<Socke
   'shutdown',
   'setsockopt',
   'getsockname',
+  'recvfrom',
+  'sendto',
 ]);
 
 /** What a backend can do. An operation outside `ops` fails with ERR_PROACTOR_UNSUPPORTED. */
@@ -119,7 +124,8 @@ export interface RingContext {
   readonly stats: Float64Array;
   /**
    * The address area: ADDRESS_SIZE bytes per slot (struct proactor_address). Written by the
-   * queue for bind and connect, by the engine for accept (the peer) and getsockname.
+   * queue for bind, connect and sendto, by the engine for accept (the peer), recvfrom (the
+   * sender) and getsockname.
    */
   readonly addresses: Uint8Array;
   /**

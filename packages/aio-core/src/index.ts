@@ -43,10 +43,12 @@ export {
   Queue,
   type QueueOptions,
   type ReadOptions,
+  type RecvFromResult,
   type RecvOptions,
   type ShutdownHow,
   type SocketFamily,
   type SocketOption,
+  type SocketType,
   type VectorOptions,
   type WriteOptions,
 } from './queue.js';

@@ -15,6 +15,7 @@ import {
   SO_NODELAY,
   SO_REUSEADDR,
   SO_REUSEPORT,
+  SOCK_DGRAM,
   SOCK_STREAM,
   SQE_F_LINK,
   SQE_SIZE,
@@ -99,8 +100,16 @@ export interface RecvOptions extends OpOptions {
 
 /** What `socket()` creates: IPv4 (4, the default), IPv6 (6) or a unix domain socket. */
 export type SocketFamily = 4 | 6 | 'unix';
+/** What `socket()` creates: 'stream' (TCP, the default) or 'dgram' (UDP). */
+export type SocketType = 'stream' | 'dgram';
 export type ShutdownHow = 'read' | 'write' | 'both';
 export type SocketOption = 'reuseaddr' | 'reuseport' | 'nodelay' | 'keepalive';
+
+/** What `recvfrom()` resolves with: the bytes copied into the buffer and the sender's address. */
+export interface RecvFromResult {
+  bytes: number;
+  address: SocketAddress;
+}
 
 /** What `accept()` resolves with: the new connection's descriptor and the peer's address. */
 export interface AcceptResult {
@@ -130,7 +139,8 @@ export interface Completion {
   result: number;
   /** The result of a polled stat, lstat or fstat. */
   stats?: Stats;
-  /** The peer of a polled accept (its fd is `result`), or the address of a polled localAddress. */
+  /** The peer of a polled accept (its fd is `result`), the sender of a polled recvfrom, or the
+   * address of a polled localAddress. */
   address?: SocketAddress;
 }
 
@@ -173,7 +183,7 @@ class Operation {
   res1: unknown = undefined;
   path: string | undefined = undefined;
   dest: string | undefined = undefined;
-  /** bind and connect: the address, written into the slot's address area at submission. */
+  /** bind, connect and sendto: the address, written into the slot's address area at submission. */
   address: AddressRecord | undefined = undefined;
 
   constructor(
@@ -649,17 +659,17 @@ export class Queue implements AsyncDisposable {
   // ---- socket operations -----------------------------------------------------------------
 
   /**
-   * Creates a socket: `family` 4 (the default), 6 or 'unix'; `type` 'stream' (TCP, or a unix
-   * stream socket). Resolves with its descriptor, which `close()` closes.
+   * Creates a socket: `family` 4 (the default), 6 or 'unix'; `type` 'stream' (the default: TCP,
+   * or a unix stream socket) or 'dgram' (UDP). Resolves with its descriptor, which `close()` closes.
    */
-  socket(family: SocketFamily | undefined, type: 'stream' | undefined, options: PolledOptions): void;
-  socket(family?: SocketFamily, type?: 'stream', options?: OpOptions): Promise<number>;
+  socket(family: SocketFamily | undefined, type: SocketType | undefined, options: PolledOptions): void;
+  socket(family?: SocketFamily, type?: SocketType, options?: OpOptions): Promise<number>;
   socket(callback: Callback<number>): void;
   socket(family: SocketFamily | undefined, callback: Callback<number>): void;
-  socket(family: SocketFamily | undefined, type: 'stream' | undefined, callback: Callback<number>): void;
+  socket(family: SocketFamily | undefined, type: SocketType | undefined, callback: Callback<number>): void;
   socket(
     family: SocketFamily | undefined,
-    type: 'stream' | undefined,
+    type: SocketType | undefined,
     options: OpOptions | undefined,
     callback: Callback<number>,
   ): void;
@@ -668,11 +678,11 @@ export class Queue implements AsyncDisposable {
     const op = new Operation(Opcode.SOCKET, 'socket');
     op.opFlags = parseFamily(rest[0]);
     const type = rest[1];
-    if (type !== undefined && type !== 'stream') {
+    if (type !== undefined && type !== 'stream' && type !== 'dgram') {
       if (typeof type !== 'string') throw invalidArgType('type', 'of type string', type);
-      throw invalidArgValue('type', type, "must be 'stream' (datagram sockets are not supported yet)");
+      throw invalidArgValue('type', type, "must be 'stream' or 'dgram'");
     }
-    op.mode = SOCK_STREAM;
+    op.mode = type === 'dgram' ? SOCK_DGRAM : SOCK_STREAM;
     return this.#issue(op, 'socket', rest[2], callback) as Promise<number> | undefined;
   }
 
@@ -804,6 +814,103 @@ export class Queue implements AsyncDisposable {
       view = Buffer.from(data, encoding);
     }
     return this.#stream(Opcode.SEND, 'send', 'write', fd, view, a, b, c) as Promise<number> | undefined;
+  }
+
+  /**
+   * Receives one datagram into `buffer` at `offset` (up to `length` bytes; a longer datagram is
+   * truncated to them and the rest discarded, as recvfrom(2) does). Resolves with the bytes copied
+   * and the sender's address. Errors carry syscall 'recvmsg', as node:dgram's do.
+   */
+  recvfrom(fd: number, buffer: ArrayBufferView, options: RecvOptions & PolledOptions): void;
+  recvfrom(fd: number, buffer: ArrayBufferView, options?: RecvOptions): Promise<RecvFromResult>;
+  recvfrom(fd: number, buffer: ArrayBufferView, offset: number, length?: number): Promise<RecvFromResult>;
+  recvfrom(fd: number, buffer: ArrayBufferView, callback: Callback<RecvFromResult>): void;
+  recvfrom(
+    fd: number,
+    buffer: ArrayBufferView,
+    options: RecvOptions,
+    callback: Callback<RecvFromResult>,
+  ): void;
+  recvfrom(
+    fd: number,
+    buffer: ArrayBufferView,
+    offset: number | undefined,
+    length: number | undefined,
+    callback: Callback<RecvFromResult>,
+  ): void;
+  recvfrom(
+    fd: number,
+    buffer: ArrayBufferView,
+    a?: unknown,
+    b?: unknown,
+    c?: unknown,
+  ): Promise<RecvFromResult> | undefined {
+    return this.#stream(Opcode.RECVFROM, 'recvfrom', 'recvmsg', fd, buffer, a, b, c) as
+      | Promise<RecvFromResult>
+      | undefined;
+  }
+
+  /**
+   * Sends one datagram to `address` (`{ address, port }`, or `{ path }` for a unix datagram
+   * socket): bytes of `data` from `offset`, `length` of them (a string is sent as UTF-8).
+   * Resolves with the bytes sent. The address comes right after the data, before the optional
+   * range, as in node:dgram's send(msg, port, address) where the destination is required and
+   * the range is not. Errors are node:dgram's: 'send EMSGSIZE 127.0.0.1:41234' with address and
+   * port properties.
+   */
+  sendto(
+    fd: number,
+    data: ArrayBufferView | string,
+    address: SocketAddressInput,
+    options: RecvOptions & PolledOptions,
+  ): void;
+  sendto(
+    fd: number,
+    data: ArrayBufferView | string,
+    address: SocketAddressInput,
+    options?: RecvOptions,
+  ): Promise<number>;
+  sendto(
+    fd: number,
+    data: ArrayBufferView | string,
+    address: SocketAddressInput,
+    offset: number,
+    length?: number,
+  ): Promise<number>;
+  sendto(
+    fd: number,
+    data: ArrayBufferView | string,
+    address: SocketAddressInput,
+    callback: Callback<number>,
+  ): void;
+  sendto(
+    fd: number,
+    data: ArrayBufferView | string,
+    address: SocketAddressInput,
+    options: RecvOptions,
+    callback: Callback<number>,
+  ): void;
+  sendto(
+    fd: number,
+    data: ArrayBufferView | string,
+    address: SocketAddressInput,
+    offset: number | undefined,
+    length: number | undefined,
+    callback: Callback<number>,
+  ): void;
+  sendto(
+    fd: number,
+    data: ArrayBufferView | string,
+    address: SocketAddressInput,
+    a?: unknown,
+    b?: unknown,
+    c?: unknown,
+  ): Promise<number> | undefined {
+    const view: unknown = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const target = validateSocketAddress(address, 'address', 1);
+    return this.#stream(Opcode.SENDTO, 'sendto', 'send', fd, view, a, b, c, target) as
+      | Promise<number>
+      | undefined;
   }
 
   /** Shuts down one or both directions: 'write' (the default) sends the peer an end of stream. */
@@ -1177,19 +1284,21 @@ export class Queue implements AsyncDisposable {
     return this.#issue(op, name, options, checkCallback(callback));
   }
 
-  /** recv and send: (buffer, options?, cb?) or (buffer, offset, length?, cb?). */
+  /** recv, send, recvfrom and sendto: (buffer, options?, cb?) or (buffer, offset, length?, cb?). */
   #stream(
     opcode: Opcode,
-    name: 'recv' | 'send',
+    name: 'recv' | 'send' | 'recvfrom' | 'sendto',
     syscall: string,
     fd: unknown,
     buffer: unknown,
     a: unknown,
     b: unknown,
     c: unknown,
+    address?: AddressRecord,
   ) {
     const op = new Operation(opcode, syscall);
     op.fd = validateFd(fd);
+    op.address = address;
     const view = validateBuffer(buffer);
     let offset: unknown;
     let length: unknown;
@@ -1438,7 +1547,11 @@ export class Queue implements AsyncDisposable {
     sq[b + 14] = 0;
     sq[b + 15] = 0;
     if (op.address) writeAddress(this.#addresses, slot, op.address);
-    else if (op.opcode === Opcode.ACCEPT || op.opcode === Opcode.GETSOCKNAME) {
+    else if (
+      op.opcode === Opcode.ACCEPT ||
+      op.opcode === Opcode.GETSOCKNAME ||
+      op.opcode === Opcode.RECVFROM
+    ) {
       // No stale address from the slot's previous operation can be mistaken for the result.
       this.#addresses[slot * ADDRESS_SIZE + AddressOffset.family] = 0;
     }
@@ -1459,7 +1572,11 @@ export class Queue implements AsyncDisposable {
       if (result >= 0) {
         if (op.opcode === Opcode.STAT || op.opcode === Opcode.FSTAT) {
           extra = new Stats(this.#stats, slot * STAT_FIELDS);
-        } else if (op.opcode === Opcode.ACCEPT || op.opcode === Opcode.GETSOCKNAME) {
+        } else if (
+          op.opcode === Opcode.ACCEPT ||
+          op.opcode === Opcode.GETSOCKNAME ||
+          op.opcode === Opcode.RECVFROM
+        ) {
           extra = readAddress(this.#addresses, slot) ?? { path: '' };
         }
       }
@@ -1538,6 +1655,7 @@ export class Queue implements AsyncDisposable {
         case Opcode.SOCKET:
         case Opcode.RECV:
         case Opcode.SEND:
+        case Opcode.SENDTO:
           value = result;
           break;
         case Opcode.STAT:
@@ -1547,6 +1665,9 @@ export class Queue implements AsyncDisposable {
           break;
         case Opcode.ACCEPT:
           value = { fd: result, address: extra };
+          break;
+        case Opcode.RECVFROM:
+          value = { bytes: result, address: extra };
           break;
         default:
           value = undefined;

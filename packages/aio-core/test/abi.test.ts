@@ -70,6 +70,7 @@ describe('abi.ts mirrors native/include/proactor/abi.h', () => {
       AF_INET: abi.AF_INET,
       AF_INET6: abi.AF_INET6,
       SOCK_STREAM: abi.SOCK_STREAM,
+      SOCK_DGRAM: abi.SOCK_DGRAM,
       SHUT_RD: abi.SHUT_RD,
       SHUT_WR: abi.SHUT_WR,
       SHUT_RDWR: abi.SHUT_RDWR,

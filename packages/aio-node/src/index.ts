@@ -319,6 +319,8 @@ function isShortTransfer(sub: Submission, result: number, ring: RingContext): bo
     case Opcode.WRITE:
     case Opcode.RECV:
     case Opcode.SEND:
+    case Opcode.RECVFROM:
+    case Opcode.SENDTO:
       return result < sub.len;
     case Opcode.READV:
     case Opcode.WRITEV: {

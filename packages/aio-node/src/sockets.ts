@@ -1,5 +1,6 @@
 /**
- * Stream sockets for the reference backend, over node:net. node:net hands out no descriptors,
+ * Sockets for the reference backend: stream sockets over node:net, UDP over node:dgram
+ * (datagrams.ts). node:net hands out no descriptors,
  * so sockets live in a table of "virtual descriptors" numbered from VIRTUAL_FD_BASE, far above
  * any real fd: a number there names a net.Server (bound or listening) or a net.Socket
  * (connecting or connected), with the state the socket calls need.
@@ -31,11 +32,13 @@ import {
   SO_NODELAY,
   SO_REUSEADDR,
   SO_REUSEPORT,
+  SOCK_DGRAM,
   SOCK_STREAM,
   type Submission,
   validateSocketAddress,
   writeAddress,
 } from '@proactor/aio-core';
+import { DatagramSocket } from './datagrams.js';
 
 /** The first virtual descriptor: real descriptors never come near it. */
 export const VIRTUAL_FD_BASE = 0x40000000;
@@ -195,6 +198,8 @@ class VirtualSocket {
   reusePort = false;
   /** For accepted unix sockets: the listener's path, which getsockname reports. */
   localPath = '';
+  /** A UDP socket (datagrams.ts); the stream state above is unused then. */
+  dgram: DatagramSocket | undefined;
   #holds = 0;
 
   constructor(
@@ -253,7 +258,7 @@ export function isVirtualFd(fd: number): boolean {
 
 /** Whether `opcode` is one of the socket operations this module runs. */
 export function isSocketOpcode(opcode: number): boolean {
-  return opcode >= Opcode.SOCKET && opcode <= Opcode.GETSOCKNAME;
+  return opcode >= Opcode.SOCKET && opcode <= Opcode.SENDTO;
 }
 
 /** close() of a virtual descriptor: destroys its server or socket; waiting operations end with ECANCELED. */
@@ -270,6 +275,7 @@ export function closeVirtual(fd: number): number {
   vs.stream?.socket.destroy();
   vs.server?.close();
   vs.server = undefined;
+  vs.dgram?.close();
   return 0;
 }
 
@@ -280,6 +286,17 @@ export function runSocketOperation(req: SocketRequest): void {
     const family = sub.opFlags;
     if (family !== AF_INET && family !== AF_INET6 && family !== AF_UNIX) {
       req.done(EAFNOSUPPORT);
+      return;
+    }
+    if (sub.mode === SOCK_DGRAM) {
+      // node:dgram has no unix datagram sockets.
+      if (family === AF_UNIX) {
+        req.done(EPROTONOSUPPORT);
+        return;
+      }
+      const vs = allocate(family);
+      vs.dgram = new DatagramSocket(family);
+      req.done(vs.fd);
       return;
     }
     if (sub.mode !== SOCK_STREAM) {
@@ -297,6 +314,10 @@ export function runSocketOperation(req: SocketRequest): void {
     }
     // A real descriptor: node:net cannot adopt it. EBADF when it is not open, else ENOTSOCK.
     fs.fstat(sub.fd, (error) => req.done(error ? errnoFromSocket(error) : ENOTSOCK));
+    return;
+  }
+  if (vs.dgram !== undefined) {
+    vs.dgram.run(req);
     return;
   }
   switch (sub.opcode) {
@@ -331,6 +352,11 @@ export function runSocketOperation(req: SocketRequest): void {
     case Opcode.GETSOCKNAME:
       writeLocalAddress(vs, req.ring.addresses, sub.slot);
       req.done(0);
+      return;
+    case Opcode.RECVFROM:
+    case Opcode.SENDTO:
+      // recvfrom and sendto are for datagram sockets here.
+      req.done(ENOTSUP);
       return;
     default:
       req.done(EINVAL);

@@ -113,7 +113,7 @@ export interface UringBackendOptions {
    * proactor opcodes (aio-core `Opcode` values) to run on the blocking thread pool even when the
    * kernel has them: exercises the fallback path that older kernels take. Socket operations never
    * run on the pool: socket, bind, listen and shutdown named here become plain system calls made
-   * at launch (their fallback on older kernels); accept, connect, recv and send stay in the ring.
+   * at launch (their fallback on older kernels); accept, connect, recv, send, recvfrom and sendto stay in the ring.
    */
   blockingOps?: number[];
   /**
@@ -166,10 +166,19 @@ const socketKernelOpcodes: Record<SocketOperationName, number | undefined> = {
   shutdown: 34, // a plain shutdown() call before Linux 5.11
   setsockopt: undefined, // always a plain setsockopt() call
   getsockname: undefined, // always a plain getsockname() call
+  recvfrom: 10, // IORING_OP_RECVMSG with a per-slot msghdr
+  sendto: 9, // IORING_OP_SENDMSG with a per-slot msghdr
 };
 
 /** Socket operations that need their io_uring opcode (waiting ones: no plain-call fallback). */
-const socketNeedsKernel: ReadonlySet<SocketOperationName> = new Set(['accept', 'connect', 'recv', 'send']);
+const socketNeedsKernel: ReadonlySet<SocketOperationName> = new Set([
+  'accept',
+  'connect',
+  'recv',
+  'send',
+  'recvfrom',
+  'sendto',
+]);
 
 /**
  * Explains a failed io_uring setup: the error code plus what usually causes it. `context`
@@ -285,7 +294,8 @@ const supportedOps: ReadonlySet<OperationName> = new Set<OperationName>([
 function capabilitiesOf(sqpoll: boolean): UringCapabilities {
   return Object.freeze({
     // Every file operation (what the kernel lacks runs on the addon's blocking thread pool) and
-    // the socket operations (accept, connect, recv and send need their io_uring opcodes).
+    // the socket operations (accept, connect, recv, send, recvfrom and sendto need their io_uring
+    // opcodes).
     ops: supportedOps,
     linkedOperations: true,
     waitSync: true,

@@ -69,7 +69,7 @@ describe('probe', () => {
     expect(backend.capabilities.waitSync).toBe(true);
     expect(backend.capabilities.linkedOperations).toBe(true);
     expect(backend.capabilities.cancelInFlight).toBe(true);
-    expect(backend.capabilities.ops.size).toBe(29);
+    expect(backend.capabilities.ops.size).toBe(31);
   });
 });
 

@@ -1,7 +1,7 @@
 /** Assertions shared by the cases. */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { errnoOf, type Queue } from '@proactor/aio-core';
+import { errnoOf, Queue } from '@proactor/aio-core';
 import type { CaseContext } from '../case.js';
 
 export interface ExpectedSystemError {
@@ -105,4 +105,17 @@ export async function withFd<T>(
   }
   await q.close(fd);
   return result;
+}
+
+/**
+ * Closes `fd` after the case, through a queue of its own (the case's queues are destroyed first,
+ * and sockets outlive them); an error (the case closed it itself) is ignored.
+ */
+export function closeLater(t: CaseContext, fd: number): number {
+  t.defer(async () => {
+    const cleanup = new Queue(t.backend);
+    await cleanup.close(fd).catch(() => undefined);
+    await cleanup.destroy();
+  });
+  return fd;
 }

@@ -13,6 +13,7 @@ import { registrationCases } from './registration.js';
 import { socketCases } from './sockets.js';
 import { statCases } from './stat.js';
 import { syncTruncateCases } from './sync-truncate.js';
+import { udpCases } from './udp.js';
 import { vectoredCases } from './vectored.js';
 import { workerCases } from './workers.js';
 
@@ -34,4 +35,5 @@ export const cases: readonly ConformanceCase[] = [
   ...workerCases,
   ...registrationCases,
   ...socketCases,
+  ...udpCases,
 ];

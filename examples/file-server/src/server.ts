@@ -1,0 +1,249 @@
+/**
+ * A static file server over HTTP/1.1 written only against aio-core's Queue: files are opened, stat'ed
+ * and read through the queue, in chunks (a large file is never held whole), and every byte goes out
+ * through the queue's send. GET and HEAD, keep-alive, 404, 403 for paths that leave the root (by
+ * `..` or by a symlink), 405 for other methods.
+ */
+import { realpath } from 'node:fs/promises';
+import { extname, resolve, sep } from 'node:path';
+import { selectBackend } from '@proactor/aio';
+import type { Backend, Queue } from '@proactor/aio-core';
+import { sendAll, serveTcp, type TcpServer } from './tcp.js';
+
+export interface FileServerOptions {
+  /** The directory served. */
+  root: string;
+  /** TCP port; 0 (the default) picks a free one. */
+  port?: number;
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** The backend; default: @proactor/aio's selectBackend() (PROACTOR_BACKEND overrides). */
+  backend?: Backend;
+  /** Bytes read and sent per step while streaming a file (default 64 KiB). */
+  chunkSize?: number;
+}
+
+export interface FileServer extends TcpServer {
+  readonly root: string;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.wasm': 'application/wasm',
+  '.pdf': 'application/pdf',
+};
+
+export function contentType(path: string): string {
+  return TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
+}
+
+/** Index just past the first CRLFCRLF in `buf[from, end)`, or -1. */
+function findHeadEnd(buf: Buffer, from: number, end: number): number {
+  const at = buf.subarray(0, end).indexOf('\r\n\r\n', from, 'latin1');
+  return at === -1 ? -1 : at + 4;
+}
+
+interface Request {
+  method: string;
+  target: string;
+  contentLength: number;
+  close: boolean;
+}
+
+/** Parses a request head; undefined when it is malformed or has a body this server cannot frame. */
+function parseRequest(head: string): Request | undefined {
+  const lines = head.split('\r\n');
+  const match = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0]);
+  if (!match) return undefined;
+  const request: Request = { method: match[1], target: match[2], contentLength: 0, close: match[3] === '0' };
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0) return undefined;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === 'content-length') {
+      if (!/^\d+$/.test(value)) return undefined;
+      request.contentLength = Number(value);
+    } else if (name === 'transfer-encoding') {
+      return undefined;
+    } else if (name === 'connection') {
+      const tokens = value
+        .toLowerCase()
+        .split(',')
+        .map((token) => token.trim());
+      if (tokens.includes('close')) request.close = true;
+      else if (tokens.includes('keep-alive')) request.close = false;
+    }
+  }
+  return request;
+}
+
+/** Where a request target points inside `root`, or a status that refuses it. */
+async function locate(root: string, target: string): Promise<string | 400 | 403 | 404> {
+  const pathPart = target.split('?', 1)[0].split('#', 1)[0];
+  if (!pathPart.startsWith('/')) return 400;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathPart);
+  } catch {
+    return 400;
+  }
+  if (decoded.includes('\0')) return 400;
+  const candidate = resolve(root, `.${decoded}`);
+  if (candidate !== root && !candidate.startsWith(root + sep)) return 403;
+  let real: string;
+  try {
+    real = await realpath(candidate);
+  } catch {
+    return 404;
+  }
+  // A symlink inside the root that points outside it is refused like `..`.
+  if (real !== root && !real.startsWith(root + sep)) return 403;
+  return real;
+}
+
+export async function startFileServer(options: FileServerOptions): Promise<FileServer> {
+  const root = await realpath(resolve(options.root));
+  const backend = options.backend ?? (await selectBackend()).backend;
+  const chunkSize = options.chunkSize ?? 65536;
+
+  function header(status: string, type: string, length: number, close: boolean, extra = ''): string {
+    return (
+      `HTTP/1.1 ${status}\r\nServer: proactor\r\nDate: ${new Date().toUTCString()}\r\n` +
+      `Content-Type: ${type}\r\nContent-Length: ${length}\r\n${extra}` +
+      `Connection: ${close ? 'close' : 'keep-alive'}\r\n\r\n`
+    );
+  }
+
+  async function sendStatus(
+    queue: Queue,
+    fd: number,
+    status: string,
+    head: boolean,
+    close: boolean,
+    extra = '',
+  ): Promise<void> {
+    const body = `${status}\n`;
+    const text = header(status, 'text/plain; charset=utf-8', body.length, close, extra) + (head ? '' : body);
+    await sendAll(queue, fd, Buffer.from(text, 'latin1'));
+  }
+
+  /** Sends the file at `path` (headers, then the content in chunks, unless HEAD); false when it is not a file. */
+  async function sendFile(
+    queue: Queue,
+    fd: number,
+    path: string,
+    head: boolean,
+    close: boolean,
+    chunk: Buffer,
+  ): Promise<boolean> {
+    let file: number;
+    try {
+      file = await queue.open(path, 'r');
+    } catch {
+      return false;
+    }
+    try {
+      const stats = await queue.fstat(file);
+      if (!stats.isFile()) return false;
+      const size = stats.size;
+      // The headers and the first chunk of content go out in one send.
+      const headerLength = chunk.write(header('200 OK', contentType(path), size, close), 0, 'latin1');
+      if (head) {
+        await sendAll(queue, fd, chunk, headerLength);
+        return true;
+      }
+      let position = 0;
+      let used = headerLength;
+      while (position < size || used > 0) {
+        const want = Math.min(chunk.length - used, size - position);
+        if (want > 0) {
+          const n = await queue.read(file, chunk, used, want, position);
+          if (n === 0) throw new Error(`${path} shrank while being sent`);
+          position += n;
+          used += n;
+        }
+        await sendAll(queue, fd, chunk, used);
+        used = 0;
+      }
+      return true;
+    } finally {
+      await queue.close(file).catch(() => undefined);
+    }
+  }
+
+  async function handle(queue: Queue, fd: number): Promise<void> {
+    const buf = Buffer.allocUnsafe(16384);
+    const chunk = Buffer.allocUnsafe(Math.max(chunkSize, 4096));
+    let start = 0;
+    let end = 0;
+    let skip = 0;
+    for (;;) {
+      if (end === buf.length) {
+        if (start === 0) {
+          await sendStatus(queue, fd, '431 Request Header Fields Too Large', false, true);
+          return;
+        }
+        buf.copyWithin(0, start, end);
+        end -= start;
+        start = 0;
+      }
+      const n = await queue.recv(fd, buf, end, buf.length - end);
+      if (n === 0) return;
+      end += n;
+      for (;;) {
+        if (skip > 0) {
+          const take = Math.min(skip, end - start);
+          skip -= take;
+          start += take;
+          if (skip > 0) break;
+        }
+        const headEnd = findHeadEnd(buf, start, end);
+        if (headEnd === -1) break;
+        const request = parseRequest(buf.toString('latin1', start, headEnd - 4));
+        start = headEnd;
+        if (!request) {
+          await sendStatus(queue, fd, '400 Bad Request', false, true);
+          return;
+        }
+        skip = request.contentLength;
+        const { method, close } = request;
+        const head = method === 'HEAD';
+        if (method !== 'GET' && !head) {
+          await sendStatus(queue, fd, '405 Method Not Allowed', false, close, 'Allow: GET, HEAD\r\n');
+        } else {
+          let path = await locate(root, request.target);
+          if (typeof path === 'string' && request.target.split('?', 1)[0].endsWith('/')) {
+            path = await locate(root, `${request.target.split('?', 1)[0]}index.html`);
+          }
+          if (path === 400) await sendStatus(queue, fd, '400 Bad Request', head, close);
+          else if (path === 403) await sendStatus(queue, fd, '403 Forbidden', head, close);
+          else if (path === 404 || !(await sendFile(queue, fd, path, head, close, chunk))) {
+            await sendStatus(queue, fd, '404 Not Found', head, close);
+          }
+        }
+        if (close) return;
+      }
+      if (start === end) start = end = 0;
+    }
+  }
+
+  const server = await serveTcp(
+    { backend, host: options.host ?? '127.0.0.1', port: options.port ?? 0 },
+    handle,
+  );
+  return Object.assign(server, { root });
+}
