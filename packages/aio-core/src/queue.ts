@@ -726,6 +726,57 @@ export class Queue implements AsyncDisposable {
     return this.#issue(op, 'listen', rest[1], callback) as Promise<void> | undefined;
   }
 
+  /**
+   * The connections accepted on listening socket `fd`, one after another, as an async iterator:
+   * `for await (const { fd, address } of q.accepts(server)) ...`. It ends with the error that
+   * ends accepting (an AbortError when `options.signal` aborts, EBADF once the socket is closed).
+   * Every backend gives the same sequence; backends with multishot accept may serve it from one
+   * kernel request, the others issue one accept after another.
+   */
+  accepts(fd: number, options: { signal?: AbortSignal } = {}): AsyncGenerator<AcceptResult, void, undefined> {
+    // Arguments are checked now, not at the first next().
+    validateFd(fd);
+    const signal = validateAbortSignal(validateObject(options, 'options').signal);
+    return this.#acceptLoop(fd, signal);
+  }
+
+  async *#acceptLoop(
+    fd: number,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<AcceptResult, void, undefined> {
+    for (;;) yield await this.accept(fd, { signal });
+  }
+
+  /**
+   * The data received on connected socket `fd`, chunk by chunk, as an async iterator of Buffers
+   * of at most `options.size` bytes (default 64 KiB), until the peer shuts its side down (the
+   * iterator ends) or an error ends it (an AbortError when `options.signal` aborts). Each chunk
+   * is a fresh Buffer the caller may keep.
+   */
+  recvs(
+    fd: number,
+    options: { size?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<Buffer, void, undefined> {
+    validateFd(fd);
+    validateObject(options, 'options');
+    const size =
+      options.size === undefined ? 65536 : validateInteger(options.size, 'options.size', 1, IO_MAX_LENGTH);
+    return this.#recvLoop(fd, size, validateAbortSignal(options.signal));
+  }
+
+  async *#recvLoop(
+    fd: number,
+    size: number,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<Buffer, void, undefined> {
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(size);
+      const n = await this.recv(fd, buffer, { signal });
+      if (n === 0) return;
+      yield n === size ? buffer : buffer.subarray(0, n);
+    }
+  }
+
   /** Waits for the next connection on a listening socket: its descriptor and the peer's address. */
   accept(fd: number, options: PolledOptions): void;
   accept(fd: number, options?: OpOptions): Promise<AcceptResult>;

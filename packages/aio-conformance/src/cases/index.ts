@@ -12,6 +12,7 @@ import { readWriteCases } from './read-write.js';
 import { registrationCases } from './registration.js';
 import { socketCases } from './sockets.js';
 import { statCases } from './stat.js';
+import { streamIteratorCases } from './stream-iterators.js';
 import { syncTruncateCases } from './sync-truncate.js';
 import { udpCases } from './udp.js';
 import { vectoredCases } from './vectored.js';
@@ -34,6 +35,7 @@ export const cases: readonly ConformanceCase[] = [
   ...argumentCases,
   ...workerCases,
   ...registrationCases,
+  ...streamIteratorCases,
   ...socketCases,
   ...udpCases,
 ];

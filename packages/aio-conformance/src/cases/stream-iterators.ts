@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import type { Queue } from '@proactor/aio-core';
+import type { CaseContext, ConformanceCase, Need } from '../case.js';
+import { assertAbortError, closeLater, pattern, rejectsWith } from './expect.js';
+
+const needs: Need[] = ['socket', 'bind', 'listen', 'accept', 'recv', 'send', 'close', 'getsockname'];
+
+/** A listening IPv4 socket on loopback, closed after the case, and its port. */
+async function listening(t: CaseContext, q: Queue): Promise<{ fd: number; port: number }> {
+  const fd = closeLater(t, await q.socket(4));
+  await q.bind(fd, { address: '127.0.0.1', port: 0 });
+  await q.listen(fd);
+  const local = await q.localAddress(fd);
+  assert.ok('port' in local);
+  return { fd, port: local.port };
+}
+
+/** A node:net client that sends `data`, half-closes, and collects what comes back. */
+function client(port: number, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(data));
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('end', () => resolve(Buffer.concat(chunks)));
+    socket.on('error', reject);
+    socket.setTimeout(10_000, () => socket.destroy(new Error('client timed out')));
+  });
+}
+
+function sha(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export const streamIteratorCases: ConformanceCase[] = [
+  {
+    name: 'stream iterators: accepts() yields every connection, in the order they were accepted',
+    needs,
+    async run(t) {
+      const q = t.queue();
+      const { fd, port } = await listening(t, q);
+      const clients: net.Socket[] = [];
+      t.defer(() => {
+        for (const c of clients) c.destroy();
+      });
+      const seen: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        clients.push(net.connect(port, '127.0.0.1'));
+        const { value, done } = await q.accepts(fd).next();
+        assert.equal(done, false);
+        closeLater(t, value!.fd);
+        assert.equal(
+          value!.address && 'family' in value!.address ? value!.address.family : undefined,
+          'IPv4',
+        );
+        seen.push(value!.fd);
+      }
+      assert.equal(new Set(seen).size, 3, 'three distinct descriptors');
+    },
+  },
+  {
+    name: 'stream iterators: recvs() yields the whole stream in order and ends when the peer shuts down',
+    needs,
+    async run(t) {
+      const q = t.queue();
+      const { fd, port } = await listening(t, q);
+      const data = pattern(256 * 1024, 41);
+      const done = client(port, data);
+      const { fd: conn } = await q.accept(fd);
+      closeLater(t, conn);
+      const chunks: Buffer[] = [];
+      for await (const chunk of q.recvs(conn)) chunks.push(chunk);
+      assert.equal(sha(Buffer.concat(chunks)), sha(data));
+      await q.close(conn);
+      assert.equal((await done).length, 0);
+    },
+  },
+  {
+    name: 'stream iterators: recvs() never yields more than options.size bytes at a time',
+    needs,
+    async run(t) {
+      const q = t.queue();
+      const { fd, port } = await listening(t, q);
+      const data = pattern(10_000, 42);
+      const done = client(port, data);
+      const { fd: conn } = await q.accept(fd);
+      closeLater(t, conn);
+      const sizes: number[] = [];
+      const chunks: Buffer[] = [];
+      for await (const chunk of q.recvs(conn, { size: 1000 })) {
+        sizes.push(chunk.length);
+        chunks.push(chunk);
+      }
+      assert.ok(
+        sizes.every((n) => n >= 1 && n <= 1000),
+        `chunk sizes ${sizes.join(',')}`,
+      );
+      assert.ok(Buffer.concat(chunks).equals(data));
+      await q.close(conn);
+      await done;
+    },
+  },
+  {
+    name: 'stream iterators: recvs() gives the same bytes as a loop of single recv calls',
+    needs,
+    async run(t) {
+      const q = t.queue();
+      const { fd, port } = await listening(t, q);
+      const data = pattern(512 * 1024, 43);
+      const streams: Buffer[] = [];
+      for (const useIterator of [true, false]) {
+        const done = client(port, data);
+        const { fd: conn } = await q.accept(fd);
+        closeLater(t, conn);
+        const chunks: Buffer[] = [];
+        if (useIterator) {
+          for await (const chunk of q.recvs(conn, { size: 4096 })) chunks.push(chunk);
+        } else {
+          for (;;) {
+            const buf = Buffer.alloc(4096);
+            const n = await q.recv(conn, buf);
+            if (n === 0) break;
+            chunks.push(buf.subarray(0, n));
+          }
+        }
+        streams.push(Buffer.concat(chunks));
+        await q.close(conn);
+        await done;
+      }
+      assert.ok(streams[0].equals(streams[1]));
+      assert.ok(streams[0].equals(data));
+    },
+  },
+  {
+    name: 'stream iterators: an echo server built from accepts() and recvs() serves node:net clients',
+    needs,
+    async run(t) {
+      const q = t.queue({ entries: 64 });
+      const { fd, port } = await listening(t, q);
+      const ac = new AbortController();
+      const serving = (async () => {
+        try {
+          for await (const { fd: conn } of q.accepts(fd, { signal: ac.signal })) {
+            void (async () => {
+              for await (const chunk of q.recvs(conn)) await q.send(conn, chunk);
+              await q.close(conn);
+            })();
+          }
+        } catch (error) {
+          assertAbortError(error);
+        }
+      })();
+      const payloads = Array.from({ length: 8 }, (_, i) => pattern(32 * 1024 + i, 50 + i));
+      const echoed = await Promise.all(payloads.map((p) => client(port, p)));
+      for (let i = 0; i < payloads.length; i++) assert.equal(sha(echoed[i]), sha(payloads[i]));
+      ac.abort();
+      await serving;
+    },
+  },
+  {
+    name: 'stream iterators: accepts() ends with an AbortError when its signal aborts',
+    needs,
+    async run(t) {
+      const q = t.queue();
+      const { fd } = await listening(t, q);
+      const ac = new AbortController();
+      const reason = new Error('stop accepting');
+      const iterator = q.accepts(fd, { signal: ac.signal });
+      const pending = iterator.next();
+      setTimeout(() => ac.abort(reason), 20);
+      await assert.rejects(pending, (error: unknown) => {
+        assertAbortError(error, reason);
+        return true;
+      });
+    },
+  },
+  {
+    name: 'stream iterators: recvs() on a descriptor that is not open rejects with EBADF',
+    needs: ['recv'],
+    async run(t) {
+      const q = t.queue();
+      await rejectsWith(q.recvs(1_000_000).next(), { code: ['EBADF', 'ENOTSOCK'] });
+    },
+  },
+  {
+    name: 'stream iterators: bad arguments throw when the iterator is made, before anything is submitted',
+    needs: ['recv', 'accept'],
+    async run(t) {
+      const q = t.queue();
+      assert.throws(() => q.recvs(-1), { code: 'ERR_OUT_OF_RANGE' });
+      assert.throws(() => q.recvs(3, { size: 0 }), { code: 'ERR_OUT_OF_RANGE' });
+      assert.throws(() => q.accepts('3' as unknown as number), { code: 'ERR_INVALID_ARG_TYPE' });
+      assert.throws(() => q.accepts(3, { signal: {} as AbortSignal }), { code: 'ERR_INVALID_ARG_TYPE' });
+      assert.equal(q.inFlight + q.waiting, 0);
+    },
+  },
+];
