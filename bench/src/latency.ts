@@ -1,0 +1,146 @@
+/**
+ * Echo ping-pong latency: examples/echo-server on each backend against a node:net echo server, with
+ * 1 and 100 connections, each one message in flight (64 bytes). Loopback only, bounded in time.
+ * Each server is started fresh for each run; p50 and p99 round trips, medians over the runs.
+ *
+ *   node bench/dist/latency.js [--runs 3] [--seconds 3]
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type Row, renderMarkdown, type Workload } from './report.js';
+
+const benchDir = new URL('..', import.meta.url).pathname;
+const root = join(benchDir, '..');
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' } },
+});
+const runs = Number(values.runs);
+const seconds = Number(values.seconds);
+let nextPort = 18_600;
+
+interface Server {
+  label: string;
+  kind: 'proactor' | 'baseline';
+  start(port: number): ChildProcess;
+}
+const echo = join(root, 'examples/echo-server/dist/main.js');
+const servers: Server[] = [
+  {
+    label: 'proactor io_uring (examples/echo-server)',
+    kind: 'proactor',
+    start: (port) =>
+      spawn(process.execPath, [echo, String(port)], {
+        env: { ...process.env, PROACTOR_BACKEND: 'io_uring' },
+        stdio: 'ignore',
+      }),
+  },
+  {
+    label: 'proactor node (examples/echo-server)',
+    kind: 'proactor',
+    start: (port) =>
+      spawn(process.execPath, [echo, String(port)], {
+        env: { ...process.env, PROACTOR_BACKEND: 'node' },
+        stdio: 'ignore',
+      }),
+  },
+  {
+    label: 'node:net echo server',
+    kind: 'baseline',
+    start: (port) =>
+      spawn(process.execPath, [join(benchDir, 'dist/servers/net-echo.js'), String(port)], {
+        stdio: 'ignore',
+      }),
+  },
+];
+
+async function waitForPort(port: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function measure(server: Server, connections: number): Promise<{ p50: number; p99: number }> {
+  const port = nextPort++;
+  const child = server.start(port);
+  try {
+    await waitForPort(port);
+    const out = spawnSync(
+      process.execPath,
+      [join(benchDir, 'dist/latency-client.js'), String(port), String(connections), String(seconds)],
+      { encoding: 'utf8', timeout: (seconds + 30) * 1000 },
+    );
+    return JSON.parse(out.stdout.trim()) as { p50: number; p99: number };
+  } finally {
+    await new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      child.on('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+}
+
+function row(label: string, kind: Row['kind'], values: number[]): Row {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { label, kind, median, min: sorted[0], max: sorted[sorted.length - 1], samples: values };
+}
+
+const workloads: Workload[] = [];
+for (const connections of [1, 100]) {
+  process.stdout.write(`echo ping-pong, ${connections} connection(s) `);
+  const p50 = servers.map(() => [] as number[]);
+  const p99 = servers.map(() => [] as number[]);
+  for (let run = 0; run < runs; run++) {
+    for (let k = 0; k < servers.length; k++) {
+      const i = (k + run) % servers.length;
+      const r = await measure(servers[i], connections);
+      p50[i].push(r.p50);
+      p99[i].push(r.p99);
+      process.stdout.write('.');
+    }
+  }
+  process.stdout.write('\n');
+  const measured = new Date().toISOString();
+  for (const [name, values] of [
+    ['p50', p50],
+    ['p99', p99],
+  ] as const) {
+    workloads.push({
+      id: `echo-${name}-${connections}`,
+      title: `Echo ping-pong round trip ${name}, ${connections} connection(s), 64 B (lower is better)`,
+      unit: 'µs',
+      rows: servers.map((s, i) => row(s.label, s.kind, values[i])),
+      measured,
+    });
+  }
+}
+
+const latestPath = join(benchDir, 'results', 'latest.json');
+const saved = existsSync(latestPath)
+  ? (JSON.parse(readFileSync(latestPath, 'utf8')) as {
+      machine: Record<string, unknown>;
+      results: Workload[];
+    })
+  : { machine: {}, results: [] };
+const merged = [...saved.results.filter((w) => !workloads.some((n) => n.id === w.id)), ...workloads];
+writeFileSync(latestPath, `${JSON.stringify({ machine: saved.machine, results: merged }, null, 2)}\n`);
+writeFileSync(join(benchDir, 'results', 'README.md'), renderMarkdown(saved.machine, merged));
+process.stdout.write(renderMarkdown({ ...saved.machine, date: new Date().toISOString() }, workloads));
