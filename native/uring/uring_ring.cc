@@ -47,6 +47,8 @@ int UringRing::Open(const RingSetup& setup, const char** syscall_name) {
   if (setup.sqpoll) {
     p.flags |= IORING_SETUP_SQPOLL;
     p.sq_thread_idle = setup.sq_idle_ms;
+  } else {
+    p.flags |= IORING_SETUP_COOP_TASKRUN;
   }
   if (setup.cq_entries != 0) {
     p.flags |= IORING_SETUP_CQSIZE;
@@ -58,7 +60,7 @@ int UringRing::Open(const RingSetup& setup, const char** syscall_name) {
     // Kernels before 5.18 reject IORING_SETUP_SUBMIT_ALL; Enter() copes without it.
     unsigned cq = p.cq_entries;
     unsigned idle = p.sq_thread_idle;
-    unsigned flags = p.flags & ~IORING_SETUP_SUBMIT_ALL;
+    unsigned flags = p.flags & ~(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN);
     std::memset(&p, 0, sizeof p);
     p.flags = flags;
     p.cq_entries = cq;
