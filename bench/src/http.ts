@@ -10,12 +10,12 @@
  * bench/results/latest.json and re-renders bench/results/README.md.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Row, renderMarkdown, type Workload } from './report.js';
+import { saveWorkloads, stop, waitForPort } from './server-process.js';
 
 const benchDir = new URL('..', import.meta.url).pathname;
 const root = join(benchDir, '..');
@@ -110,34 +110,6 @@ http {
   });
 }
 
-async function waitForPort(port: number, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.on('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 /** One wrk run against a fresh server: requests per second, and any errors wrk reported. */
 async function measure(server: Server, connections: number): Promise<{ rps: number; errors: string }> {
   const port = nextPort++;
@@ -198,14 +170,5 @@ for (const connections of connectionCounts) {
   });
 }
 
-const latestPath = join(benchDir, 'results', 'latest.json');
-const saved = existsSync(latestPath)
-  ? (JSON.parse(readFileSync(latestPath, 'utf8')) as {
-      machine: Record<string, unknown>;
-      results: Workload[];
-    })
-  : { machine: {}, results: [] };
-const merged = [...saved.results.filter((w) => !workloads.some((n) => n.id === w.id)), ...workloads];
-writeFileSync(latestPath, `${JSON.stringify({ machine: saved.machine, results: merged }, null, 2)}\n`);
-writeFileSync(join(benchDir, 'results', 'README.md'), renderMarkdown(saved.machine, merged));
-process.stdout.write(renderMarkdown({ ...saved.machine, date: new Date().toISOString() }, workloads));
+saveWorkloads(benchDir, workloads);
+process.stdout.write(renderMarkdown({ date: new Date().toISOString() }, workloads));

@@ -6,11 +6,10 @@
  *   node bench/dist/latency.js [--runs 3] [--seconds 3]
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Row, renderMarkdown, type Workload } from './report.js';
+import { saveWorkloads, stop, waitForPort } from './server-process.js';
 
 const benchDir = new URL('..', import.meta.url).pathname;
 const root = join(benchDir, '..');
@@ -56,22 +55,6 @@ const servers: Server[] = [
   },
 ];
 
-async function waitForPort(port: number): Promise<void> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function measure(server: Server, connections: number): Promise<{ p50: number; p99: number }> {
   const port = nextPort++;
   const child = server.start(port);
@@ -84,15 +67,7 @@ async function measure(server: Server, connections: number): Promise<{ p50: numb
     );
     return JSON.parse(out.stdout.trim()) as { p50: number; p99: number };
   } finally {
-    await new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-      child.on('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
+    await stop(child);
   }
 }
 
@@ -133,14 +108,5 @@ for (const connections of [1, 100]) {
   }
 }
 
-const latestPath = join(benchDir, 'results', 'latest.json');
-const saved = existsSync(latestPath)
-  ? (JSON.parse(readFileSync(latestPath, 'utf8')) as {
-      machine: Record<string, unknown>;
-      results: Workload[];
-    })
-  : { machine: {}, results: [] };
-const merged = [...saved.results.filter((w) => !workloads.some((n) => n.id === w.id)), ...workloads];
-writeFileSync(latestPath, `${JSON.stringify({ machine: saved.machine, results: merged }, null, 2)}\n`);
-writeFileSync(join(benchDir, 'results', 'README.md'), renderMarkdown(saved.machine, merged));
-process.stdout.write(renderMarkdown({ ...saved.machine, date: new Date().toISOString() }, workloads));
+saveWorkloads(benchDir, workloads);
+process.stdout.write(renderMarkdown({ date: new Date().toISOString() }, workloads));

@@ -131,42 +131,32 @@ async function sequentialWrites(p: Params, write: (position: number) => Promise<
   await Promise.all(Array.from({ length: p.depth }, lane));
 }
 
-const variants: Record<string, (p: Params) => Promise<Result>> = {
-  async 'proactor-callback'(p) {
-    const q = new Queue(await loadBackend(p.backend), { entries: Math.max(p.depth, 1) });
-    const fd = await q.open(p.file, openFlags(p));
-    const blocks = Math.floor(fs.fstatSync(fd).size / p.block);
-    const bufs = readBuffers(p, p.depth);
-    const result = await closedLoop(p.depth, p.seconds, (slot, done) => {
-      q.read(fd, bufs[slot], 0, p.block, (random() % blocks) * p.block, (err) => {
-        if (err) throw err;
-        done();
-      });
-    });
-    await q.close(fd);
-    await q.destroy();
-    return result;
-  },
-
-  async 'proactor-callback-registered'(p) {
-    const q = new Queue(await loadBackend(p.backend), { entries: Math.max(p.depth, 1) });
-    const fd = await q.open(p.file, openFlags(p));
-    const blocks = Math.floor(fs.fstatSync(fd).size / p.block);
-    const bufs = readBuffers(p, p.depth);
+/** Random reads in the callback form, depth in flight; with `register`, the buffers and the file are registered. */
+async function callbackReads(p: Params, register: boolean): Promise<Result> {
+  const q = new Queue(await loadBackend(p.backend), { entries: Math.max(p.depth, 1) });
+  const fd = await q.open(p.file, openFlags(p));
+  const blocks = Math.floor(fs.fstatSync(fd).size / p.block);
+  const bufs = readBuffers(p, p.depth);
+  if (register) {
     // One registration covering every buffer (they are views of one allocation) and the file.
     const first = bufs[0];
     q.registerBuffers([Buffer.from(first.buffer, first.byteOffset, p.block * p.depth)]);
     q.registerFiles([fd]);
-    const result = await closedLoop(p.depth, p.seconds, (slot, done) => {
-      q.read(fd, bufs[slot], 0, p.block, (random() % blocks) * p.block, (err) => {
-        if (err) throw err;
-        done();
-      });
+  }
+  const result = await closedLoop(p.depth, p.seconds, (slot, done) => {
+    q.read(fd, bufs[slot], 0, p.block, (random() % blocks) * p.block, (err) => {
+      if (err) throw err;
+      done();
     });
-    await q.close(fd);
-    await q.destroy();
-    return result;
-  },
+  });
+  await q.close(fd);
+  await q.destroy();
+  return result;
+}
+
+const variants: Record<string, (p: Params) => Promise<Result>> = {
+  'proactor-callback': (p) => callbackReads(p, false),
+  'proactor-callback-registered': (p) => callbackReads(p, true),
 
   async 'proactor-promise'(p) {
     const q = new Queue(await loadBackend(p.backend), { entries: Math.max(p.depth, 1) });

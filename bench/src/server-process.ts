@@ -1,0 +1,50 @@
+/** A server started as a child process for one benchmark run, and saving partial results. */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { renderMarkdown, type Workload } from './report.js';
+
+/** Resolves once something accepts connections on 127.0.0.1:`port`. */
+export async function waitForPort(port: number, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** SIGTERM, then SIGKILL after 3 s; resolves when the process has exited. */
+export function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Replaces `workloads` in bench/results/latest.json (keeping the others) and re-renders its README. */
+export function saveWorkloads(benchDir: string, workloads: Workload[]): void {
+  const latestPath = join(benchDir, 'results', 'latest.json');
+  const saved = existsSync(latestPath)
+    ? (JSON.parse(readFileSync(latestPath, 'utf8')) as {
+        machine: Record<string, unknown>;
+        results: Workload[];
+      })
+    : { machine: {}, results: [] };
+  const merged = [...saved.results.filter((w) => !workloads.some((n) => n.id === w.id)), ...workloads];
+  writeFileSync(latestPath, `${JSON.stringify({ machine: saved.machine, results: merged }, null, 2)}\n`);
+  writeFileSync(join(benchDir, 'results', 'README.md'), renderMarkdown(saved.machine, merged));
+}
