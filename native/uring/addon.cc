@@ -5,6 +5,9 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstring>
 
 #include "uring_engine.h"
@@ -23,6 +26,8 @@ bool SparseTableWorks(UringRing& ring, unsigned op) {
   reg.flags = PROACTOR_IORING_RSRC_REGISTER_SPARSE;
   return ring.Register(op, &reg, sizeof reg) >= 0;
 }
+
+bool BufferRingWorks(UringRing& ring);
 
 /* probe() -> { ok: true, features, opcodes: number[], registeredBuffers, registeredFiles, sqpoll }
  *          | { ok: false, errno, code, syscall } */
@@ -55,6 +60,11 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
                                    ring.Supports(IORING_OP_READ_FIXED) && ring.Supports(IORING_OP_WRITE_FIXED));
   out.Set("registeredFiles", SparseTableWorks(ring, PROACTOR_IORING_REGISTER_FILES2));
   // SQPOLL without CAP_SYS_ADMIN or fixed files (5.11), with personalities for credential changes.
+  // Multishot recv (Linux 6.0, the release of IORING_OP_SEND_ZC) with a provided-buffer ring,
+  // and multishot accept (5.19).
+  out.Set("multishot", ring.Supports(PROACTOR_IORING_OP_SEND_ZC) && ring.Supports(IORING_OP_ACCEPT) &&
+                           ring.Supports(IORING_OP_RECV) && BufferRingWorks(ring));
+  out.Set("zeroCopySend", ring.Supports(PROACTOR_IORING_OP_SEND_ZC));
   out.Set("sqpoll", (ring.features() & IORING_FEAT_SQPOLL_NONFIXED) != 0 &&
                         (ring.features() & IORING_FEAT_CUR_PERSONALITY) != 0);
   return out;
@@ -76,6 +86,24 @@ Napi::Value AlignmentOffset(const Napi::CallbackInfo& info) {
   }
   const auto address = reinterpret_cast<uintptr_t>(array.As<Napi::Uint8Array>().Data());
   return Napi::Number::New(env, static_cast<double>((alignment - (address & (alignment - 1))) & (alignment - 1)));
+}
+
+/* Whether the ring takes a provided-buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19). */
+bool BufferRingWorks(UringRing& ring) {
+  const size_t bytes = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return false;
+  PbufRegister reg;
+  std::memset(&reg, 0, sizeof reg);
+  reg.ring_addr = reinterpret_cast<uint64_t>(mem);
+  reg.ring_entries = 1;
+  bool ok = ring.Register(PROACTOR_IORING_REGISTER_PBUF_RING, &reg, 1) >= 0;
+  if (ok) {
+    std::memset(&reg, 0, sizeof reg);
+    (void)ring.Register(PROACTOR_IORING_UNREGISTER_PBUF_RING, &reg, 1);
+  }
+  munmap(mem, bytes);
+  return ok;
 }
 
 }  // namespace

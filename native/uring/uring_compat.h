@@ -53,7 +53,41 @@
 #define PROACTOR_IORING_REGISTER_BUFFERS_UPDATE 16u
 #define PROACTOR_IORING_RSRC_REGISTER_SPARSE (1U << 0)
 
+/* Linux 6.0: zero-copy send, multishot recv; 5.19: multishot accept, cancel by fd, provided
+ * buffer rings. (IORING_CQE_F_MORE is 5.13, IORING_CQE_F_BUFFER and IOSQE_BUFFER_SELECT 5.7.) */
+#define PROACTOR_IORING_OP_SEND_ZC 47u
+#define PROACTOR_IORING_CQE_F_BUFFER (1U << 0)
+#define PROACTOR_IORING_CQE_F_MORE (1U << 1)
+#define PROACTOR_IORING_CQE_F_NOTIF (1U << 3)
+#define PROACTOR_IORING_CQE_BUFFER_SHIFT 16
+#define PROACTOR_IOSQE_BUFFER_SELECT (1U << 5)
+#define PROACTOR_IORING_RECV_MULTISHOT (1U << 1)
+#define PROACTOR_IORING_ACCEPT_MULTISHOT (1U << 0)
+#define PROACTOR_IORING_ASYNC_CANCEL_ALL (1U << 0)
+#define PROACTOR_IORING_ASYNC_CANCEL_FD (1U << 1)
+#define PROACTOR_IORING_REGISTER_PBUF_RING 22u
+#define PROACTOR_IORING_UNREGISTER_PBUF_RING 23u
+
 namespace proactor {
+
+/* struct io_uring_buf and io_uring_buf_reg of Linux 5.19. A buffer ring is an array of
+ * io_uring_buf whose first entry's last 16 bits (resv) are the ring's tail. */
+struct PbufEntry {
+  uint64_t addr;
+  uint32_t len;
+  uint16_t bid;
+  uint16_t resv;
+};
+static_assert(sizeof(PbufEntry) == 16, "io_uring_buf is 16 bytes");
+
+struct PbufRegister {
+  uint64_t ring_addr;
+  uint32_t ring_entries;
+  uint16_t bgid;
+  uint16_t flags;
+  uint64_t resv[3];
+};
+static_assert(sizeof(PbufRegister) == 40, "io_uring_buf_reg is 40 bytes");
 
 /* struct io_uring_rsrc_register and io_uring_rsrc_update2 of Linux 5.13, spelled out so that
  * an older <linux/io_uring.h> still builds. */

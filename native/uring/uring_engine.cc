@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "../common/poll_events.h"
 #include "../common/resource_views.h"
 #include "../common/stat_area.h"
 #include "../common/system_error.h"
@@ -28,7 +30,26 @@ bool IsTransfer(uint8_t opcode) {
          opcode == PROACTOR_OP_RECVFROM || opcode == PROACTOR_OP_SENDTO;
 }
 
-bool IsSocketOp(uint8_t opcode) { return opcode >= PROACTOR_OP_SOCKET && opcode <= PROACTOR_OP_SENDTO; }
+bool IsSocketOp(uint8_t opcode) { return opcode >= PROACTOR_OP_SOCKET && opcode <= PROACTOR_OP_RECV_MULTI; }
+
+/* Operations that may wait on their descriptor for as long as the peer likes: closing the
+ * descriptor through the queue ends them (ECANCELED), as on every backend. */
+bool IsWaitingOp(uint8_t opcode) {
+  switch (opcode) {
+    case PROACTOR_OP_ACCEPT:
+    case PROACTOR_OP_CONNECT:
+    case PROACTOR_OP_RECV:
+    case PROACTOR_OP_SEND:
+    case PROACTOR_OP_RECVFROM:
+    case PROACTOR_OP_SENDTO:
+    case PROACTOR_OP_POLL:
+    case PROACTOR_OP_ACCEPT_MULTI:
+    case PROACTOR_OP_RECV_MULTI:
+      return true;
+    default:
+      return false;
+  }
+}
 
 /* Socket operations that never wait, and so may be plain system calls made at launch. */
 bool CanRunAtLaunch(uint8_t opcode) {
@@ -71,6 +92,7 @@ Napi::Function UringEngine::Define(Napi::Env env) {
                          InstanceMethod<&UringEngine::UnregisterBuffers>("unregisterBuffers"),
                          InstanceMethod<&UringEngine::RegisterFiles>("registerFiles"),
                          InstanceMethod<&UringEngine::UnregisterFiles>("unregisterFiles"),
+                         InstanceMethod<&UringEngine::ProvideBuffers>("provideBuffers"),
                      });
 }
 
@@ -115,6 +137,7 @@ UringEngine::~UringEngine() { Unregister(true); }
 void UringEngine::Unregister(bool in_finalizer) {
   ReleaseBuffers();
   ReleaseFiles();
+  ReleaseBufferRing(ring_ != nullptr);
   if (ring_ != nullptr) ring_->Unregister(id_);
   ring_ = nullptr;
   if (self_ref_ && !in_finalizer) Napi::ObjectWrap<UringEngine>::Unref();
@@ -131,6 +154,8 @@ void UringEngine::Detach() {
   buffer_count_ = 0;
   files_.clear();
   file_count_ = 0;
+  ReleaseBufferRing(false);
+  waiting_fds_.clear();
   if (self_ref_) Napi::ObjectWrap<UringEngine>::Unref();
   self_ref_ = false;
 }
@@ -248,6 +273,9 @@ unsigned UringEngine::KernelOpcode(uint8_t proactor_opcode) {
     case PROACTOR_OP_SHUTDOWN: return PROACTOR_IORING_OP_SHUTDOWN;
     case PROACTOR_OP_RECVFROM: return IORING_OP_RECVMSG;
     case PROACTOR_OP_SENDTO: return IORING_OP_SENDMSG;
+    case PROACTOR_OP_POLL: return IORING_OP_POLL_ADD;
+    case PROACTOR_OP_ACCEPT_MULTI: return IORING_OP_ACCEPT;
+    case PROACTOR_OP_RECV_MULTI: return IORING_OP_RECV;
     default: return kNoKernelOpcode;  // setsockopt, getsockname: plain calls (RunAtLaunch)
   }
 }
@@ -273,6 +301,8 @@ int UringEngine::Prepare(const proactor_sqe& e, napi_value resources, Slot& slot
     return slot.sockaddr.get();
   };
   slot.expected = 0;
+  slot.zero_copy = false;
+  slot.waiting_fd = -1;
   q->opcode = static_cast<uint8_t>(KernelOpcode(e.opcode));
   q->user_data = MakeUserData(slot.generation, id_, static_cast<uint16_t>(e.slot));
   switch (e.opcode) {
@@ -426,8 +456,34 @@ int UringEngine::Prepare(const proactor_sqe& e, napi_value resources, Slot& slot
       // A peer that went away gives EPIPE, never SIGPIPE.
       q->msg_flags = e.opcode == PROACTOR_OP_SEND ? MSG_NOSIGNAL : 0;
       slot.expected = e.len;
+      if (e.opcode == PROACTOR_OP_SEND && (e.op_flags & PROACTOR_SEND_F_ZEROCOPY) != 0 && ring_ != nullptr &&
+          ring_->ring().Supports(PROACTOR_IORING_OP_SEND_ZC)) {
+        // The kernel posts the result, then (flag NOTIF) that it let go of the buffer: the
+        // operation completes at the second, so the queue keeps the buffer until then.
+        q->opcode = PROACTOR_IORING_OP_SEND_ZC;
+        slot.zero_copy = true;
+        zero_copy_sends_++;
+      }
       return 0;
     }
+    case PROACTOR_OP_POLL:
+      q->fd = e.fd;
+      q->poll32_events = NativePollEvents(e.op_flags);
+      return 0;
+    case PROACTOR_OP_ACCEPT_MULTI:
+      // No address buffer: one would be overwritten by every connection before it is read.
+      // DeliverReady asks getpeername() for each one's peer.
+      q->fd = e.fd;
+      q->accept_flags = SOCK_CLOEXEC;
+      q->ioprio = PROACTOR_IORING_ACCEPT_MULTISHOT;
+      return 0;
+    case PROACTOR_OP_RECV_MULTI:
+      if (buffer_ring_.entries == nullptr) return -EINVAL;  // aio-core provides buffers first
+      q->fd = e.fd;
+      q->ioprio = PROACTOR_IORING_RECV_MULTISHOT;
+      q->flags = PROACTOR_IOSQE_BUFFER_SELECT;
+      q->buf_group = id_;
+      return 0;
     case PROACTOR_OP_RECVFROM:
     case PROACTOR_OP_SENDTO: {
       // One msghdr, iovec and sockaddr per slot, owned by it until the final completion: the
@@ -499,6 +555,12 @@ void UringEngine::Launch(uint16_t index) {
   // Closing a registered descriptor through the queue also drops it from the registration,
   // so that the kernel's reference goes with the descriptor (pool or ring alike).
   if (slot.opcode == PROACTOR_OP_CLOSE && !files_.empty()) ForgetFile(slot.prepared.fd);
+  // Operations still waiting on the descriptor end first (ECANCELED): a kernel request holds
+  // its own reference to the file and would otherwise wait on after the close.
+  if (slot.opcode == PROACTOR_OP_CLOSE && !waiting_fds_.empty() && ring_ != nullptr) {
+    auto it = waiting_fds_.find(slot.prepared.fd);
+    if (it != waiting_fds_.end()) ring_->QueueCancelFd(slot.prepared.fd);
+  }
   // (Results posted here are finished by whoever launched: Submit wakes the ring for them,
   // Finish runs inside EnvRing::Reap, which processes local results after routing.)
   if (RunsAtLaunch(slot.opcode)) {
@@ -519,6 +581,10 @@ void UringEngine::Launch(uint16_t index) {
     return;
   }
   slot.where = Slot::Where::Ring;
+  if (IsWaitingOp(slot.opcode)) {
+    slot.waiting_fd = slot.prepared.fd;
+    waiting_fds_[slot.waiting_fd]++;
+  }
   if (ring_->credentials_error() < 0) {
     // SQPOLL: the new credentials could not be registered; running with the old ones is not
     // an option.
@@ -779,6 +845,89 @@ Napi::Value UringEngine::UnregisterFiles(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+/* provideBuffers(memory: Uint8Array, size: number, count: number): the buffers of
+ * PROACTOR_OP_RECV_MULTI, once per engine. count is a power of two <= 32768. */
+Napi::Value UringEngine::ProvideBuffers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_ || ring_ == nullptr) throw Napi::Error::New(env, "the io_uring engine is closed");
+  if (buffer_ring_.entries != nullptr) throw Napi::Error::New(env, "buffers were already provided");
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) {
+    throw Napi::TypeError::New(env, "provideBuffers(memory: Uint8Array, size: number, count: number)");
+  }
+  ByteSpan span;
+  if (!GetByteSpan(env, info[0], &span)) throw Napi::TypeError::New(env, "memory must be an ArrayBufferView");
+  const double size = info[1].As<Napi::Number>().DoubleValue();
+  const double count = info[2].As<Napi::Number>().DoubleValue();
+  if (!(size >= 1 && size <= (1u << 30)) || size != static_cast<double>(static_cast<uint32_t>(size))) {
+    throw Napi::RangeError::New(env, "size must be an integer from 1 to 2^30");
+  }
+  const uint32_t n = static_cast<uint32_t>(count);
+  if (!(count >= 1 && count <= 32768) || count != static_cast<double>(n) || (n & (n - 1)) != 0) {
+    throw Napi::RangeError::New(env, "count must be a power of two up to 32768");
+  }
+  const uint32_t bytes = static_cast<uint32_t>(size);
+  if (span.data == nullptr || span.length / bytes < n) throw Napi::RangeError::New(env, "memory is smaller than size * count");
+  const long page = sysconf(_SC_PAGESIZE);
+  const size_t ring_bytes = ((sizeof(PbufEntry) * n + static_cast<size_t>(page) - 1) / page) * page;
+  void* mem = mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) throw SystemError(env, -errno, "mmap");
+  PbufRegister reg;
+  std::memset(&reg, 0, sizeof reg);
+  reg.ring_addr = reinterpret_cast<uint64_t>(mem);
+  reg.ring_entries = n;
+  reg.bgid = id_;
+  int r = ring_->ring().Register(PROACTOR_IORING_REGISTER_PBUF_RING, &reg, 1);
+  if (r < 0) {
+    munmap(mem, ring_bytes);
+    throw SystemError(env, r, "io_uring_register");
+  }
+  buffer_ring_.entries = static_cast<PbufEntry*>(mem);
+  buffer_ring_.mapped = ring_bytes;
+  buffer_ring_.base = span.data;
+  buffer_ring_.size = bytes;
+  buffer_ring_.count = n;
+  buffer_ring_.tail = 0;
+  buffer_ring_.memory = Napi::Persistent(info[0]);
+  for (uint32_t id = 0; id < n; id++) RecycleBuffer(id);
+  PublishBuffers();
+  return env.Undefined();
+}
+
+void UringEngine::RecycleBuffer(uint32_t id) {
+  BufferRing& b = buffer_ring_;
+  if (b.entries == nullptr || id >= b.count) return;
+  // Field by field: entries[0].resv is the ring's tail, which only PublishBuffers writes.
+  PbufEntry& e = b.entries[b.tail & (b.count - 1)];
+  e.addr = reinterpret_cast<uint64_t>(b.base + static_cast<size_t>(id) * b.size);
+  e.len = b.size;
+  e.bid = static_cast<uint16_t>(id);
+  b.tail++;
+}
+
+void UringEngine::PublishBuffers() {
+  BufferRing& b = buffer_ring_;
+  if (b.entries == nullptr) return;
+  __atomic_store_n(&b.entries[0].resv, b.tail, __ATOMIC_RELEASE);
+}
+
+void UringEngine::ReleaseBufferRing(bool ring_alive) {
+  BufferRing& b = buffer_ring_;
+  if (b.entries == nullptr) return;
+  if (ring_alive && ring_ != nullptr) {
+    PbufRegister reg;
+    std::memset(&reg, 0, sizeof reg);
+    reg.bgid = id_;
+    (void)ring_->ring().Register(PROACTOR_IORING_UNREGISTER_PBUF_RING, &reg, 1);
+  }
+  munmap(b.entries, b.mapped);
+  b.entries = nullptr;
+  b.mapped = 0;
+  b.base = nullptr;
+  b.count = 0;
+  b.size = 0;
+  b.memory.Reset();
+}
+
 void UringEngine::QueueCancel(uint32_t target) {
   if (target >= slots_.size()) return;
   Slot& slot = slots_[target];
@@ -806,17 +955,67 @@ void UringEngine::QueueCancel(uint32_t target) {
 
 void UringEngine::PostLocal(uint16_t slot, int32_t result) {
   slots_[slot].where = Slot::Where::Local;
-  local_.push_back({slot, result});
+  local_.push_back({slot, 0, result, 0});
 }
 
 // ---- completion ----------------------------------------------------------------------------
 
-void UringEngine::OnCompletion(uint16_t index, uint32_t generation, int32_t result) {
+void UringEngine::OnCompletion(uint16_t index, uint32_t generation, int32_t result, uint32_t cqe_flags) {
+  const bool has_buffer = (cqe_flags & PROACTOR_IORING_CQE_F_BUFFER) != 0;
+  const uint32_t buffer = cqe_flags >> PROACTOR_IORING_CQE_BUFFER_SHIFT;
   if (index >= slots_.size()) return;
   Slot& slot = slots_[index];
-  if (!slot.busy || slot.generation != generation) return;
-  if (slot.where != Slot::Where::Ring && slot.where != Slot::Where::Pool) return;
+  if (!slot.busy || slot.generation != generation ||
+      (slot.where != Slot::Where::Ring && slot.where != Slot::Where::Pool)) {
+    // Nobody wants the data: the buffer goes straight back to the kernel.
+    if (has_buffer) {
+      RecycleBuffer(buffer);
+      PublishBuffers();
+    }
+    return;
+  }
+  const bool more = (cqe_flags & PROACTOR_IORING_CQE_F_MORE) != 0;
+  switch (slot.opcode) {
+    case PROACTOR_OP_RECV_MULTI:
+      if (has_buffer) {
+        if (result > 0) {
+          PostItem(index, result, PROACTOR_CQE_F_MORE | PROACTOR_CQE_F_BUFFER, buffer);
+        } else {
+          RecycleBuffer(buffer);
+          PublishBuffers();
+        }
+      }
+      if (more) return;
+      // Ended with data (its item is posted above) or by the kernel for its own reasons:
+      // UV_ENOBUFS tells the queue to start receiving again.
+      if (result > 0) result = -ENOBUFS;
+      Finish(index, result);
+      return;
+    case PROACTOR_OP_ACCEPT_MULTI:
+      if (result >= 0) PostItem(index, result, PROACTOR_CQE_F_MORE, 0);
+      if (more) return;
+      Finish(index, result >= 0 ? -ENOBUFS : result);
+      return;
+    default:
+      break;
+  }
+  if (slot.zero_copy) {
+    if ((cqe_flags & PROACTOR_IORING_CQE_F_NOTIF) != 0) {
+      Finish(index, slot.zero_copy_result);
+      return;
+    }
+    if (more) {
+      // The notification follows once the kernel let go of the buffer.
+      slot.zero_copy_result = result;
+      return;
+    }
+  }
   Finish(index, result);
+}
+
+void UringEngine::PostItem(uint16_t index, int32_t result, uint16_t flags, uint32_t buffer) {
+  multishot_items_++;
+  ready_.push_back({index, flags, result, buffer});
 }
 
 void UringEngine::ProcessLocal() {
@@ -833,6 +1032,17 @@ void UringEngine::ProcessLocal() {
 void UringEngine::Finish(uint16_t index, int32_t result) {
   Slot& slot = slots_[index];
   if (slot.opcode == PROACTOR_OP_TIMEOUT && result == -ETIME) result = 0;
+  if (slot.opcode == PROACTOR_OP_POLL && result >= 0) {
+    // The kernel also reports events nobody asked for (it always watches for RDHUP): only what
+    // was asked, plus ERR and HUP, as poll(2) does.
+    const uint32_t wanted = slot.prepared.poll32_events | POLLERR | POLLHUP;
+    result = static_cast<int32_t>(PortablePollEvents(static_cast<uint32_t>(result) & wanted));
+  }
+  if (slot.waiting_fd >= 0) {
+    auto it = waiting_fds_.find(slot.waiting_fd);
+    if (it != waiting_fds_.end() && --it->second == 0) waiting_fds_.erase(it);
+    slot.waiting_fd = -1;
+  }
   if ((slot.opcode == PROACTOR_OP_STAT || slot.opcode == PROACTOR_OP_FSTAT) && result >= 0 && slot.stx) {
     FillStatRecord(ring_js_.StatRecord(index), *slot.stx);
   }
@@ -862,29 +1072,54 @@ void UringEngine::Finish(uint16_t index, int32_t result) {
       if (slots_[next].where == Slot::Where::Ring) ring_->Flush();
     }
   }
-  ready_.push_back({index, result});
+  ready_.push_back({index, 0, result, 0});
 }
 
 uint32_t UringEngine::DeliverReady(Napi::Env env, napi_value* exception, bool* js_gone) {
   uint32_t total = 0;
   proactor_cqe* out = ring_js_.completions();
   const uint32_t capacity = ring_js_.completion_capacity();
+  std::vector<uint32_t> lent;  /* provided buffers whose data this batch hands over */
   while (!ready_.empty() && !closed_) {
     uint32_t n = 0;
+    uint32_t finals = 0;
+    if (++delivery_batch_ == 0) delivery_batch_ = 1;
+    lent.clear();
     while (n < capacity && !ready_.empty()) {
       const Result& r = ready_.front();
+      if ((r.flags & PROACTOR_CQE_F_MORE) == 0) {
+        finals++;
+      } else if (slots_[r.slot].opcode == PROACTOR_OP_ACCEPT_MULTI) {
+        // The slot has one address record: one connection per slot per batch.
+        Slot& slot = slots_[r.slot];
+        if (slot.delivered_batch == delivery_batch_) break;
+        slot.delivered_batch = delivery_batch_;
+        SocketAddress peer;
+        std::memset(&peer.storage, 0, sizeof peer.storage);
+        peer.length = sizeof peer.storage;
+        if (getpeername(r.result, reinterpret_cast<struct sockaddr*>(&peer.storage), &peer.length) < 0) {
+          peer.length = 0;  // reset already: no address (family PROACTOR_AF_NONE)
+        }
+        EncodeAddressRecord(peer.storage, peer.length, ring_js_.AddressRecord(r.slot));
+      }
+      if ((r.flags & PROACTOR_CQE_F_BUFFER) != 0) lent.push_back(r.buffer);
       out[n].slot = r.slot;
-      out[n].flags = 0;
+      out[n].flags = r.flags;
       out[n].result = r.result;
-      out[n].reserved = 0;
+      out[n].buffer = r.buffer;
       ready_.pop_front();
       n++;
     }
-    in_flight_ -= n;
+    in_flight_ -= finals;
     total += n;
     in_complete_ = true;
     napi_status status = ring_js_.Complete(env, n, exception);
     in_complete_ = false;
+    // The queue copied the data out during complete(): the buffers go back to the kernel.
+    if (!lent.empty() && !closed_) {
+      for (uint32_t id : lent) RecycleBuffer(id);
+      PublishBuffers();
+    }
     if (status == napi_pending_exception && *exception != nullptr) break;
     if (status != napi_ok) {
       *js_gone = true;
@@ -996,6 +1231,11 @@ Napi::Value UringEngine::Info(const Napi::CallbackInfo& info) {
   out.Set("registeredFiles", static_cast<uint32_t>(files_.size()));
   out.Set("fileIndexBase", file_base_);
   out.Set("inFlight", in_flight_);
+  out.Set("multishotItems", static_cast<double>(multishot_items_));
+  out.Set("zeroCopySends", static_cast<double>(zero_copy_sends_));
+  out.Set("providedBuffers", buffer_ring_.count);
+  out.Set("providedBufferSize", buffer_ring_.size);
+  out.Set("waitingDescriptors", static_cast<uint32_t>(waiting_fds_.size()));
   Napi::Array blocking = Napi::Array::New(env);
   uint32_t k = 0;
   for (uint8_t op = 0; op < PROACTOR_OP_CANCEL; op++) {
@@ -1004,7 +1244,7 @@ Napi::Value UringEngine::Info(const Napi::CallbackInfo& info) {
   out.Set("blockingOps", blocking);
   Napi::Array at_launch = Napi::Array::New(env);
   k = 0;
-  for (uint8_t op = PROACTOR_OP_SOCKET; op <= PROACTOR_OP_SENDTO; op++) {
+  for (uint8_t op = PROACTOR_OP_SOCKET; op <= PROACTOR_OP_RECV_MULTI; op++) {
     if (RunsAtLaunch(op)) at_launch.Set(k++, Napi::Number::New(env, op));
   }
   out.Set("launchOps", at_launch);

@@ -52,6 +52,7 @@
 
 #include "../common/js_ring.h"
 #include "../common/socket_address.h"
+#include "uring_compat.h"
 #include "uring_env_ring.h"
 
 namespace proactor {
@@ -65,7 +66,7 @@ class UringEngine : public Napi::ObjectWrap<UringEngine> {
 
   /* ---- called by EnvRing ---- */
   /* A kernel or pool result for `slot`; ignored unless `generation` is the slot's current one. */
-  void OnCompletion(uint16_t slot, uint32_t generation, int32_t result);
+  void OnCompletion(uint16_t slot, uint32_t generation, int32_t result, uint32_t cqe_flags);
   /* Finishes results decided without the kernel (errors found at submit, cancelled members). */
   void ProcessLocal();
   bool HasReady() const { return !ready_.empty(); }
@@ -106,13 +107,34 @@ class UringEngine : public Napi::ObjectWrap<UringEngine> {
     /* recvfrom and sendto: allocated on first use, kept with the slot (its msg_name is sockaddr). */
     std::unique_ptr<Message> message;
     io_uring_sqe prepared{}; /* kept for the blocking pool and for chain members */
+    /* The descriptor the operation waits on, counted in waiting_fds_ while in the ring (-1: none). */
+    int32_t waiting_fd = -1;
+    /* A zero-copy send: its result, kept until the kernel's buffer-release notification. */
+    bool zero_copy = false;
+    int32_t zero_copy_result = 0;
+    /* The delivery batch that last handed over an item of this slot (see DeliverReady). */
+    uint32_t delivered_batch = 0;
     /* Chain head only: the members after it, in order. */
     std::shared_ptr<std::deque<uint16_t>> chain;
   };
 
   struct Result {
     uint16_t slot;
+    uint16_t flags; /* PROACTOR_CQE_F_* */
     int32_t result;
+    uint32_t buffer = 0;
+  };
+
+  /* The provided-buffer ring of PROACTOR_OP_RECV_MULTI (IORING_REGISTER_PBUF_RING, group id =
+   * the engine id): `count` buffers of `size` bytes in a JS-owned block the engine references. */
+  struct BufferRing {
+    PbufEntry* entries = nullptr; /* mmap'd, page aligned; entries[0].resv is the tail */
+    size_t mapped = 0;
+    uint8_t* base = nullptr;
+    uint32_t size = 0;
+    uint32_t count = 0;
+    uint16_t tail = 0;
+    Napi::Reference<Napi::Value> memory;
   };
 
   Napi::Value Submit(const Napi::CallbackInfo& info);
@@ -125,6 +147,13 @@ class UringEngine : public Napi::ObjectWrap<UringEngine> {
   Napi::Value UnregisterBuffers(const Napi::CallbackInfo& info);
   Napi::Value RegisterFiles(const Napi::CallbackInfo& info);
   Napi::Value UnregisterFiles(const Napi::CallbackInfo& info);
+  Napi::Value ProvideBuffers(const Napi::CallbackInfo& info);
+  /* Hands buffer `id` back to the kernel (visible at the next PublishBuffers). */
+  void RecycleBuffer(uint32_t id);
+  void PublishBuffers();
+  void ReleaseBufferRing(bool ring_alive);
+  /* An item (a completion with PROACTOR_CQE_F_MORE) of a multishot operation. */
+  void PostItem(uint16_t slot, int32_t result, uint16_t flags, uint32_t buffer);
 
   /* Turns a prepared (plain) SQE into its registered-buffer / fixed-file form where it can. */
   void UseRegistered(uint8_t proactor_opcode, io_uring_sqe* sqe);
@@ -181,6 +210,14 @@ class UringEngine : public Napi::ObjectWrap<UringEngine> {
   uint32_t file_count_ = 0;
   uint64_t fixed_buffer_ops_ = 0; /* SQEs issued as READ_FIXED / WRITE_FIXED */
   uint64_t fixed_file_ops_ = 0;   /* SQEs issued with IOSQE_FIXED_FILE */
+
+  BufferRing buffer_ring_;
+  /* Descriptors with operations waiting on them in the ring: closing one through the queue
+   * cancels them first (IORING_ASYNC_CANCEL_FD), as every backend ends them with ECANCELED. */
+  std::unordered_map<int, uint32_t> waiting_fds_;
+  uint32_t delivery_batch_ = 0;
+  uint64_t multishot_items_ = 0;
+  uint64_t zero_copy_sends_ = 0;
 
   uint32_t in_flight_ = 0; /* operations with a slot, not yet delivered */
   bool user_ref_ = true;

@@ -190,6 +190,18 @@ void EnvRing::QueueCancel(uint64_t user_data, bool timer) {
   Push(q);
 }
 
+void EnvRing::QueueCancelFd(int fd) {
+  if (!ring_.Supports(IORING_OP_ASYNC_CANCEL)) return;
+  io_uring_sqe q;
+  std::memset(&q, 0, sizeof q);
+  q.opcode = IORING_OP_ASYNC_CANCEL;
+  q.fd = fd;
+  q.cancel_flags = PROACTOR_IORING_ASYNC_CANCEL_FD | PROACTOR_IORING_ASYNC_CANCEL_ALL;
+  q.user_data = kCancelUserData;
+  cancels_in_ring_++;
+  Push(q);
+}
+
 void EnvRing::Wake() { eventfd_write(eventfd_.fd, 1); }
 
 // ---- completion ----------------------------------------------------------------------------
@@ -253,7 +265,7 @@ void EnvRing::Reap() {
     unsigned ready = ring_.CqReady();
     for (unsigned k = 0; k < ready; k++) {
       const io_uring_cqe& cqe = ring_.CqeAt(k);
-      Route(cqe.user_data, cqe.res);
+      Route(cqe.user_data, cqe.res, cqe.flags);
     }
     ring_.CqAdvance(ready);
     if (ready > 0) continue;
@@ -268,14 +280,15 @@ void EnvRing::Reap() {
   }
 }
 
-void EnvRing::Route(uint64_t user_data, int32_t result) {
+void EnvRing::Route(uint64_t user_data, int32_t result, uint32_t flags) {
   if (user_data == kCancelUserData) {
     cancels_in_ring_--;
     return;
   }
   uint16_t id = static_cast<uint16_t>(user_data >> 16);
   if (id >= engines_.size() || engines_[id] == nullptr) return;
-  engines_[id]->OnCompletion(static_cast<uint16_t>(user_data), static_cast<uint32_t>(user_data >> 32), result);
+  engines_[id]->OnCompletion(static_cast<uint16_t>(user_data), static_cast<uint32_t>(user_data >> 32), result,
+                             flags);
 }
 
 int EnvRing::Wait(int64_t timeout_ns) {
@@ -345,7 +358,7 @@ void EnvRing::CancelAndDrain() {
   const auto give_up = std::chrono::steady_clock::now() + kDrainLimit;
   for (;;) {
     unsigned ready = ring_.CqReady();
-    for (unsigned k = 0; k < ready; k++) Route(ring_.CqeAt(k).user_data, ring_.CqeAt(k).res);
+    for (unsigned k = 0; k < ready; k++) Route(ring_.CqeAt(k).user_data, ring_.CqeAt(k).res, ring_.CqeAt(k).flags);
     ring_.CqAdvance(ready);
     if (ready == 0 && ring_.CqOverflowed()) ring_.Enter(true, 0, -1);
     bool busy = cancels_in_ring_ > 0;

@@ -91,6 +91,8 @@ class EnvRing {
   void Flush();
   /* Cancels the operation with `user_data` (TIMEOUT_REMOVE for timers). */
   void QueueCancel(uint64_t user_data, bool timer);
+  /* Cancels every operation in the ring waiting on descriptor `fd` (Linux 5.19; a no-op before). */
+  void QueueCancelFd(int fd);
   /* Makes the poll callback run soon (results decided without the kernel). */
   void Wake();
   /* Whether `engine` wants the loop kept alive; the poll handle is ref'd while any does. */
@@ -142,7 +144,7 @@ class EnvRing {
   void Open(Napi::Env env);
   /* Completions from the CQ ring, its overflow list and the pool, to their engines. */
   void Reap();
-  void Route(uint64_t user_data, int32_t result);
+  void Route(uint64_t user_data, int32_t result, uint32_t flags = 0);
   /* Moves backlogged SQEs into the SQ and flushes. */
   void DrainBacklog();
   /* Applies the pending releases whose SQEs were all consumed. */

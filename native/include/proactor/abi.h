@@ -23,6 +23,12 @@
  * - The resources of an operation (buffers, paths) are not in the entry: they live in the
  *   queue's resource table at index 2 * slot and 2 * slot + 1, and stay referenced by the
  *   queue until the operation's final completion.
+ * - Provided buffers (PROACTOR_OP_RECV_MULTI): the queue hands the engine one memory block of
+ *   `count` buffers of `size` bytes (Engine.provideBuffers); buffer i is bytes
+ *   [i * size, (i + 1) * size). The engine lends them to the kernel and takes each back after
+ *   the complete() call that handed its data over returned.
+ * - Closing a socket through the queue ends the operations still waiting on it (accept, recv,
+ *   connect, poll, ...) with UV_ECANCELED, on every backend.
  */
 #ifndef PROACTOR_ABI_H
 #define PROACTOR_ABI_H
@@ -70,11 +76,35 @@ enum proactor_opcode {
                                   the sender's address into the slot's address area */
   PROACTOR_OP_SENDTO = 28,     /* [buffer] fd, buf_offset, len; the slot's address area holds the
                                   destination -> bytes sent */
-  PROACTOR_OP_COUNT = 29
+  PROACTOR_OP_POLL = 29,       /* fd, op_flags = PROACTOR_POLL_* events wanted -> the PROACTOR_POLL_*
+                                  events ready (ERR and HUP are reported whether asked for or not) */
+  /* Multishot (only with the multishot capability): one request, many completions. Every
+   * completion but the last carries PROACTOR_CQE_F_MORE and is an item; the last one ends the
+   * request (an error, or as said below). Cancelling ends it with UV_ECANCELED. */
+  PROACTOR_OP_ACCEPT_MULTI = 30, /* fd -> items: a new fd each, the peer's address in the slot's address
+                                    area while that completion is handed over (a batch holds at most one
+                                    item per slot) */
+  PROACTOR_OP_RECV_MULTI = 31, /* fd -> items: bytes received into the provided buffer named by the
+                                  completion's `buffer` field (flag PROACTOR_CQE_F_BUFFER), readable only
+                                  during the complete() call that hands it over; the last completion is
+                                  0 (peer closed its side), an error, or UV_ENOBUFS (the backend stopped
+                                  receiving, e.g. no provided buffer was free: start it again) */
+  PROACTOR_OP_COUNT = 32
 };
 
 /* Submission entry flags. */
 #define PROACTOR_SQE_F_LINK 0x01u
+
+/* op_flags for PROACTOR_OP_SEND. */
+#define PROACTOR_SEND_F_ZEROCOPY 0x01u /* send from the buffer without copying it (a hint): the
+                                          final completion comes once the buffer is released */
+
+/* Events of PROACTOR_OP_POLL (portable values, not POLL* numbers). */
+#define PROACTOR_POLL_IN 0x01u
+#define PROACTOR_POLL_OUT 0x04u
+#define PROACTOR_POLL_ERR 0x08u
+#define PROACTOR_POLL_HUP 0x10u
+#define PROACTOR_POLL_RDHUP 0x20u /* the peer shut its writing side down */
 
 /* op_flags for PROACTOR_OP_STAT. */
 #define PROACTOR_STAT_F_NOFOLLOW 0x01u /* lstat */
@@ -104,7 +134,8 @@ enum proactor_opcode {
 #define PROACTOR_SO_KEEPALIVE 4u
 
 /* Completion entry flags. */
-#define PROACTOR_CQE_F_MORE 0x01u /* more completions follow for this slot */
+#define PROACTOR_CQE_F_MORE 0x01u   /* more completions follow for this slot */
+#define PROACTOR_CQE_F_BUFFER 0x02u /* `buffer` names the provided buffer holding the data */
 
 /* Submission entry, 64 bytes. */
 struct proactor_sqe {
@@ -129,7 +160,7 @@ struct proactor_cqe {
   uint32_t slot;      /*  0 */
   uint32_t flags;     /*  4 PROACTOR_CQE_F_* */
   int32_t result;     /*  8 */
-  uint32_t reserved;  /* 12 */
+  uint32_t buffer;    /* 12 provided-buffer index (PROACTOR_CQE_F_BUFFER), else 0 */
 };
 
 /*

@@ -41,14 +41,27 @@ export const Opcode = {
   GETSOCKNAME: 26,
   RECVFROM: 27,
   SENDTO: 28,
+  POLL: 29,
+  ACCEPT_MULTI: 30,
+  RECV_MULTI: 31,
 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
-export const OPCODE_COUNT = 29;
+export const OPCODE_COUNT = 32;
 
 export const SQE_F_LINK = 0x01;
 export const STAT_F_NOFOLLOW = 0x01;
 export const UNLINK_F_DIR = 0x01;
 export const CQE_F_MORE = 0x01;
+export const CQE_F_BUFFER = 0x02;
+/** send's op_flags: zero-copy send (a hint; completes once the buffer is released). */
+export const SEND_F_ZEROCOPY = 0x01;
+
+/** Events of poll (portable values). */
+export const POLL_IN = 0x01;
+export const POLL_OUT = 0x04;
+export const POLL_ERR = 0x08;
+export const POLL_HUP = 0x10;
+export const POLL_RDHUP = 0x20;
 
 /** Portable address families (socket's op_flags and the address area's family byte). */
 export const AF_NONE = 0;
@@ -104,6 +117,7 @@ export const CqeOffset = {
   slot: 0,
   flags: 4,
   result: 8,
+  buffer: 12,
 } as const;
 
 /** Index of each field in a slot's stat record (Float64Array). */
@@ -174,10 +188,11 @@ export function encodeCompletion(
   slot: number,
   result: number,
   flags = 0,
+  buffer = 0,
 ): void {
   const b = index * (CQE_SIZE / 4);
   i32[b] = slot | 0;
   i32[b + 1] = flags;
   i32[b + 2] = result;
-  i32[b + 3] = 0;
+  i32[b + 3] = buffer;
 }

@@ -42,7 +42,8 @@ export type SocketOperationName =
   | 'setsockopt'
   | 'getsockname'
   | 'recvfrom'
-  | 'sendto';
+  | 'sendto'
+  | 'poll';
 
 /** The file and control operations: what a backend that implements them all lists in `ops`
  * (sockets are the separate SOCKET_OPERATIONS). */
@@ -83,6 +84,7 @@ export const SOCKET_OPERATIONS: ReadonlySet<SocketOperationName> = new Set<Socke
   'getsockname',
   'recvfrom',
   'sendto',
+  'poll',
 ]);
 
 /** What a backend can do. An operation outside `ops` fails with ERR_PROACTOR_UNSUPPORTED. */
@@ -95,8 +97,12 @@ export interface Capabilities {
   /** Whether an operation already running in the kernel or a thread can be cancelled, or only
    * operations that have not started yet and timeouts. */
   readonly cancelInFlight: boolean;
-  /** Operations producing several completions (multishot accept/recv). */
+  /** Operations producing several completions (multishot accept/recv): `accepts()` and `recvs()`
+   * are served by one request each, receiving into buffers the queue provides (Engine.provideBuffers). */
   readonly multishot: boolean;
+  /** `send(fd, data, { zeroCopy: true })` sends without copying the data (elsewhere the option is
+   * accepted and the data copied, as usual). */
+  readonly zeroCopySend: boolean;
   /** `queue.registerBuffers()`: reads and writes into registered memory skip per-operation mapping. */
   readonly registeredBuffers: boolean;
   /** `queue.registerFiles()`: operations on registered descriptors skip the per-operation file lookup. */
@@ -167,6 +173,12 @@ export interface Engine {
    */
   registerFiles?(fds: readonly number[]): void;
   unregisterFiles?(): void;
+  /**
+   * Lends the engine `count` buffers of `size` bytes (buffer i is memory[i * size, (i + 1) * size))
+   * for RECV_MULTI, once (only with `capabilities.multishot`). The queue keeps `memory`
+   * referenced for its lifetime. Throws when the engine cannot use them.
+   */
+  provideBuffers?(memory: Uint8Array, size: number, count: number): void;
 }
 
 export interface Backend {

@@ -45,6 +45,7 @@ export {
   type ReadOptions,
   type RecvFromResult,
   type RecvOptions,
+  type SendOptions,
   type ShutdownHow,
   type SocketFamily,
   type SocketOption,

@@ -7,6 +7,12 @@ import {
   CQE_F_MORE,
   CQE_SIZE,
   Opcode,
+  POLL_ERR,
+  POLL_HUP,
+  POLL_IN,
+  POLL_OUT,
+  POLL_RDHUP,
+  SEND_F_ZEROCOPY,
   SHUT_RD,
   SHUT_RDWR,
   SHUT_WR,
@@ -98,6 +104,17 @@ export interface RecvOptions extends OpOptions {
   length?: number;
 }
 
+/** send: where in the buffer, how many bytes, and whether to send without copying. */
+export interface SendOptions extends RecvOptions {
+  /**
+   * Zero-copy send (a hint): the kernel sends straight from the buffer, and the operation
+   * completes only once the kernel let go of it (io_uring posts the result, then a release
+   * notification; the queue keeps the buffer until the second). Worth it for large buffers;
+   * on loopback the kernel copies anyway. Backends without `capabilities.zeroCopySend` copy.
+   */
+  zeroCopy?: boolean;
+}
+
 /** What `socket()` creates: IPv4 (4, the default), IPv6 (6) or a unix domain socket. */
 export type SocketFamily = 4 | 6 | 'unix';
 /** What `socket()` creates: 'stream' (TCP, the default) or 'dgram' (UDP). */
@@ -130,6 +147,14 @@ export interface QueueOptions {
   entries?: number;
   /** Completion entries delivered per batch (default: 2 * entries). */
   completionEntries?: number;
+  /**
+   * Backends with multishot receive (`capabilities.multishot`): `recvs()` iterators of this
+   * queue receive into a pool of `recvBufferCount` buffers of `recvBufferSize` bytes shared by
+   * all of them, allocated at the first `recvs()`, instead of a buffer per connection. Defaults:
+   * 16384 bytes, 256 buffers (4 MiB). The count is a power of two up to 32768.
+   */
+  recvBufferSize?: number;
+  recvBufferCount?: number;
 }
 
 /** A completion of the polled form. */
@@ -185,6 +210,9 @@ class Operation {
   dest: string | undefined = undefined;
   /** bind, connect and sendto: the address, written into the slot's address area at submission. */
   address: AddressRecord | undefined = undefined;
+  /** Multishot operations: called for each completion before the final one (result, CQE flags,
+   * provided-buffer index, slot). */
+  onItem: ((result: number, flags: number, buffer: number, slot: number) => void) | undefined = undefined;
 
   constructor(
     readonly opcode: Opcode,
@@ -201,6 +229,13 @@ const REGISTERED_MAX = 1024;
 /** io_uring refuses registered buffers above 1 GiB. */
 const REGISTERED_BUFFER_MAX = 2 ** 30;
 const INT32_MAX = 2 ** 31 - 1;
+const POLL_WANTED = POLL_IN | POLL_OUT | POLL_RDHUP | POLL_ERR | POLL_HUP;
+/** Multishot iterators stop their request while this many items wait for the consumer... */
+const ACCEPT_HIGH_WATER = 128;
+const RECV_HIGH_WATER = 1024 * 1024;
+/** ...and start it again once the consumer took them down to this. */
+const ACCEPT_LOW_WATER = 32;
+const RECV_LOW_WATER = 256 * 1024;
 const SHUTDOWN_HOW: Record<string, number> = { read: SHUT_RD, write: SHUT_WR, both: SHUT_RDWR };
 const SOCKET_OPTIONS: Record<string, number> = {
   reuseaddr: SO_REUSEADDR,
@@ -288,6 +323,10 @@ export class Queue implements AsyncDisposable {
   #registeredBuffers: ArrayBufferView[] = [];
   #hasRegisteredFiles = false;
   #polledHead = 0;
+  readonly #recvBufferSize: number;
+  readonly #recvBufferCount: number;
+  /** The provided buffers of multishot recvs(); undefined until the first, null when unusable. */
+  #recvPool: Uint8Array | null | undefined;
 
   constructor(backend: Backend, options: QueueOptions = {}) {
     if (backend === null || typeof backend !== 'object' || typeof backend.attach !== 'function') {
@@ -300,6 +339,25 @@ export class Queue implements AsyncDisposable {
       options.completionEntries === undefined
         ? 2 * entries
         : validateInteger(options.completionEntries, 'options.completionEntries', 1, 1 << 20);
+    this.#recvBufferSize =
+      options.recvBufferSize === undefined
+        ? 16384
+        : validateInteger(options.recvBufferSize, 'options.recvBufferSize', 1, 1 << 30);
+    const count =
+      options.recvBufferCount === undefined
+        ? 256
+        : validateInteger(options.recvBufferCount, 'options.recvBufferCount', 1, 32768);
+    if ((count & (count - 1)) !== 0) {
+      throw invalidArgValue('options.recvBufferCount', count, 'must be a power of two');
+    }
+    this.#recvBufferCount = count;
+    if (this.#recvBufferSize * count > 2 ** 32) {
+      throw outOfRange(
+        'options.recvBufferSize * options.recvBufferCount',
+        '<= 4 GiB',
+        this.#recvBufferSize * count,
+      );
+    }
     this.backend = backend;
     this.capabilities = backend.capabilities;
     this.entries = entries;
@@ -729,15 +787,77 @@ export class Queue implements AsyncDisposable {
   /**
    * The connections accepted on listening socket `fd`, one after another, as an async iterator:
    * `for await (const { fd, address } of q.accepts(server)) ...`. It ends with the error that
-   * ends accepting (an AbortError when `options.signal` aborts, EBADF once the socket is closed).
-   * Every backend gives the same sequence; backends with multishot accept may serve it from one
-   * kernel request, the others issue one accept after another.
+   * ends accepting (an AbortError when `options.signal` aborts, ECANCELED once the socket is
+   * closed through the queue). Every backend gives the same sequence; with multishot
+   * (`capabilities.multishot`) one kernel request serves it, accepting ahead of the consumer (at
+   * most 128 connections wait, then it pauses); connections accepted ahead and not taken when
+   * the loop ends are closed. Elsewhere one accept is issued after another.
    */
   accepts(fd: number, options: { signal?: AbortSignal } = {}): AsyncGenerator<AcceptResult, void, undefined> {
     // Arguments are checked now, not at the first next().
     validateFd(fd);
     const signal = validateAbortSignal(validateObject(options, 'options').signal);
+    if (this.capabilities.multishot && !this.#destroying) return this.#acceptMultishot(fd, signal);
     return this.#acceptLoop(fd, signal);
+  }
+
+  async *#acceptMultishot(
+    fd: number,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<AcceptResult, void, undefined> {
+    const items = new ItemChannel<AcceptResult>();
+    let op: Operation | undefined;
+    let paused = false;
+    let stopped = false;
+    const arm = (): void => {
+      op = this.#multishot(
+        Opcode.ACCEPT_MULTI,
+        'accept',
+        fd,
+        signal,
+        (result, _flags, _buffer, slot) => {
+          if (stopped) {
+            this.#closeQuietly(result);
+            return;
+          }
+          items.push({ fd: result, address: readAddress(this.#addresses, slot) ?? { path: '' } }, 1);
+          if (items.size >= ACCEPT_HIGH_WATER && !paused && op) {
+            paused = true;
+            this.#abort(op);
+          }
+        },
+        (error) => {
+          op = undefined;
+          if (stopped) return;
+          if (error === null || (paused && !signal?.aborted)) return;
+          if ((error as SystemError).code === 'ENOBUFS') arm();
+          else items.end(error);
+        },
+      );
+    };
+    arm();
+    try {
+      for (;;) {
+        if (paused && op === undefined && items.size <= ACCEPT_LOW_WATER && !items.done) {
+          paused = false;
+          arm();
+        }
+        const item = items.shift();
+        if (item !== undefined) {
+          yield item;
+          continue;
+        }
+        if (items.done) {
+          if (items.error) throw items.error;
+          return;
+        }
+        await items.wait();
+      }
+    } finally {
+      stopped = true;
+      if (op) this.#abort(op);
+      for (let item = items.shift(); item !== undefined; item = items.shift()) this.#closeQuietly(item.fd);
+    }
   }
 
   async *#acceptLoop(
@@ -750,8 +870,12 @@ export class Queue implements AsyncDisposable {
   /**
    * The data received on connected socket `fd`, chunk by chunk, as an async iterator of Buffers
    * of at most `options.size` bytes (default 64 KiB), until the peer shuts its side down (the
-   * iterator ends) or an error ends it (an AbortError when `options.signal` aborts). Each chunk
-   * is a fresh Buffer the caller may keep.
+   * iterator ends) or an error ends it (an AbortError when `options.signal` aborts, ECANCELED
+   * once the socket is closed through the queue). Each chunk is a fresh Buffer the caller may
+   * keep. With multishot (`capabilities.multishot`) one kernel request serves the iterator,
+   * receiving into the queue's shared buffer pool (see QueueOptions.recvBufferSize) and copying
+   * out, so an idle connection holds no buffer; it receives ahead of the consumer up to 1 MiB,
+   * then pauses. Elsewhere one recv into a fresh buffer is issued after another.
    */
   recvs(
     fd: number,
@@ -761,7 +885,116 @@ export class Queue implements AsyncDisposable {
     validateObject(options, 'options');
     const size =
       options.size === undefined ? 65536 : validateInteger(options.size, 'options.size', 1, IO_MAX_LENGTH);
-    return this.#recvLoop(fd, size, validateAbortSignal(options.signal));
+    const signal = validateAbortSignal(options.signal);
+    if (this.capabilities.multishot && !this.#destroying && this.#recvBuffers() !== null) {
+      return this.#recvMultishot(fd, size, signal);
+    }
+    return this.#recvLoop(fd, size, signal);
+  }
+
+  /** The provided-buffer pool, lent to the engine at first use; null when the engine refused it. */
+  #recvBuffers(): Uint8Array | null {
+    if (this.#recvPool !== undefined) return this.#recvPool;
+    const pool = new Uint8Array(this.#recvBufferSize * this.#recvBufferCount);
+    try {
+      if (this.#engine.provideBuffers === undefined) throw new Error('no provideBuffers');
+      this.#engine.provideBuffers(pool, this.#recvBufferSize, this.#recvBufferCount);
+      this.#recvPool = pool;
+    } catch {
+      // Single-shot receives give the same stream.
+      this.#recvPool = null;
+    }
+    return this.#recvPool;
+  }
+
+  async *#recvMultishot(
+    fd: number,
+    size: number,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<Buffer, void, undefined> {
+    const pool = this.#recvPool!;
+    const bufferSize = this.#recvBufferSize;
+    const items = new ItemChannel<Buffer>();
+    let op: Operation | undefined;
+    let paused = false;
+    let stopped = false;
+    const arm = (): void => {
+      op = this.#multishot(
+        Opcode.RECV_MULTI,
+        'read',
+        fd,
+        signal,
+        (result, _flags, buffer) => {
+          if (stopped) return;
+          // The data is readable only now: copy it out, in chunks of at most `size`.
+          const start = buffer * bufferSize;
+          for (let at = 0; at < result; at += size) {
+            const n = Math.min(size, result - at);
+            const chunk = Buffer.allocUnsafe(n);
+            chunk.set(pool.subarray(start + at, start + at + n));
+            items.push(chunk, n);
+          }
+          if (items.weight >= RECV_HIGH_WATER && !paused && op) {
+            paused = true;
+            this.#abort(op);
+          }
+        },
+        (error) => {
+          op = undefined;
+          if (stopped) return;
+          if (error === null)
+            items.end(); // the peer shut its side down
+          else if (paused && !signal?.aborted) return;
+          else if ((error as SystemError).code === 'ENOBUFS') arm();
+          else items.end(error);
+        },
+      );
+    };
+    arm();
+    try {
+      for (;;) {
+        if (paused && op === undefined && items.weight <= RECV_LOW_WATER && !items.done) {
+          paused = false;
+          arm();
+        }
+        const item = items.shift();
+        if (item !== undefined) {
+          yield item;
+          continue;
+        }
+        if (items.done) {
+          if (items.error) throw items.error;
+          return;
+        }
+        await items.wait();
+      }
+    } finally {
+      stopped = true;
+      if (op) this.#abort(op);
+    }
+  }
+
+  /** Issues a multishot operation: `onItem` for each item, `onEnd` with its final result
+   * (null for success, which is the end of stream for RECV_MULTI). */
+  #multishot(
+    opcode: Opcode,
+    syscall: string,
+    fd: number,
+    signal: AbortSignal | undefined,
+    onItem: (result: number, flags: number, buffer: number, slot: number) => void,
+    onEnd: (error: Error | null) => void,
+  ): Operation {
+    const op = new Operation(opcode, syscall);
+    op.fd = fd;
+    op.onItem = onItem;
+    this.#issue(op, opcode === Opcode.RECV_MULTI ? 'recv' : 'accept', { signal }, (error) => onEnd(error));
+    return op;
+  }
+
+  /** Closes a descriptor nobody will take (accepted ahead of a consumer that went away). */
+  #closeQuietly(fd: number): void {
+    if (this.#destroying) return;
+    this.close(fd, () => {});
   }
 
   async *#recvLoop(
@@ -809,6 +1042,30 @@ export class Queue implements AsyncDisposable {
       | undefined;
   }
 
+  /**
+   * Waits until `fd` is ready for `events` (POLL_IN, POLL_OUT, POLL_RDHUP, or'ed) and resolves
+   * with the events that are (POLL_ERR and POLL_HUP are reported whether asked for or not): the
+   * readiness model as one completion, for code that reads or writes through other means.
+   */
+  poll(fd: number, events: number, options: PolledOptions): void;
+  poll(fd: number, events: number, options?: OpOptions): Promise<number>;
+  poll(fd: number, events: number, callback: Callback<number>): void;
+  poll(fd: number, events: number, options: OpOptions | undefined, callback: Callback<number>): void;
+  poll(fd: number, events: number, options?: unknown, callback?: unknown): Promise<number> | undefined {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    const op = new Operation(Opcode.POLL, 'poll');
+    op.fd = validateFd(fd);
+    const wanted = validateInteger(events, 'events', 0, 0xffff);
+    if ((wanted & ~POLL_WANTED) !== 0) {
+      throw invalidArgValue('events', events, 'must be POLL_IN, POLL_OUT and POLL_RDHUP or-ed together');
+    }
+    op.opFlags = wanted;
+    return this.#issue(op, 'poll', options, checkCallback(callback)) as Promise<number> | undefined;
+  }
+
   /** Receives up to `length` bytes into `buffer` at `offset`; resolves with the count, 0 once the peer
    * shut its side down. */
   recv(fd: number, buffer: ArrayBufferView, options: RecvOptions & PolledOptions): void;
@@ -834,12 +1091,12 @@ export class Queue implements AsyncDisposable {
   }
 
   /** Sends bytes (a string is sent as UTF-8, or in the encoding given); resolves with the count. */
-  send(fd: number, data: ArrayBufferView | string, options: RecvOptions & PolledOptions): void;
-  send(fd: number, data: ArrayBufferView | string, options?: RecvOptions): Promise<number>;
+  send(fd: number, data: ArrayBufferView | string, options: SendOptions & PolledOptions): void;
+  send(fd: number, data: ArrayBufferView | string, options?: SendOptions): Promise<number>;
   send(fd: number, data: ArrayBufferView | string, offset: number, length?: number): Promise<number>;
   send(fd: number, data: string, encoding: BufferEncoding, options?: OpOptions): Promise<number>;
   send(fd: number, data: ArrayBufferView | string, callback: Callback<number>): void;
-  send(fd: number, data: ArrayBufferView | string, options: RecvOptions, callback: Callback<number>): void;
+  send(fd: number, data: ArrayBufferView | string, options: SendOptions, callback: Callback<number>): void;
   send(
     fd: number,
     data: ArrayBufferView | string,
@@ -864,7 +1121,15 @@ export class Queue implements AsyncDisposable {
       }
       view = Buffer.from(data, encoding);
     }
-    return this.#stream(Opcode.SEND, 'send', 'write', fd, view, a, b, c) as Promise<number> | undefined;
+    let opFlags = 0;
+    if (isOptionsObject(a) && a.zeroCopy !== undefined) {
+      if (typeof a.zeroCopy !== 'boolean')
+        throw invalidArgType('options.zeroCopy', 'of type boolean', a.zeroCopy);
+      if (a.zeroCopy && this.capabilities.zeroCopySend) opFlags = SEND_F_ZEROCOPY;
+    }
+    return this.#stream(Opcode.SEND, 'send', 'write', fd, view, a, b, c, undefined, opFlags) as
+      | Promise<number>
+      | undefined;
   }
 
   /**
@@ -1346,10 +1611,12 @@ export class Queue implements AsyncDisposable {
     b: unknown,
     c: unknown,
     address?: AddressRecord,
+    opFlags = 0,
   ) {
     const op = new Operation(opcode, syscall);
     op.fd = validateFd(fd);
     op.address = address;
+    op.opFlags = opFlags;
     const view = validateBuffer(buffer);
     let offset: unknown;
     let length: unknown;
@@ -1617,7 +1884,18 @@ export class Queue implements AsyncDisposable {
       const slot = cq[b] >>> 0;
       if (slot >= this.entries) continue; // SLOT_NONE: a cancel's own completion
       const op = slots[slot];
-      if (op === undefined || (cq[b + 1] & CQE_F_MORE) !== 0) continue;
+      if (op === undefined) continue;
+      if ((cq[b + 1] & CQE_F_MORE) !== 0) {
+        // An item of a multishot operation; its data is readable only during this call.
+        if (op.onItem !== undefined) {
+          try {
+            op.onItem(cq[b + 2], cq[b + 1], cq[b + 3], slot);
+          } catch (thrown) {
+            rethrowLater(thrown);
+          }
+        }
+        continue;
+      }
       const result = cq[b + 2];
       let extra: Stats | SocketAddress | undefined;
       if (result >= 0) {
@@ -1707,6 +1985,7 @@ export class Queue implements AsyncDisposable {
         case Opcode.RECV:
         case Opcode.SEND:
         case Opcode.SENDTO:
+        case Opcode.POLL:
           value = result;
           break;
         case Opcode.STAT:
@@ -1745,6 +2024,69 @@ export class Queue implements AsyncDisposable {
       // A throwing callback must not cost the rest of the batch its completions.
       rethrowLater(thrown);
     }
+  }
+}
+
+/**
+ * What a multishot request produced and its iterator's consumer has not taken yet. `weight` is
+ * what the iterator bounds (connections, or bytes).
+ */
+class ItemChannel<T> {
+  #items: (T | undefined)[] = [];
+  #weights: number[] = [];
+  #head = 0;
+  weight = 0;
+  done = false;
+  error: Error | undefined = undefined;
+  #wake: (() => void) | undefined = undefined;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T, weight: number): void {
+    this.#items.push(item);
+    this.#weights.push(weight);
+    this.weight += weight;
+    this.#notify();
+  }
+
+  end(error?: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.error = error;
+    this.#notify();
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.weight -= this.#weights[this.#head];
+    this.#items[this.#head] = undefined;
+    this.#head++;
+    if (this.#head === this.#items.length) {
+      this.#items.length = 0;
+      this.#weights.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#weights = this.#weights.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  /** Resolves at the next push or end. */
+  wait(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
   }
 }
 

@@ -60,6 +60,20 @@ describe('abi.ts mirrors native/include/proactor/abi.h', () => {
     expect(abi.STAT_F_NOFOLLOW).toBe(d.get('STAT_F_NOFOLLOW'));
     expect(abi.UNLINK_F_DIR).toBe(d.get('UNLINK_F_DIR'));
     expect(abi.CQE_F_MORE).toBe(d.get('CQE_F_MORE'));
+    expect(abi.CQE_F_BUFFER).toBe(d.get('CQE_F_BUFFER'));
+    expect(abi.SEND_F_ZEROCOPY).toBe(d.get('SEND_F_ZEROCOPY'));
+  });
+
+  it('has the same poll events', () => {
+    const d = defines();
+    const mirrored: Record<string, number> = {
+      POLL_IN: abi.POLL_IN,
+      POLL_OUT: abi.POLL_OUT,
+      POLL_ERR: abi.POLL_ERR,
+      POLL_HUP: abi.POLL_HUP,
+      POLL_RDHUP: abi.POLL_RDHUP,
+    };
+    for (const [name, value] of Object.entries(mirrored)) expect([name, value]).toEqual([name, d.get(name)]);
   });
 
   it('has the same socket constants', () => {

@@ -32,6 +32,7 @@ export class ManualBackend implements Backend {
       waitSync: true,
       cancelInFlight: true,
       multishot: false,
+      zeroCopySend: false,
       registeredBuffers: false,
       registeredFiles: false,
       ...overrides,

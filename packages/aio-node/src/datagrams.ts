@@ -20,6 +20,8 @@ import {
   type AF_INET6,
   errnoOf,
   Opcode,
+  POLL_IN,
+  POLL_OUT,
   readAddress,
   SO_KEEPALIVE,
   SO_NODELAY,
@@ -28,6 +30,7 @@ import {
   validateSocketAddress,
   writeAddress,
 } from '@proactor/aio-core';
+import { PollWaiters } from './poll.js';
 import type { SocketRequest } from './sockets.js';
 
 /** Bytes of queued datagram payload per socket above which arriving datagrams are dropped. */
@@ -70,6 +73,15 @@ export class DatagramSocket {
   /** Sends issued while the implicit bind runs. */
   readonly #afterBind: ((bindResult: number) => void)[] = [];
   #holds = 0;
+  /**
+   * Polls waiting on the socket. As Linux's datagram_poll: OUT always (a first sendto binds an
+   * unbound socket), IN while a datagram is queued.
+   */
+  readonly #polls = new PollWaiters(
+    () => POLL_OUT | (this.#queue.length > 0 ? POLL_IN : 0),
+    (req) => this.#hold(req),
+    (req) => this.#release(req),
+  );
 
   constructor(readonly family: InetFamily) {}
 
@@ -100,6 +112,9 @@ export class DatagramSocket {
         this.#writeLocal(req);
         req.done(0);
         return;
+      case Opcode.POLL:
+        this.#polls.add(req);
+        return;
       default:
         // connect, listen and accept on a datagram socket.
         req.done(ENOTSUP);
@@ -112,6 +127,7 @@ export class DatagramSocket {
     const binding = this.state === 'binding';
     this.state = 'closed';
     for (const waiter of this.#waiters.splice(0)) waiter.req.done(ECANCELED);
+    this.#polls.cancelAll();
     this.#queue.length = 0;
     this.#queued = 0;
     for (const run of this.#afterBind.splice(0)) run(ECANCELED);
@@ -211,6 +227,7 @@ export class DatagramSocket {
     }
     this.#queue.push({ data, host: rinfo.address, port: rinfo.port });
     this.#queued += data.length;
+    this.#polls.notify();
   }
 
   #deliver(waiter: Waiter, datagram: Datagram): void {

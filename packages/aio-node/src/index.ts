@@ -24,6 +24,7 @@ import {
   type Submission,
   UNLINK_F_DIR,
 } from '@proactor/aio-core';
+import { pollFile } from './poll.js';
 import {
   closeVirtual,
   FILE_OP_ON_SOCKET,
@@ -45,6 +46,7 @@ const capabilities: Capabilities = Object.freeze({
   // node:fs cannot stop a request that libuv's thread pool has started.
   cancelInFlight: false,
   multishot: false,
+  zeroCopySend: false,
   registeredBuffers: false,
   registeredFiles: false,
 });
@@ -143,6 +145,11 @@ class NodeEngine implements Engine {
       writeStats(ring.stats, sub.slot * STAT_FIELDS, stats!);
       done(0);
     };
+    if (sub.opcode === Opcode.POLL && !isVirtualFd(sub.fd)) {
+      // A real descriptor: files are always ready; node cannot watch other kinds.
+      pollFile(sub, done);
+      return;
+    }
     if (isSocketOpcode(sub.opcode)) {
       runSocketOperation({
         sub,

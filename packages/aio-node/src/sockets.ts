@@ -23,6 +23,11 @@ import {
   AF_UNIX,
   errnoOf,
   Opcode,
+  POLL_ERR,
+  POLL_HUP,
+  POLL_IN,
+  POLL_OUT,
+  POLL_RDHUP,
   type RingContext,
   readAddress,
   SHUT_RD,
@@ -39,6 +44,7 @@ import {
   writeAddress,
 } from '@proactor/aio-core';
 import { DatagramSocket } from './datagrams.js';
+import { PollWaiters } from './poll.js';
 
 /** The first virtual descriptor: real descriptors never come near it. */
 export const VIRTUAL_FD_BASE = 0x40000000;
@@ -106,20 +112,42 @@ class Stream {
         this.paused = true;
         socket.pause();
       }
+      this.owner.polls.notify();
     });
     socket.on('end', () => {
       this.ended = true;
       this.serve();
+      this.owner.polls.notify();
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       this.errno = errnoFromSocket(error);
-      owner.onStreamError(this.errno);
+      this.owner.onStreamError(this.errno);
       this.serve();
+      this.owner.polls.notify();
     });
     socket.on('close', () => {
       this.ended = true;
       this.serve();
+      this.owner.polls.notify();
     });
+    socket.on('drain', () => this.owner.polls.notify());
+  }
+
+  /**
+   * The events poll(2) reports for a connected socket on Linux: IN with data buffered or once
+   * the reading side is shut (peer's FIN or our shutdown('read'), with RDHUP); HUP once both
+   * sides are; OUT while a write would not wait (also after our shutdown('write'): the write
+   * fails at once); after a reset or error everything, with ERR.
+   */
+  readiness(): number {
+    if (this.errno !== 0) return POLL_IN | POLL_OUT | POLL_RDHUP | POLL_ERR | POLL_HUP;
+    let mask = 0;
+    const readDone = this.readShut || this.ended;
+    if (this.buffered > 0 || readDone) mask |= POLL_IN;
+    if (readDone) mask |= POLL_RDHUP;
+    if (readDone && this.writeShut) mask |= POLL_HUP;
+    if (this.writeShut || !this.socket.writableNeedDrain) mask |= POLL_OUT;
+    return mask;
   }
 
   recv(req: SocketRequest, target: Buffer): void {
@@ -200,6 +228,12 @@ class VirtualSocket {
   localPath = '';
   /** A UDP socket (datagrams.ts); the stream state above is unused then. */
   dgram: DatagramSocket | undefined;
+  /** Polls waiting on this (stream) socket. */
+  readonly polls = new PollWaiters(
+    () => this.readiness(),
+    (req) => this.hold(req),
+    (req) => this.release(req),
+  );
   #holds = 0;
 
   constructor(
@@ -210,6 +244,25 @@ class VirtualSocket {
   /** The node:net object the event loop reference applies to. */
   get handle(): net.Server | net.Socket | undefined {
     return this.server ?? this.stream?.socket;
+  }
+
+  /**
+   * The events poll(2) reports on Linux: a socket neither connected nor listening is writable
+   * and hung up (TCP_CLOSE); a connecting one nothing yet; a listener IN while a connection
+   * waits to be accepted.
+   */
+  readiness(): number {
+    switch (this.state) {
+      case 'idle':
+      case 'bound':
+        return POLL_OUT | POLL_HUP;
+      case 'connecting':
+        return 0;
+      case 'listening':
+        return this.arrivals.length > 0 ? POLL_IN : 0;
+      case 'connected':
+        return this.stream?.readiness() ?? POLL_OUT | POLL_HUP;
+    }
   }
 
   hold(req: SocketRequest): void {
@@ -238,6 +291,7 @@ class VirtualSocket {
     this.state = 'idle';
     this.release(req);
     req.done(errno);
+    this.polls.notify();
   }
 }
 
@@ -256,9 +310,9 @@ export function isVirtualFd(fd: number): boolean {
   return fd >= VIRTUAL_FD_BASE;
 }
 
-/** Whether `opcode` is one of the socket operations this module runs. */
+/** Whether `opcode` is one of the socket operations this module runs (poll only on virtual descriptors). */
 export function isSocketOpcode(opcode: number): boolean {
-  return opcode >= Opcode.SOCKET && opcode <= Opcode.SENDTO;
+  return (opcode >= Opcode.SOCKET && opcode <= Opcode.SENDTO) || opcode === Opcode.POLL;
 }
 
 /** close() of a virtual descriptor: destroys its server or socket; waiting operations end with ECANCELED. */
@@ -272,6 +326,7 @@ export function closeVirtual(fd: number): number {
   vs.connectRequest = undefined;
   connect?.done(ECANCELED);
   vs.stream?.cancelAll();
+  vs.polls.cancelAll();
   vs.stream?.socket.destroy();
   vs.server?.close();
   vs.server = undefined;
@@ -352,6 +407,9 @@ export function runSocketOperation(req: SocketRequest): void {
     case Opcode.GETSOCKNAME:
       writeLocalAddress(vs, req.ring.addresses, sub.slot);
       req.done(0);
+      return;
+    case Opcode.POLL:
+      vs.polls.add(req);
       return;
     case Opcode.RECVFROM:
     case Opcode.SENDTO:
@@ -435,7 +493,10 @@ function onConnection(vs: VirtualSocket, server: net.Server, socket: net.Socket)
     waiter.onCancel(undefined);
     vs.release(waiter);
     completeAccept(vs, stream, waiter);
-  } else vs.arrivals.push(stream);
+  } else {
+    vs.arrivals.push(stream);
+    vs.polls.notify();
+  }
 }
 
 function listen(vs: VirtualSocket, req: SocketRequest): void {
@@ -444,6 +505,7 @@ function listen(vs: VirtualSocket, req: SocketRequest): void {
     vs.backlog = backlog;
     vs.state = 'listening';
     req.done(0);
+    vs.polls.notify();
     return;
   }
   if (vs.state !== 'idle' || vs.family === AF_UNIX) {
@@ -457,6 +519,7 @@ function listen(vs: VirtualSocket, req: SocketRequest): void {
       vs.state = 'listening';
     }
     req.done(result);
+    vs.polls.notify();
   });
 }
 
@@ -541,6 +604,7 @@ function connect(vs: VirtualSocket, req: SocketRequest): void {
     vs.state = 'idle';
     vs.release(req);
     req.done(ECANCELED);
+    vs.polls.notify();
   });
   socket.once('connect', () => {
     if (vs.connectRequest !== req) return;
@@ -552,6 +616,7 @@ function connect(vs: VirtualSocket, req: SocketRequest): void {
     vs.release(req);
     vs.updateRef();
     req.done(0);
+    vs.polls.notify();
   });
   socket.connect(options);
 }
@@ -601,6 +666,7 @@ function shutdown(vs: VirtualSocket, req: SocketRequest): void {
     stream.socket.end();
   }
   req.done(0);
+  vs.polls.notify();
 }
 
 function setOption(vs: VirtualSocket, option: number, value: boolean): number {

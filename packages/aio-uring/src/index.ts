@@ -39,6 +39,10 @@ export type ProbeResult =
       registeredFiles: boolean;
       /** SQPOLL rings work without privileges or fixed files, with personalities (Linux 5.11). */
       sqpoll: boolean;
+      /** Multishot accept and recv with a provided-buffer ring (Linux 6.0). */
+      multishot: boolean;
+      /** IORING_OP_SEND_ZC (Linux 6.0). */
+      zeroCopySend: boolean;
     }
   | { ok: false; errno: number; code: string; syscall: string };
 
@@ -84,6 +88,15 @@ export interface EngineInfo {
   /** This queue's registered descriptors (a close through the queue drops one) and their range. */
   registeredFiles: number;
   fileIndexBase: number;
+  /** Completions of multishot accepts and recvs handed over before their final one. */
+  multishotItems: number;
+  /** Sends issued as IORING_OP_SEND_ZC. */
+  zeroCopySends: number;
+  /** The provided-buffer ring of multishot recvs (0 until the first recvs()). */
+  providedBuffers: number;
+  providedBufferSize: number;
+  /** Descriptors with operations waiting on them in the kernel (a close through the queue cancels those first). */
+  waitingDescriptors: number;
 }
 
 interface NativeAddon {
@@ -168,6 +181,7 @@ const socketKernelOpcodes: Record<SocketOperationName, number | undefined> = {
   getsockname: undefined, // always a plain getsockname() call
   recvfrom: 10, // IORING_OP_RECVMSG with a per-slot msghdr
   sendto: 9, // IORING_OP_SENDMSG with a per-slot msghdr
+  poll: 6, // IORING_OP_POLL_ADD
 };
 
 /** Socket operations that need their io_uring opcode (waiting ones: no plain-call fallback). */
@@ -178,6 +192,7 @@ const socketNeedsKernel: ReadonlySet<SocketOperationName> = new Set([
   'send',
   'recvfrom',
   'sendto',
+  'poll',
 ]);
 
 /**
@@ -301,7 +316,10 @@ function capabilitiesOf(sqpoll: boolean): UringCapabilities {
     waitSync: true,
     // IORING_OP_ASYNC_CANCEL stops operations waiting in the kernel (pipes, sockets, timers).
     cancelInFlight: true,
-    multishot: false,
+    // Multishot accept and recv with a provided-buffer ring (Linux 6.0).
+    multishot: probe.ok && probe.multishot,
+    // IORING_OP_SEND_ZC (Linux 6.0).
+    zeroCopySend: probe.ok && probe.zeroCopySend,
     // Decided by the probe: sparse tables (Linux 5.19).
     registeredBuffers: probe.ok && probe.registeredBuffers,
     registeredFiles: probe.ok && probe.registeredFiles,

@@ -69,7 +69,9 @@ describe('probe', () => {
     expect(backend.capabilities.waitSync).toBe(true);
     expect(backend.capabilities.linkedOperations).toBe(true);
     expect(backend.capabilities.cancelInFlight).toBe(true);
-    expect(backend.capabilities.ops.size).toBe(31);
+    expect(backend.capabilities.ops.size).toBe(32);
+    expect(backend.capabilities.multishot).toBe(probe.ok && probe.multishot);
+    expect(backend.capabilities.zeroCopySend).toBe(probe.ok && probe.zeroCopySend);
   });
 });
 

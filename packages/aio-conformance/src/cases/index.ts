@@ -8,6 +8,7 @@ import { formCases } from './forms.js';
 import { lifecycleCases } from './lifecycle.js';
 import { linkedCases } from './linked.js';
 import { openCloseCases } from './open-close.js';
+import { pollCases } from './poll.js';
 import { readWriteCases } from './read-write.js';
 import { registrationCases } from './registration.js';
 import { socketCases } from './sockets.js';
@@ -38,4 +39,5 @@ export const cases: readonly ConformanceCase[] = [
   ...streamIteratorCases,
   ...socketCases,
   ...udpCases,
+  ...pollCases,
 ];

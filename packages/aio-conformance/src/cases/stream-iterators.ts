@@ -45,9 +45,12 @@ export const streamIteratorCases: ConformanceCase[] = [
         for (const c of clients) c.destroy();
       });
       const seen: number[] = [];
+      // One iterator: with multishot it keeps accepting ahead until it is closed (return()).
+      const connections = q.accepts(fd);
+      t.defer(() => connections.return(undefined));
       for (let i = 0; i < 3; i++) {
         clients.push(net.connect(port, '127.0.0.1'));
-        const { value, done } = await q.accepts(fd).next();
+        const { value, done } = await connections.next();
         assert.equal(done, false);
         closeLater(t, value!.fd);
         assert.equal(
@@ -193,6 +196,112 @@ export const streamIteratorCases: ConformanceCase[] = [
       assert.throws(() => q.accepts('3' as unknown as number), { code: 'ERR_INVALID_ARG_TYPE' });
       assert.throws(() => q.accepts(3, { signal: {} as AbortSignal }), { code: 'ERR_INVALID_ARG_TYPE' });
       assert.equal(q.inFlight + q.waiting, 0);
+    },
+  },
+  {
+    name: 'stream iterators: a consumer slower than its sender still gets every byte, in order (8 MiB)',
+    needs,
+    timeoutMs: 60_000,
+    async run(t) {
+      const q = t.queue();
+      const { fd, port } = await listening(t, q);
+      const data = pattern(8 * 1024 * 1024, 43);
+      const done = client(port, data);
+      const { fd: conn } = await q.accept(fd);
+      closeLater(t, conn);
+      const hash = createHash('sha256');
+      let total = 0;
+      let chunks = 0;
+      for await (const chunk of q.recvs(conn, { size: 32 * 1024 })) {
+        hash.update(chunk);
+        total += chunk.length;
+        // Every 64th chunk the consumer stalls, so the sender runs ahead of it.
+        if (++chunks % 64 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      assert.equal(total, data.length);
+      assert.equal(hash.digest('hex'), sha(data));
+      await q.close(conn);
+      assert.equal((await done).length, 0);
+    },
+  },
+  {
+    name: 'stream iterators: 32 connections received at once through a small queue-wide buffer pool stay intact',
+    needs,
+    timeoutMs: 60_000,
+    async run(t) {
+      // 4 buffers of 1 KiB for 32 connections: receives run out of buffers and must start again.
+      const q = t.queue({ recvBufferSize: 1024, recvBufferCount: 4 });
+      const { fd, port } = await listening(t, q);
+      const server = (async () => {
+        const connections = q.accepts(fd);
+        const served: Promise<void>[] = [];
+        for (let i = 0; i < 32; i++) {
+          const { value } = await connections.next();
+          const conn = closeLater(t, value!.fd);
+          served.push(
+            (async () => {
+              for await (const chunk of q.recvs(conn)) {
+                for (let sent = 0; sent < chunk.length; ) sent += await q.send(conn, chunk.subarray(sent));
+              }
+              await q.shutdown(conn, 'write');
+            })(),
+          );
+        }
+        await connections.return(undefined);
+        await Promise.all(served);
+      })();
+      const inputs = Array.from({ length: 32 }, (_, i) => pattern(64 * 1024 + i * 97, 100 + i));
+      const outputs = await Promise.all(inputs.map((data) => client(port, data)));
+      await server;
+      for (let i = 0; i < 32; i++) assert.equal(sha(outputs[i]), sha(inputs[i]), `connection ${i}`);
+    },
+  },
+  {
+    name: 'stream iterators: after a loop over accepts() ends, a later accept() gets the next connection',
+    needs,
+    async run(t) {
+      const q = t.queue();
+      const { fd, port } = await listening(t, q);
+      const clients: net.Socket[] = [];
+      t.defer(() => {
+        for (const c of clients) c.destroy();
+      });
+      clients.push(net.connect(port, '127.0.0.1'));
+      for await (const { fd: conn } of q.accepts(fd)) {
+        closeLater(t, conn);
+        break;
+      }
+      const next = q.accept(fd, { signal: AbortSignal.timeout(5000) });
+      const second = net.connect(port, '127.0.0.1');
+      clients.push(second);
+      await new Promise((resolve) => second.once('connect', resolve));
+      const { fd: conn, address } = await next;
+      closeLater(t, conn);
+      assert.ok('port' in address);
+      assert.equal(address.port, second.localPort, 'the connection made after the loop ended');
+      assert.equal(q.inFlight, 0);
+    },
+  },
+  {
+    name: 'stream iterators: closing the socket through the queue ends recvs() and accepts() with ECANCELED',
+    needs,
+    async run(t) {
+      const q = t.queue();
+      const { fd: listener, port } = await listening(t, q);
+      const other = closeLater(t, await q.socket(4));
+      await q.bind(other, { address: '127.0.0.1', port: 0 });
+      await q.listen(other);
+      const accepting = rejectsWith(q.accepts(other).next(), { code: 'ECANCELED' });
+      const peer = net.connect(port, '127.0.0.1');
+      t.defer(() => peer.destroy());
+      const { fd: conn } = await q.accept(listener);
+      const receiving = rejectsWith(q.recvs(conn).next(), { code: 'ECANCELED' });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await q.close(conn);
+      await q.close(other);
+      await receiving;
+      await accepting;
+      assert.equal(q.inFlight, 0);
     },
   },
 ];
