@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -77,6 +78,10 @@ void EnvRing::Open(Napi::Env env) {
   setup.cq_entries = config_.cq_entries;
   setup.sqpoll = config_.sqpoll;
   setup.sq_idle_ms = config_.sq_idle_ms;
+  {
+    const char* defer = getenv("PROACTOR_URING_DEFER_TASKRUN");
+    setup.defer_taskrun = defer != nullptr && defer[0] == '1';
+  }
   const char* syscall = "io_uring_setup";
   int r = ring_.Open(setup, &syscall);
   if (r < 0) throw SystemError(env, r, syscall);
@@ -257,6 +262,7 @@ uint32_t EnvRing::Dispatch(Napi::Env env, UringEngine* focus, napi_value* except
 void EnvRing::Reap() {
   if (torn_down_) return;
   if (!backlog_.empty()) DrainBacklog();
+  (void)ring_.RunTaskWork();
   if (!releases_.empty()) ApplyReleases();
   std::vector<BlockingPool::Result> results;
   pool_->TakeResults(&results);

@@ -36,6 +36,9 @@ T* At(void* base, uint32_t offset) {
   return reinterpret_cast<T*>(static_cast<char*>(base) + offset);
 }
 
+constexpr unsigned kSingleIssuer = 1U << 12;  /* IORING_SETUP_SINGLE_ISSUER, Linux 6.0 */
+constexpr unsigned kDeferTaskrun = 1U << 13;  /* IORING_SETUP_DEFER_TASKRUN, Linux 6.1 */
+
 }  // namespace
 
 UringRing::~UringRing() { Close(); }
@@ -47,6 +50,8 @@ int UringRing::Open(const RingSetup& setup, const char** syscall_name) {
   if (setup.sqpoll) {
     p.flags |= IORING_SETUP_SQPOLL;
     p.sq_thread_idle = setup.sq_idle_ms;
+  } else if (setup.defer_taskrun) {
+    p.flags |= kSingleIssuer | kDeferTaskrun;
   } else {
     p.flags |= IORING_SETUP_COOP_TASKRUN;
   }
@@ -60,7 +65,7 @@ int UringRing::Open(const RingSetup& setup, const char** syscall_name) {
     // Kernels before 5.18 reject IORING_SETUP_SUBMIT_ALL; Enter() copes without it.
     unsigned cq = p.cq_entries;
     unsigned idle = p.sq_thread_idle;
-    unsigned flags = p.flags & ~(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN);
+    unsigned flags = p.flags & ~(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | kSingleIssuer | kDeferTaskrun);
     std::memset(&p, 0, sizeof p);
     p.flags = flags;
     p.cq_entries = cq;
@@ -70,6 +75,7 @@ int UringRing::Open(const RingSetup& setup, const char** syscall_name) {
   if (fd < 0) return -errno;
   fd_ = fd;
   features_ = p.features;
+  defer_taskrun_ = (p.flags & kDeferTaskrun) != 0;
   // Completions must never be dropped when the CQ ring is full (5.5), and offset -1 must mean
   // the file position (5.6): older kernels are refused rather than misbehaving.
   if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_RW_CUR_POS)) {
@@ -185,6 +191,13 @@ io_uring_sqe* UringRing::NextSqe() {
   return sqe;
 }
 
+int UringRing::RunTaskWork() {
+  if (!defer_taskrun_) return 0;
+  __atomic_store_n(sq_tail_, sq_local_tail_, __ATOMIC_RELEASE);
+  int r = EnterRaw(SqPending(), 0, IORING_ENTER_GETEVENTS, nullptr, 0);
+  return r < 0 ? r : 0;
+}
+
 int UringRing::EnterRaw(unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg, size_t argsz) {
   enter_calls_++;
   int r = SysEnter(fd_, to_submit, min_complete, flags, arg, argsz);
@@ -234,6 +247,11 @@ int UringRing::Enter(bool wait, unsigned min_complete, int64_t timeout_ns) {
         arg = &ext;
         argsz = sizeof ext;
       }
+    } else if (defer_taskrun_) {
+      // Run the completion work queued so far while in the kernel anyway: a cancellation takes
+      // effect now (a multishot accept leaves the socket's wait queue before the next accept
+      // arms), and completions are posted for the next reap.
+      flags |= IORING_ENTER_GETEVENTS;
     }
     int r = EnterRaw(sqpoll_ ? 0 : pending, wait ? min_complete : 0, flags, arg, argsz);
     if (r == -EINTR) continue;

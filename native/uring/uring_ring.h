@@ -30,6 +30,10 @@ struct RingSetup {
   /* IORING_SETUP_SQPOLL: a kernel thread polls the SQ ring, idling after sq_idle_ms. */
   bool sqpoll = false;
   unsigned sq_idle_ms = 50;
+  /* IORING_SETUP_DEFER_TASKRUN | SINGLE_ISSUER (Linux 6.1; plain rings only): completion work
+   * runs only when the thread enters with GETEVENTS (RunTaskWork), instead of COOP_TASKRUN's
+   * at its next kernel entry. */
+  bool defer_taskrun = false;
 };
 
 class UringRing {
@@ -51,6 +55,10 @@ class UringRing {
   unsigned cq_entries() const { return cq_entries_; }
 
   bool sqpoll() const { return sqpoll_; }
+  bool defer_taskrun() const { return defer_taskrun_; }
+  /* DEFER_TASKRUN rings: runs the completion work queued for this thread, posting its CQEs.
+   * A no-op on other rings. 0 or -errno. */
+  int RunTaskWork();
   /* io_uring_enter calls made so far (diagnostics: SQPOLL rings mostly skip them). */
   uint64_t enter_calls() const { return enter_calls_; }
 
@@ -101,6 +109,7 @@ class UringRing {
   int fd_ = -1;
   uint32_t features_ = 0;
   bool sqpoll_ = false;
+  bool defer_taskrun_ = false;
   uint64_t enter_calls_ = 0;
   unsigned sq_entries_ = 0;
   unsigned cq_entries_ = 0;

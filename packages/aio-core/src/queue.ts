@@ -327,6 +327,12 @@ export class Queue implements AsyncDisposable {
   readonly #recvBufferCount: number;
   /** The provided buffers of multishot recvs(); undefined until the first, null when unusable. */
   #recvPool: Uint8Array | null | undefined;
+  /**
+   * Connections a multishot accept took after its iterator stopped (or before the consumer
+   * asked), per listening descriptor: the next accept() or accepts() on it gets them first, as
+   * it would have from the kernel's backlog with single accepts.
+   */
+  #acceptedAhead: Map<number, AcceptResult[]> | undefined;
 
   constructor(backend: Backend, options: QueueOptions = {}) {
     if (backend === null || typeof backend !== 'object' || typeof backend.attach !== 'function') {
@@ -441,6 +447,7 @@ export class Queue implements AsyncDisposable {
   close(fd: number, callback: Callback<void>): void;
   close(fd: number, options: OpOptions | undefined, callback: Callback<void>): void;
   close(fd: number, options?: unknown, callback?: unknown): Promise<void> | undefined {
+    if (this.#acceptedAhead?.has(fd)) this.#dropAcceptedAhead(fd);
     return this.#fdOp(Opcode.CLOSE, 'close', 'close', fd, options, callback) as Promise<void> | undefined;
   }
 
@@ -791,7 +798,8 @@ export class Queue implements AsyncDisposable {
    * closed through the queue). Every backend gives the same sequence; with multishot
    * (`capabilities.multishot`) one kernel request serves it, accepting ahead of the consumer (at
    * most 128 connections wait, then it pauses); connections accepted ahead and not taken when
-   * the loop ends are closed. Elsewhere one accept is issued after another.
+   * the loop ends go to the next accept() or accepts() on `fd`, as from the kernel's backlog
+   * (closing `fd` through the queue closes them). Elsewhere one accept is issued after another.
    */
   accepts(fd: number, options: { signal?: AbortSignal } = {}): AsyncGenerator<AcceptResult, void, undefined> {
     // Arguments are checked now, not at the first next().
@@ -806,6 +814,11 @@ export class Queue implements AsyncDisposable {
     signal: AbortSignal | undefined,
   ): AsyncGenerator<AcceptResult, void, undefined> {
     const items = new ItemChannel<AcceptResult>();
+    const ahead = this.#acceptedAhead?.get(fd);
+    if (ahead) {
+      this.#acceptedAhead!.delete(fd);
+      for (const item of ahead) items.push(item, 1);
+    }
     let op: Operation | undefined;
     let paused = false;
     let stopped = false;
@@ -816,11 +829,12 @@ export class Queue implements AsyncDisposable {
         fd,
         signal,
         (result, _flags, _buffer, slot) => {
+          const item = { fd: result, address: readAddress(this.#addresses, slot) ?? { path: '' } };
           if (stopped) {
-            this.#closeQuietly(result);
+            this.#keepAcceptedAhead(fd, item);
             return;
           }
-          items.push({ fd: result, address: readAddress(this.#addresses, slot) ?? { path: '' } }, 1);
+          items.push(item, 1);
           if (items.size >= ACCEPT_HIGH_WATER && !paused && op) {
             paused = true;
             this.#abort(op);
@@ -856,8 +870,28 @@ export class Queue implements AsyncDisposable {
     } finally {
       stopped = true;
       if (op) this.#abort(op);
-      for (let item = items.shift(); item !== undefined; item = items.shift()) this.#closeQuietly(item.fd);
+      for (let item = items.shift(); item !== undefined; item = items.shift())
+        this.#keepAcceptedAhead(fd, item);
     }
+  }
+
+  #keepAcceptedAhead(listener: number, item: AcceptResult): void {
+    if (this.#destroying) {
+      this.#closeQuietly(item.fd);
+      return;
+    }
+    this.#acceptedAhead ??= new Map();
+    const list = this.#acceptedAhead.get(listener);
+    if (list) list.push(item);
+    else this.#acceptedAhead.set(listener, [item]);
+  }
+
+  /** The listening socket is being closed: so are the connections accepted ahead on it. */
+  #dropAcceptedAhead(listener: number): void {
+    const list = this.#acceptedAhead?.get(listener);
+    if (!list) return;
+    this.#acceptedAhead!.delete(listener);
+    for (const item of list) this.#closeQuietly(item.fd);
   }
 
   async *#acceptLoop(
@@ -991,10 +1025,10 @@ export class Queue implements AsyncDisposable {
     return op;
   }
 
-  /** Closes a descriptor nobody will take (accepted ahead of a consumer that went away). */
+  /** Closes a descriptor nobody will take (accepted ahead on a socket being closed). */
   #closeQuietly(fd: number): void {
     if (this.#destroying) return;
-    this.close(fd, () => {});
+    this.#fdOp(Opcode.CLOSE, 'close', 'close', fd, undefined, () => {});
   }
 
   async *#recvLoop(
@@ -1476,6 +1510,8 @@ export class Queue implements AsyncDisposable {
    */
   destroy(): Promise<void> {
     if (this.#destroying) return this.#destroying;
+    if (this.#acceptedAhead)
+      for (const listener of [...this.#acceptedAhead.keys()]) this.#dropAcceptedAhead(listener);
     this.#destroying = new Promise<void>((resolve) => {
       this.#destroyed = resolve;
     });
@@ -1783,6 +1819,17 @@ export class Queue implements AsyncDisposable {
         if (broken) {
           this.#completeLocally(op, ECANCELED);
           continue;
+        }
+        if (op.opcode === Opcode.ACCEPT && this.#acceptedAhead !== undefined && !op.link) {
+          const ahead = this.#acceptedAhead.get(op.fd);
+          if (ahead !== undefined) {
+            // A connection a multishot accept already took: no need to ask the kernel.
+            const item = ahead.shift()!;
+            if (ahead.length === 0) this.#acceptedAhead.delete(op.fd);
+            op.state = State.Done;
+            queueMicrotask(() => this.#settle(op, item.fd, item.address));
+            continue;
+          }
         }
         op.state = State.InFlight;
         const slot = this.#free.pop()!;
