@@ -559,7 +559,12 @@ void UringEngine::Launch(uint16_t index) {
   // its own reference to the file and would otherwise wait on after the close.
   if (slot.opcode == PROACTOR_OP_CLOSE && !waiting_fds_.empty() && ring_ != nullptr) {
     auto it = waiting_fds_.find(slot.prepared.fd);
-    if (it != waiting_fds_.end()) ring_->QueueCancelFd(slot.prepared.fd);
+    if (it != waiting_fds_.end()) {
+      ring_->QueueCancelFd(slot.prepared.fd);
+      // The kernel finds them through the descriptor: it must see the cancel before a close on
+      // the blocking pool can run.
+      if (NeedsPool(slot.opcode)) ring_->Flush();
+    }
   }
   // (Results posted here are finished by whoever launched: Submit wakes the ring for them,
   // Finish runs inside EnvRing::Reap, which processes local results after routing.)
