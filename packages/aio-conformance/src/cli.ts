@@ -2,6 +2,7 @@
 /**
  * proactor-conformance <backend> [--filter TEXT] [--list] [--quiet]
  * proactor-conformance <backend> --differential [--against BACKEND] [--seed N] [--scripts N] [--steps N]
+ *                                               [--kinds files,sockets]
  *
  * Runs the conformance suite against a backend in a plain Node process: no test framework, so
  * it also runs under Wine and on bare machines. <backend> is a package name resolved from the
@@ -10,13 +11,16 @@
  *
  * --differential runs random operation scripts on <backend> and on the oracle (--against,
  * default @proactor/aio-node) and compares every result; each script counts as one test.
+ * --kinds picks the scripts: 'files' (file operations), 'sockets' (TCP over IPv4 and IPv6, unix
+ * stream sockets and UDP), or both (the default): --scripts of each kind, with the same seeds.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect, parseArgs } from 'node:util';
+import type { OperationName } from '@proactor/aio-core';
 import { skipReason } from './case.js';
-import { compareBackends, generateScript } from './differential.js';
+import { compareBackends, generateScript, generateSocketScript } from './differential.js';
 import { cases, loadTarget, type Target } from './runner.js';
 import { runSuite } from './suite.js';
 
@@ -33,11 +37,14 @@ async function main(): Promise<number> {
       seed: { type: 'string' },
       scripts: { type: 'string', default: '20' },
       steps: { type: 'string', default: '300' },
+      kinds: { type: 'string', default: 'files,sockets' },
     },
   });
   if (values.help || positionals.length !== 1) {
     process.stdout.write(
-      'usage: proactor-conformance <backend package or module path> [--filter TEXT] [--list] [--quiet]\n',
+      'usage: proactor-conformance <backend package or module path> [--filter TEXT] [--list] [--quiet]\n' +
+        '       proactor-conformance <backend> --differential [--against BACKEND] [--seed N] [--scripts N]\n' +
+        '                            [--steps N] [--kinds files,sockets]\n',
     );
     return values.help ? 0 : 2;
   }
@@ -45,12 +52,21 @@ async function main(): Promise<number> {
   const { backend } = target;
   if (values.differential) {
     const seed = values.seed === undefined ? (Date.now() % 1_000_000) + 1 : Number(values.seed);
+    const kinds = values.kinds.split(',').map((k) => k.trim());
+    const unknown = kinds.filter((k) => k !== 'files' && k !== 'sockets');
+    if (unknown.length > 0 || kinds.length === 0) {
+      process.stderr.write(
+        `proactor-conformance: --kinds takes files, sockets or both, not '${values.kinds}'\n`,
+      );
+      return 2;
+    }
     return differential(
       target,
       await loadTarget(values.against),
       seed,
       Number(values.scripts),
       Number(values.steps),
+      kinds as Kind[],
     );
   }
   if (values.list) {
@@ -81,38 +97,83 @@ async function main(): Promise<number> {
   return result.failed > 0 ? 1 : 0;
 }
 
-async function differential(subject: Target, oracle: Target, seed: number, scripts: number, steps: number) {
+type Kind = 'files' | 'sockets';
+
+/** What socket scripts use. */
+const SOCKET_SCRIPT_OPS: readonly OperationName[] = [
+  'socket',
+  'bind',
+  'listen',
+  'accept',
+  'connect',
+  'recv',
+  'send',
+  'shutdown',
+  'setsockopt',
+  'getsockname',
+  'recvfrom',
+  'sendto',
+  'close',
+  'open',
+];
+
+function hasIPv6Loopback(): boolean {
+  return Object.values(networkInterfaces()).some((list) =>
+    (list ?? []).some((entry) => entry.family === 'IPv6' && entry.address === '::1'),
+  );
+}
+
+async function differential(
+  subject: Target,
+  oracle: Target,
+  seed: number,
+  scripts: number,
+  steps: number,
+  kinds: Kind[],
+) {
   const names = `${subject.backend.name} (${subject.backendUrl}) vs ${oracle.backend.name} (${oracle.backendUrl})`;
+  // Socket scripts only where both backends have the socket operations.
+  const sockets =
+    kinds.includes('sockets') &&
+    [subject, oracle].every((t) => SOCKET_SCRIPT_OPS.every((op) => t.backend.capabilities.ops.has(op)));
+  const socketOptions = { ipv6: hasIPv6Loopback(), unix: process.platform !== 'win32' };
   process.stdout.write(
-    `differential: ${names}\n${scripts} scripts of ${steps} steps, seeds ${seed}..${seed + scripts - 1}\n`,
+    `differential: ${names}\n${scripts} scripts of ${steps} steps per kind (${kinds.join(', ')}), seeds ${seed}..${seed + scripts - 1}\n`,
   );
   let passed = 0;
   let failed = 0;
-  for (let s = seed; s < seed + scripts; s++) {
-    const root = mkdtempSync(join(tmpdir(), 'proactor-differential-'));
-    try {
-      const dirs = { subject: join(root, 'subject'), oracle: join(root, 'oracle') };
-      mkdirSync(dirs.subject);
-      mkdirSync(dirs.oracle);
-      const divergence = await compareBackends(
-        subject.backend,
-        oracle.backend,
-        dirs,
-        generateScript(s, steps),
-      );
-      if (divergence === undefined) passed++;
-      else {
-        failed++;
-        process.stdout.write(
-          `  FAIL  seed ${s}, step ${divergence.index}: ${JSON.stringify(divergence.step)}\n` +
-            `        ${oracle.backend.name}: ${divergence.expected}\n        ${subject.backend.name}: ${divergence.actual}\n`,
-        );
+  let skipped = 0;
+  for (const kind of kinds) {
+    if (kind === 'sockets' && !sockets) {
+      process.stdout.write('  skip  socket scripts (a backend lacks socket operations)\n');
+      skipped += scripts;
+      continue;
+    }
+    if (kind === 'sockets' && !socketOptions.ipv6)
+      process.stdout.write('  (no IPv6 loopback: IPv4 and unix only)\n');
+    for (let s = seed; s < seed + scripts; s++) {
+      const root = mkdtempSync(join(tmpdir(), 'proactor-differential-'));
+      try {
+        const dirs = { subject: join(root, 'subject'), oracle: join(root, 'oracle') };
+        mkdirSync(dirs.subject);
+        mkdirSync(dirs.oracle);
+        const script =
+          kind === 'files' ? generateScript(s, steps) : generateSocketScript(s, steps, socketOptions);
+        const divergence = await compareBackends(subject.backend, oracle.backend, dirs, script);
+        if (divergence === undefined) passed++;
+        else {
+          failed++;
+          process.stdout.write(
+            `  FAIL  ${kind} seed ${s}, step ${divergence.index}: ${JSON.stringify(divergence.step)}\n` +
+              `        ${oracle.backend.name}: ${divergence.expected}\n        ${subject.backend.name}: ${divergence.actual}\n`,
+          );
+        }
+      } finally {
+        rmSync(root, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(root, { recursive: true, force: true });
     }
   }
-  process.stdout.write(`${passed} passed, ${failed} failed, 0 skipped\n`);
+  process.stdout.write(`${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   return failed > 0 ? 1 : 0;
 }
 
