@@ -242,8 +242,12 @@ class VirtualSocket {
   ) {}
 
   /** The node:net object the event loop reference applies to. */
+  /** What keeps the loop alive while operations wait; none once node:net destroyed the socket
+   * (whose ref() and unref() would each add a 'connect' listener, waiting for a handle). */
   get handle(): net.Server | net.Socket | undefined {
-    return this.server ?? this.stream?.socket;
+    if (this.server) return this.server;
+    const socket = this.stream?.socket;
+    return socket?.destroyed ? undefined : socket;
   }
 
   /**
