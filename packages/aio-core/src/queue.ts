@@ -842,8 +842,16 @@ export class Queue implements AsyncDisposable {
         },
         (error) => {
           op = undefined;
-          if (stopped) return;
-          if (error === null || (paused && !signal?.aborted)) return;
+          if (stopped || error === null) return;
+          if (paused && !signal?.aborted) {
+            // Stopped for backpressure: start again now if the consumer already caught up
+            // (it may be waiting for the next item), else when it does.
+            if (items.size <= ACCEPT_LOW_WATER) {
+              paused = false;
+              arm();
+            }
+            return;
+          }
           if ((error as SystemError).code === 'ENOBUFS') arm();
           else items.end(error);
         },
@@ -976,10 +984,16 @@ export class Queue implements AsyncDisposable {
         (error) => {
           op = undefined;
           if (stopped) return;
-          if (error === null)
+          if (error === null) {
             items.end(); // the peer shut its side down
-          else if (paused && !signal?.aborted) return;
-          else if ((error as SystemError).code === 'ENOBUFS') arm();
+          } else if (paused && !signal?.aborted) {
+            // Stopped for backpressure: start again now if the consumer already caught up
+            // (it may be waiting for the next chunk), else when it does.
+            if (items.weight <= RECV_LOW_WATER) {
+              paused = false;
+              arm();
+            }
+          } else if ((error as SystemError).code === 'ENOBUFS') arm();
           else items.end(error);
         },
       );

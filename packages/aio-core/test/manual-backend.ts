@@ -24,6 +24,8 @@ export class ManualBackend implements Backend {
   syncResult = 0;
   /** When set, the next submit() throws it (a broken engine). */
   failNextSubmit: Error | undefined;
+  /** What provideBuffers() was given (multishot recv). */
+  provided: { memory: Uint8Array; size: number; count: number } | undefined;
 
   constructor(overrides: Partial<Capabilities> = {}) {
     this.capabilities = {
@@ -61,14 +63,18 @@ export class ManualBackend implements Backend {
       close: () => {
         this.closed = true;
       },
+      provideBuffers: (memory, size, count) => {
+        this.provided = { memory, size, count };
+      },
     };
   }
 
-  /** Delivers completions as one batch: pairs of [slot, result]. */
-  complete(entries: [number, number][]): void {
+  /** Delivers completions as one batch: [slot, result] or [slot, result, CQE flags, buffer index]. */
+  complete(entries: ([number, number] | [number, number, number, number])[]): void {
     const cq = new Int32Array(this.ring.completions);
     if (entries.length * CQE_SIZE > this.ring.completions.byteLength) throw new Error('batch too large');
-    for (const [i, [slot, result]] of entries.entries()) encodeCompletion(cq, i, slot, result);
+    for (const [i, [slot, result, flags = 0, buffer = 0]] of entries.entries())
+      encodeCompletion(cq, i, slot, result, flags, buffer);
     this.ring.complete(entries.length);
   }
 

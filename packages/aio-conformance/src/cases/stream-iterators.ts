@@ -304,4 +304,66 @@ export const streamIteratorCases: ConformanceCase[] = [
       assert.equal(q.inFlight, 0);
     },
   },
+  {
+    name: 'stream iterators: accepts() keeps up with a burst of 400 connections arriving at once',
+    needs,
+    timeoutMs: 60_000,
+    async run(t) {
+      const q = t.queue();
+      const fd = closeLater(t, await q.socket(4));
+      await q.bind(fd, { address: '127.0.0.1', port: 0 });
+      await q.listen(fd, 1024);
+      const local = await q.localAddress(fd);
+      assert.ok('port' in local);
+      const clients: net.Socket[] = [];
+      t.defer(() => {
+        for (const c of clients) c.destroy();
+      });
+      const connected = Array.from(
+        { length: 400 },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const c = net.connect(local.port, '127.0.0.1', () => resolve());
+            c.on('error', reject);
+            clients.push(c);
+          }),
+      );
+      await Promise.all(connected);
+      let accepted = 0;
+      const connections = q.accepts(fd, { signal: AbortSignal.timeout(20_000) });
+      for await (const { fd: conn } of connections) {
+        closeLater(t, conn);
+        // One more once the burst is taken: accepting must not have stopped.
+        if (++accepted === 400) clients.push(net.connect(local.port, '127.0.0.1'));
+        if (accepted === 401) break;
+      }
+      assert.equal(accepted, 401);
+    },
+  },
+  {
+    name: 'stream iterators: recvs() gets 32 MiB intact when megabytes arrive at once and the consumer then keeps up',
+    needs,
+    timeoutMs: 60_000,
+    async run(t) {
+      const q = t.queue();
+      const { fd, port } = await listening(t, q);
+      const data = pattern(32 * 1024 * 1024, 47);
+      const done = client(port, data);
+      const { fd: conn } = await q.accept(fd);
+      closeLater(t, conn);
+      const hash = createHash('sha256');
+      let total = 0;
+      for await (const chunk of q.recvs(conn, { signal: AbortSignal.timeout(30_000) })) {
+        // At the first chunk the thread is busy for a while (as under load), so megabytes arrive
+        // at once; then it consumes as fast as they come.
+        if (total === 0) for (const until = Date.now() + 100; Date.now() < until; );
+        hash.update(chunk);
+        total += chunk.length;
+      }
+      assert.equal(total, data.length);
+      assert.equal(hash.digest('hex'), sha(data));
+      await q.close(conn);
+      assert.equal((await done).length, 0);
+    },
+  },
 ];

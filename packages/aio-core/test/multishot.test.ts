@@ -1,0 +1,202 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ADDRESS_SIZE,
+  AF_INET,
+  CQE_F_BUFFER,
+  CQE_F_MORE,
+  errnoOf,
+  OPERATIONS,
+  Opcode,
+  Queue,
+  SOCKET_OPERATIONS,
+} from '../src/index.js';
+import { ManualBackend, tick } from './manual-backend.js';
+
+const ECANCELED = errnoOf('ECANCELED');
+const ENOBUFS = errnoOf('ENOBUFS');
+
+function multishotBackend(): ManualBackend {
+  return new ManualBackend({ ops: new Set([...OPERATIONS, ...SOCKET_OPERATIONS]), multishot: true });
+}
+
+/** The one submission of `opcode` recorded since the last call, removed from the record. */
+function take(b: ManualBackend, opcode: number) {
+  const i = b.submitted.findIndex((s) => s.opcode === opcode);
+  expect(i).toBeGreaterThanOrEqual(0);
+  return b.submitted.splice(i, 1)[0];
+}
+
+describe('multishot accepts()', () => {
+  it('is one ACCEPT_MULTI request whose items carry the peer address of their slot', async () => {
+    const b = multishotBackend();
+    const q = new Queue(b);
+    const it = q.accepts(7);
+    const first = it.next();
+    await tick();
+    const sub = take(b, Opcode.ACCEPT_MULTI);
+    expect(sub.fd).toBe(7);
+    const area = b.ring.addresses;
+    area[sub.slot * ADDRESS_SIZE] = AF_INET;
+    area[sub.slot * ADDRESS_SIZE + 2] = 0x50; // port 80, little-endian
+    area.set([127, 0, 0, 1], sub.slot * ADDRESS_SIZE + 12);
+    b.complete([[sub.slot, 11, CQE_F_MORE, 0]]);
+    expect((await first).value).toEqual({
+      fd: 11,
+      address: { address: '127.0.0.1', port: 80, family: 'IPv4' },
+    });
+    expect(q.inFlight).toBe(1);
+    await it.return(undefined);
+    await tick();
+    expect(b.submitted.some((s) => s.opcode === Opcode.CANCEL && s.target === sub.slot)).toBe(true);
+  });
+
+  it('pauses at 128 waiting connections and starts again once the consumer caught up', async () => {
+    const b = multishotBackend();
+    const q = new Queue(b);
+    const it = q.accepts(7);
+    const first = it.next();
+    await tick();
+    const sub = take(b, Opcode.ACCEPT_MULTI);
+    b.complete(
+      Array.from({ length: 130 }, (_, i): [number, number, number, number] => [
+        sub.slot,
+        100 + i,
+        CQE_F_MORE,
+        0,
+      ]),
+    );
+    await tick();
+    // Too many waiting: the request is cancelled.
+    expect(b.submitted.some((s) => s.opcode === Opcode.CANCEL && s.target === sub.slot)).toBe(true);
+    b.submitted = [];
+    const fds = [(await first).value!.fd];
+    for (let i = 1; i < 130; i++) fds.push((await it.next()).value!.fd);
+    expect(fds).toEqual(Array.from({ length: 130 }, (_, i) => 100 + i));
+    // The consumer now waits; the cancellation completes: accepting starts again by itself.
+    const next = it.next();
+    b.complete([[sub.slot, ECANCELED]]);
+    await tick();
+    const again = take(b, Opcode.ACCEPT_MULTI);
+    b.complete([[again.slot, 500, CQE_F_MORE, 0]]);
+    expect((await next).value!.fd).toBe(500);
+    await it.return(undefined);
+  });
+
+  it('starts again after ENOBUFS and ends with any other error', async () => {
+    const b = multishotBackend();
+    const q = new Queue(b);
+    const it = q.accepts(7);
+    const next = it.next();
+    await tick();
+    const sub = take(b, Opcode.ACCEPT_MULTI);
+    b.complete([[sub.slot, ENOBUFS]]);
+    await tick();
+    const again = take(b, Opcode.ACCEPT_MULTI);
+    b.complete([[again.slot, errnoOf('EMFILE')]]);
+    await expect(next).rejects.toMatchObject({ code: 'EMFILE', syscall: 'accept' });
+  });
+
+  it('connections that arrive after the loop ended go to the next accept(), which never reaches the backend', async () => {
+    const b = multishotBackend();
+    const q = new Queue(b);
+    const it = q.accepts(7);
+    const first = it.next();
+    await tick();
+    const sub = take(b, Opcode.ACCEPT_MULTI);
+    b.complete([[sub.slot, 20, CQE_F_MORE, 0]]);
+    await first;
+    await it.return(undefined);
+    b.complete([
+      [sub.slot, 21, CQE_F_MORE, 0],
+      [sub.slot, ECANCELED],
+    ]);
+    b.submitted = [];
+    expect((await q.accept(7)).fd).toBe(21);
+    expect(b.submitted.filter((s) => s.opcode === Opcode.ACCEPT)).toEqual([]);
+  });
+});
+
+describe('multishot recvs()', () => {
+  it('copies each item out of its provided buffer, splits it to options.size, and ends at 0', async () => {
+    const b = multishotBackend();
+    const q = new Queue(b, { recvBufferSize: 8, recvBufferCount: 4 });
+    const it = q.recvs(5, { size: 3 });
+    const first = it.next();
+    await tick();
+    expect(b.provided).toMatchObject({ size: 8, count: 4 });
+    const sub = take(b, Opcode.RECV_MULTI);
+    b.provided!.memory.set([1, 2, 3, 4, 5], 2 * 8);
+    b.complete([[sub.slot, 5, CQE_F_MORE | CQE_F_BUFFER, 2]]);
+    // The backend may reuse the buffer at once: the chunks are copies.
+    b.provided!.memory.fill(0);
+    expect([...(await first).value!]).toEqual([1, 2, 3]);
+    expect([...(await it.next()).value!]).toEqual([4, 5]);
+    const end = it.next();
+    b.complete([[sub.slot, 0]]);
+    expect(await end).toEqual({ done: true, value: undefined });
+  });
+
+  it('pauses past 1 MiB waiting and starts again once the consumer caught up', async () => {
+    const b = multishotBackend();
+    const q = new Queue(b, { recvBufferSize: 65536, recvBufferCount: 32 });
+    const it = q.recvs(5);
+    const first = it.next();
+    await tick();
+    const sub = take(b, Opcode.RECV_MULTI);
+    b.complete(
+      Array.from({ length: 20 }, (_, i): [number, number, number, number] => [
+        sub.slot,
+        65536,
+        CQE_F_MORE | CQE_F_BUFFER,
+        i,
+      ]),
+    );
+    await tick();
+    expect(b.submitted.some((s) => s.opcode === Opcode.CANCEL && s.target === sub.slot)).toBe(true);
+    b.submitted = [];
+    let total = (await first).value!.length;
+    for (let i = 1; i < 20; i++) total += (await it.next()).value!.length;
+    expect(total).toBe(20 * 65536);
+    const next = it.next();
+    b.complete([[sub.slot, ECANCELED]]);
+    await tick();
+    const again = take(b, Opcode.RECV_MULTI);
+    b.complete([[again.slot, 10, CQE_F_MORE | CQE_F_BUFFER, 0]]);
+    expect((await next).value!.length).toBe(10);
+    await it.return(undefined);
+  });
+
+  it('starts again after ENOBUFS; an error ends it', async () => {
+    const b = multishotBackend();
+    const q = new Queue(b);
+    const it = q.recvs(5);
+    const next = it.next();
+    await tick();
+    const sub = take(b, Opcode.RECV_MULTI);
+    b.complete([[sub.slot, ENOBUFS]]);
+    await tick();
+    const again = take(b, Opcode.RECV_MULTI);
+    b.complete([[again.slot, errnoOf('ECONNRESET')]]);
+    await expect(next).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  it('falls back to single recvs when the engine refuses the buffers', async () => {
+    const b = multishotBackend();
+    b.attach = ((attach) => (ring) => {
+      const e = attach(ring);
+      e.provideBuffers = () => {
+        throw new Error('no');
+      };
+      return e;
+    })(b.attach.bind(b));
+    const q = new Queue(b);
+    const it = q.recvs(5, { size: 16 });
+    const next = it.next();
+    await tick();
+    const sub = take(b, Opcode.RECV);
+    expect(sub.len).toBe(16);
+    b.complete([[sub.slot, 0]]);
+    expect(await next).toEqual({ done: true, value: undefined });
+    await q.destroy();
+  });
+});
