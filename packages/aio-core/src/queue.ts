@@ -210,9 +210,8 @@ class Operation {
   dest: string | undefined = undefined;
   /** bind, connect and sendto: the address, written into the slot's address area at submission. */
   address: AddressRecord | undefined = undefined;
-  /** Multishot operations: called for each completion before the final one (result, CQE flags,
-   * provided-buffer index, slot). */
-  onItem: ((result: number, flags: number, buffer: number, slot: number) => void) | undefined = undefined;
+  /** Multishot operations: the iterator that gets each item and the final result. */
+  multishot: MultishotIterator<unknown> | undefined = undefined;
 
   constructor(
     readonly opcode: Opcode,
@@ -243,6 +242,14 @@ const SOCKET_OPTIONS: Record<string, number> = {
   nodelay: SO_NODELAY,
   keepalive: SO_KEEPALIVE,
 };
+
+/** What MultishotIterator needs of its queue's private methods (set by Queue's static block). */
+interface MultishotAccess {
+  arm(queue: Queue, iterator: MultishotIterator<unknown>): Operation;
+  abort(queue: Queue, op: Operation): void;
+  release(queue: Queue, iterator: MultishotIterator<unknown>, item: unknown): void;
+}
+let multishotAccess: MultishotAccess;
 
 function parseFamily(family: unknown): number {
   switch (family) {
@@ -333,6 +340,14 @@ export class Queue implements AsyncDisposable {
    * it would have from the kernel's backlog with single accepts.
    */
   #acceptedAhead: Map<number, AcceptResult[]> | undefined;
+
+  static {
+    multishotAccess = {
+      arm: (queue, iterator) => queue.#armMultishot(iterator),
+      abort: (queue, op) => queue.#abort(op),
+      release: (queue, iterator, item) => queue.#releaseMultishot(iterator, item),
+    };
+  }
 
   constructor(backend: Backend, options: QueueOptions = {}) {
     if (backend === null || typeof backend !== 'object' || typeof backend.attach !== 'function') {
@@ -809,78 +824,18 @@ export class Queue implements AsyncDisposable {
     return this.#acceptLoop(fd, signal);
   }
 
-  async *#acceptMultishot(
+  /** accepts() on one multishot request (see MultishotIterator). */
+  #acceptMultishot(
     fd: number,
     signal: AbortSignal | undefined,
   ): AsyncGenerator<AcceptResult, void, undefined> {
-    const items = new ItemChannel<AcceptResult>();
+    const iterator = new MultishotIterator<AcceptResult>(this, Opcode.ACCEPT_MULTI, fd, signal, 0);
     const ahead = this.#acceptedAhead?.get(fd);
     if (ahead) {
       this.#acceptedAhead!.delete(fd);
-      for (const item of ahead) items.push(item, 1);
+      for (const item of ahead) iterator.push(item, 1);
     }
-    let op: Operation | undefined;
-    let paused = false;
-    let stopped = false;
-    const arm = (): void => {
-      op = this.#multishot(
-        Opcode.ACCEPT_MULTI,
-        'accept',
-        fd,
-        signal,
-        (result, _flags, _buffer, slot) => {
-          const item = { fd: result, address: readAddress(this.#addresses, slot) ?? { path: '' } };
-          if (stopped) {
-            this.#keepAcceptedAhead(fd, item);
-            return;
-          }
-          items.push(item, 1);
-          if (items.size >= ACCEPT_HIGH_WATER && !paused && op) {
-            paused = true;
-            this.#abort(op);
-          }
-        },
-        (error) => {
-          op = undefined;
-          if (stopped || error === null) return;
-          if (paused && !signal?.aborted) {
-            // Stopped for backpressure: start again now if the consumer already caught up
-            // (it may be waiting for the next item), else when it does.
-            if (items.size <= ACCEPT_LOW_WATER) {
-              paused = false;
-              arm();
-            }
-            return;
-          }
-          if ((error as SystemError).code === 'ENOBUFS') arm();
-          else items.end(error);
-        },
-      );
-    };
-    arm();
-    try {
-      for (;;) {
-        if (paused && op === undefined && items.size <= ACCEPT_LOW_WATER && !items.done) {
-          paused = false;
-          arm();
-        }
-        const item = items.shift();
-        if (item !== undefined) {
-          yield item;
-          continue;
-        }
-        if (items.done) {
-          if (items.error) throw items.error;
-          return;
-        }
-        await items.wait();
-      }
-    } finally {
-      stopped = true;
-      if (op) this.#abort(op);
-      for (let item = items.shift(); item !== undefined; item = items.shift())
-        this.#keepAcceptedAhead(fd, item);
-    }
+    return iterator;
   }
 
   #keepAcceptedAhead(listener: number, item: AcceptResult): void {
@@ -929,7 +884,7 @@ export class Queue implements AsyncDisposable {
       options.size === undefined ? 65536 : validateInteger(options.size, 'options.size', 1, IO_MAX_LENGTH);
     const signal = validateAbortSignal(options.signal);
     if (this.capabilities.multishot && !this.#destroying && this.#recvBuffers() !== null) {
-      return this.#recvMultishot(fd, size, signal);
+      return new MultishotIterator<Buffer>(this, Opcode.RECV_MULTI, fd, signal, size);
     }
     return this.#recvLoop(fd, size, signal);
   }
@@ -949,94 +904,47 @@ export class Queue implements AsyncDisposable {
     return this.#recvPool;
   }
 
-  async *#recvMultishot(
-    fd: number,
-    size: number,
-    signal: AbortSignal | undefined,
-  ): AsyncGenerator<Buffer, void, undefined> {
+  /** Issues the multishot request of `iterator`. */
+  #armMultishot(iterator: MultishotIterator<unknown>): Operation {
+    const op = new Operation(iterator.opcode, iterator.opcode === Opcode.RECV_MULTI ? 'read' : 'accept');
+    op.fd = iterator.fd;
+    op.multishot = iterator;
+    // Settled through op.multishot (see #settle): neither a promise nor a callback.
+    op.form = Form.Callback;
+    this.#issue(
+      op,
+      iterator.opcode === Opcode.RECV_MULTI ? 'recv' : 'accept',
+      { signal: iterator.signal },
+      undefined,
+    );
+    return op;
+  }
+
+  /** One completion of a multishot request, before its final one. */
+  #multishotItem(op: Operation, result: number, buffer: number, slot: number): void {
+    const iterator = op.multishot!;
+    if (iterator.opcode === Opcode.ACCEPT_MULTI) {
+      const item: AcceptResult = { fd: result, address: readAddress(this.#addresses, slot) ?? { path: '' } };
+      if (iterator.stopped) this.#keepAcceptedAhead(iterator.fd, item);
+      else iterator.push(item, 1);
+      return;
+    }
+    if (iterator.stopped) return;
+    // The data is readable only now: copy it out, in chunks of at most the iterator's size.
     const pool = this.#recvPool!;
-    const bufferSize = this.#recvBufferSize;
-    const items = new ItemChannel<Buffer>();
-    let op: Operation | undefined;
-    let paused = false;
-    let stopped = false;
-    const arm = (): void => {
-      op = this.#multishot(
-        Opcode.RECV_MULTI,
-        'read',
-        fd,
-        signal,
-        (result, _flags, buffer) => {
-          if (stopped) return;
-          // The data is readable only now: copy it out, in chunks of at most `size`.
-          const start = buffer * bufferSize;
-          for (let at = 0; at < result; at += size) {
-            const n = Math.min(size, result - at);
-            const chunk = Buffer.allocUnsafe(n);
-            chunk.set(pool.subarray(start + at, start + at + n));
-            items.push(chunk, n);
-          }
-          if (items.weight >= RECV_HIGH_WATER && !paused && op) {
-            paused = true;
-            this.#abort(op);
-          }
-        },
-        (error) => {
-          op = undefined;
-          if (stopped) return;
-          if (error === null) {
-            items.end(); // the peer shut its side down
-          } else if (paused && !signal?.aborted) {
-            // Stopped for backpressure: start again now if the consumer already caught up
-            // (it may be waiting for the next chunk), else when it does.
-            if (items.weight <= RECV_LOW_WATER) {
-              paused = false;
-              arm();
-            }
-          } else if ((error as SystemError).code === 'ENOBUFS') arm();
-          else items.end(error);
-        },
-      );
-    };
-    arm();
-    try {
-      for (;;) {
-        if (paused && op === undefined && items.weight <= RECV_LOW_WATER && !items.done) {
-          paused = false;
-          arm();
-        }
-        const item = items.shift();
-        if (item !== undefined) {
-          yield item;
-          continue;
-        }
-        if (items.done) {
-          if (items.error) throw items.error;
-          return;
-        }
-        await items.wait();
-      }
-    } finally {
-      stopped = true;
-      if (op) this.#abort(op);
+    const start = buffer * this.#recvBufferSize;
+    const size = iterator.size;
+    for (let at = 0; at < result; at += size) {
+      const n = Math.min(size, result - at);
+      const chunk = Buffer.allocUnsafe(n);
+      chunk.set(pool.subarray(start + at, start + at + n));
+      iterator.push(chunk, n);
     }
   }
 
-  /** Issues a multishot operation: `onItem` for each item, `onEnd` with its final result
-   * (null for success, which is the end of stream for RECV_MULTI). */
-  #multishot(
-    opcode: Opcode,
-    syscall: string,
-    fd: number,
-    signal: AbortSignal | undefined,
-    onItem: (result: number, flags: number, buffer: number, slot: number) => void,
-    onEnd: (error: Error | null) => void,
-  ): Operation {
-    const op = new Operation(opcode, syscall);
-    op.fd = fd;
-    op.onItem = onItem;
-    this.#issue(op, opcode === Opcode.RECV_MULTI ? 'recv' : 'accept', { signal }, (error) => onEnd(error));
-    return op;
+  /** An iterator stopped: what it had taken and nobody will consume. */
+  #releaseMultishot(iterator: MultishotIterator<unknown>, item: unknown): void {
+    if (iterator.opcode === Opcode.ACCEPT_MULTI) this.#keepAcceptedAhead(iterator.fd, item as AcceptResult);
   }
 
   /** Closes a descriptor nobody will take (accepted ahead on a socket being closed). */
@@ -1948,9 +1856,9 @@ export class Queue implements AsyncDisposable {
       if (op === undefined) continue;
       if ((cq[b + 1] & CQE_F_MORE) !== 0) {
         // An item of a multishot operation; its data is readable only during this call.
-        if (op.onItem !== undefined) {
+        if (op.multishot !== undefined) {
           try {
-            op.onItem(cq[b + 2], cq[b + 1], cq[b + 3], slot);
+            this.#multishotItem(op, cq[b + 2], cq[b + 3], slot);
           } catch (thrown) {
             rethrowLater(thrown);
           }
@@ -2064,6 +1972,10 @@ export class Queue implements AsyncDisposable {
           value = undefined;
       }
     }
+    if (op.multishot !== undefined) {
+      op.multishot.finish(error);
+      return;
+    }
     this.#deliver(op, error, value);
   }
 
@@ -2088,66 +2000,171 @@ export class Queue implements AsyncDisposable {
   }
 }
 
+const DONE: IteratorResult<never, void> = Object.freeze({ done: true, value: undefined });
+
 /**
- * What a multishot request produced and its iterator's consumer has not taken yet. `weight` is
- * what the iterator bounds (connections, or bytes).
+ * accepts() and recvs() over one multishot request: the iterator a consumer's `for await`
+ * drives. Items the request produces go straight to a waiting next(), or wait here; past a high
+ * water mark (128 connections, 1 MiB) the request is cancelled, and started again once the
+ * consumer took them down to the low mark. ENOBUFS (the backend stopped: no provided buffer was
+ * free) starts it again at once. Written out rather than as an async generator: it keeps no
+ * generator, context or promise per connection beyond the consumer's own next(), which is what
+ * an idle connection of a big server costs.
  */
-class ItemChannel<T> {
-  #items: (T | undefined)[] = [];
-  #weights: number[] = [];
+class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
+  stopped = false;
+  #op: Operation | undefined;
+  #started = false;
+  #paused = false;
+  #ended = false;
+  #error: Error | null = null;
+  #items: T[] | undefined;
+  #weights: number[] | undefined;
   #head = 0;
-  weight = 0;
-  done = false;
-  error: Error | undefined = undefined;
-  #wake: (() => void) | undefined = undefined;
+  #weight = 0;
+  #waiters: { resolve: (r: IteratorResult<T, void>) => void; reject: (e: unknown) => void }[] | undefined;
+  readonly #high: number;
+  readonly #low: number;
 
-  get size(): number {
-    return this.#items.length - this.#head;
+  constructor(
+    readonly queue: Queue,
+    readonly opcode: Opcode,
+    readonly fd: number,
+    readonly signal: AbortSignal | undefined,
+    /** recvs(): the largest chunk. */
+    readonly size: number,
+  ) {
+    const accept = opcode === Opcode.ACCEPT_MULTI;
+    this.#high = accept ? ACCEPT_HIGH_WATER : RECV_HIGH_WATER;
+    this.#low = accept ? ACCEPT_LOW_WATER : RECV_LOW_WATER;
   }
 
+  next(): Promise<IteratorResult<T, void>> {
+    if (this.stopped) return Promise.resolve(DONE);
+    if (!this.#started) {
+      this.#started = true;
+      this.#arm();
+    }
+    if (this.#items !== undefined && this.#head < this.#items.length) {
+      const item = this.#shift();
+      this.#resumeIfDrained();
+      return Promise.resolve({ done: false, value: item });
+    }
+    if (this.#ended) {
+      this.stopped = true;
+      return this.#error ? Promise.reject(this.#error) : Promise.resolve(DONE);
+    }
+    this.#resumeIfDrained();
+    const waiters = this.#waiters ?? [];
+    this.#waiters = waiters;
+    return new Promise((resolve, reject) => {
+      waiters.push({ resolve, reject });
+    });
+  }
+
+  return(): Promise<IteratorResult<T, void>> {
+    this.#stop();
+    return Promise.resolve(DONE);
+  }
+
+  throw(error: unknown): Promise<IteratorResult<T, void>> {
+    this.#stop();
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#stop();
+  }
+
+  /** An item of the request (called by the queue while it delivers completions). */
   push(item: T, weight: number): void {
-    this.#items.push(item);
-    this.#weights.push(weight);
-    this.weight += weight;
-    this.#notify();
+    const waiter = this.#waiters?.shift();
+    if (waiter !== undefined) {
+      waiter.resolve({ done: false, value: item });
+      return;
+    }
+    if (this.#items === undefined) {
+      this.#items = [item];
+      this.#weights = [weight];
+    } else {
+      this.#items.push(item);
+      this.#weights!.push(weight);
+    }
+    this.#weight += weight;
+    if (this.#weight >= this.#high && !this.#paused && this.#op !== undefined) {
+      this.#paused = true;
+      multishotAccess.abort(this.queue, this.#op);
+    }
   }
 
-  end(error?: Error): void {
-    if (this.done) return;
-    this.done = true;
-    this.error = error;
-    this.#notify();
+  /** The request's final completion: null when it ended without error (recv: end of stream). */
+  finish(error: Error | null): void {
+    this.#op = undefined;
+    if (this.stopped) return;
+    if (error !== null && this.#paused && !this.signal?.aborted) {
+      // Cancelled for backpressure: start again now if the consumer already caught up (it may
+      // be waiting for the next item), else when it does.
+      this.#resumeIfDrained();
+      return;
+    }
+    if (error !== null && (error as SystemError).code === 'ENOBUFS') {
+      this.#arm();
+      return;
+    }
+    this.#ended = true;
+    this.#error = error;
+    const waiters = this.#waiters;
+    if (waiters === undefined || waiters.length === 0) return;
+    this.#waiters = undefined;
+    this.stopped = true;
+    const first = waiters.shift()!;
+    if (error) first.reject(error);
+    else first.resolve(DONE);
+    for (const w of waiters) w.resolve(DONE);
   }
 
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.weight -= this.#weights[this.#head];
-    this.#items[this.#head] = undefined;
+  #arm(): void {
+    this.#op = multishotAccess.arm(this.queue, this as MultishotIterator<unknown>);
+  }
+
+  #resumeIfDrained(): void {
+    if (this.#paused && this.#op === undefined && this.#weight <= this.#low && !this.#ended) {
+      this.#paused = false;
+      this.#arm();
+    }
+  }
+
+  #shift(): T {
+    const items = this.#items!;
+    const item = items[this.#head];
+    this.#weight -= this.#weights![this.#head];
     this.#head++;
-    if (this.#head === this.#items.length) {
-      this.#items.length = 0;
-      this.#weights.length = 0;
+    if (this.#head === items.length) {
+      this.#items = undefined;
+      this.#weights = undefined;
       this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#weights = this.#weights.slice(this.#head);
+    } else if (this.#head > 1024 && this.#head * 2 > items.length) {
+      this.#items = items.slice(this.#head);
+      this.#weights = this.#weights!.slice(this.#head);
       this.#head = 0;
     }
     return item;
   }
 
-  /** Resolves at the next push or end. */
-  wait(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#wake = resolve;
-    });
-  }
-
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+  #stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.#op !== undefined) multishotAccess.abort(this.queue, this.#op);
+    while (this.#items !== undefined && this.#head < this.#items.length) {
+      multishotAccess.release(this.queue, this as MultishotIterator<unknown>, this.#shift());
+    }
+    const waiters = this.#waiters;
+    this.#waiters = undefined;
+    if (waiters) for (const w of waiters) w.resolve(DONE);
   }
 }
 
