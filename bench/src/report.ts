@@ -16,6 +16,8 @@ export interface Workload {
   rows: Row[];
   /** When this workload was measured, where it differs from the file's date (a partial run). */
   measured?: string;
+  /** Lines printed under the table (counts, verification, caveats). */
+  notes?: string[];
 }
 
 function fmt(n: number): string {
@@ -45,6 +47,7 @@ export function renderMarkdown(machine: Record<string, unknown>, workloads: Work
       lines.push(`| ${label} | ${fmt(r.median)} | ${fmt(r.min)} - ${fmt(r.max)} | ${ratios.join(' | ')} |`);
     }
     lines.push('');
+    if (w.notes?.length) lines.push(...w.notes.map((n) => `- ${n}`), '');
   }
   return `${lines.join('\n')}\n`;
 }

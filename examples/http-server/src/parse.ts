@@ -6,11 +6,29 @@
 const CR = 13;
 const LF = 10;
 
+/*
+ * Heads are short (tens of bytes): plain loops over the bytes beat Buffer#indexOf and #compare,
+ * whose every call crosses into C++ (measured: 212k -> 232k requests/s with wrk -c100 here).
+ */
+
+/** The index of byte `c` in `buf[from, end)`, or -1. */
+function indexOfByte(buf: Buffer, c: number, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (buf[i] === c) return i;
+  return -1;
+}
+
+/** Does `buf[at, at + word.length)` equal `word` exactly? */
+function equalsAt(buf: Buffer, at: number, word: Buffer): boolean {
+  if (at < 0 || at + word.length > buf.length) return false;
+  for (let i = 0; i < word.length; i++) if (buf[at + i] !== word[i]) return false;
+  return true;
+}
+
 /** Index just past the first CRLFCRLF in `buf[from, end)`, or -1. */
 export function findHeadEnd(buf: Buffer, from: number, end: number): number {
-  for (let i = buf.indexOf(LF, from); i !== -1 && i < end; i = buf.indexOf(LF, i + 1)) {
+  for (let i = from + 3; i < end; i++) {
     // "\r\n\r\n": this LF is the last byte when the three before it are CR LF CR.
-    if (i >= from + 3 && buf[i - 1] === CR && buf[i - 2] === LF && buf[i - 3] === CR) return i + 1;
+    if (buf[i] === LF && buf[i - 1] === CR && buf[i - 2] === LF && buf[i - 3] === CR) return i + 1;
   }
   return -1;
 }
@@ -55,24 +73,24 @@ export function parseHead(buf: Buffer, start: number, end: number, out: RequestH
   out.close = false;
   out.head = false;
   // Request line: METHOD SP target SP HTTP/1.x CRLF
-  let lineEnd = buf.indexOf(LF, start);
+  let lineEnd = indexOfByte(buf, LF, start, end);
   const versionAt = lineEnd - 9; // "HTTP/1.x\r"
   if (lineEnd - start < 14 || buf[lineEnd - 1] !== CR || buf[versionAt - 1] !== 32) {
     out.contentLength = -1;
     return out;
   }
-  if (buf.compare(HTTP_1, 0, HTTP_1.length, versionAt, versionAt + HTTP_1.length) !== 0) {
+  if (!equalsAt(buf, versionAt, HTTP_1)) {
     out.contentLength = -1;
     return out;
   }
   const http10 = buf[versionAt + 7] === 48; // '0'
   let keepAlive = !http10;
-  out.head = buf.compare(HEAD, 0, HEAD.length, start, start + HEAD.length) === 0;
+  out.head = equalsAt(buf, start, HEAD);
   let line = lineEnd + 1;
   while (line < end - 2) {
-    lineEnd = buf.indexOf(LF, line);
-    const colon = buf.indexOf(58, line); // ':'
-    if (colon === -1 || colon > lineEnd) {
+    lineEnd = indexOfByte(buf, LF, line, end);
+    const colon = indexOfByte(buf, 58, line, lineEnd); // ':'
+    if (colon === -1) {
       out.contentLength = -1;
       return out;
     }

@@ -1,0 +1,63 @@
+/**
+ * The proactor echo server of the C10K benchmark, written only against aio-core's Queue and run on
+ * aio-uring: one accept loop, and per connection one `for await (const chunk of queue.recvs(fd))`
+ * loop that sends each chunk back. It holds no receive buffer of its own per connection: on
+ * io_uring recvs() is one multishot recv per connection into the queue's shared provided-buffer
+ * pool (256 x 16 KiB), copying each chunk out, which is what keeps an idle connection cheap.
+ *
+ *   node dist/servers/aio-echo.js <port> [recv size in bytes, default 4096] [queue entries, default 16384]
+ *
+ * Answers `'memory'` over an IPC channel with process.memoryUsage() (see memory-ipc.ts).
+ */
+import { type InetSocketAddress, Queue } from '@proactor/aio-core';
+import backend from '@proactor/aio-uring';
+import { answerMemoryQueries } from './memory-ipc.js';
+
+const port = Number(process.argv[2] ?? 0);
+const recvSize = Number(process.argv[3] ?? 4096);
+const entries = Number(process.argv[4] ?? 16384);
+
+// One slot per connection's pending recv, plus sends and the accept: 10,000 connections fit.
+const queue = new Queue(backend, { entries });
+const listener = await queue.socket(4);
+await queue.setsockopt(listener, 'reuseaddr', true);
+await queue.bind(listener, { address: '127.0.0.1', port });
+await queue.listen(listener, 4096);
+const bound = (await queue.localAddress(listener)) as InetSocketAddress;
+
+async function serve(fd: number): Promise<void> {
+  try {
+    await queue.setsockopt(fd, 'nodelay', true);
+    for await (const chunk of queue.recvs(fd, { size: recvSize })) {
+      let sent = 0;
+      while (sent < chunk.length) sent += await queue.send(fd, chunk, sent, chunk.length - sent);
+    }
+  } catch {
+    // A reset peer: the connection ends either way.
+  } finally {
+    await queue.close(fd).catch(() => undefined);
+  }
+}
+
+const stop = new AbortController();
+void (async () => {
+  // accepts() ends with the error that ends accepting; a stray one (ECONNABORTED, EMFILE) is
+  // reported and accepting resumes, a bounded number of times.
+  for (let restarts = 0; restarts < 100 && !stop.signal.aborted; restarts++) {
+    try {
+      for await (const { fd } of queue.accepts(listener, { signal: stop.signal })) void serve(fd);
+    } catch (error) {
+      if (stop.signal.aborted) return;
+      process.stderr.write(`accept: ${(error as Error).message}\n`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+})();
+
+answerMemoryQueries();
+process.stdout.write(`listening on ${bound.port}\n`);
+process.on('SIGTERM', () => {
+  stop.abort();
+  // The benchmark is over: the kernel closes every descriptor at exit.
+  process.exit(0);
+});
