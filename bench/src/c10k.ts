@@ -9,9 +9,13 @@
  * (held median - idle) / connections. Each run starts fresh processes; servers are interleaved.
  *
  *   node dist/c10k.js [--connections 10000] [--seconds 30] [--runs 3] [--batch 500] [--recv-size 4096] [--gc]
+ *                     [--semi-space MiB]
  *
  * --gc starts the servers with --expose-gc and runs a full collection before each sample, so the
- * samples show live memory rather than garbage waiting for the next collection.
+ * samples show live memory rather than garbage waiting for the next collection. --semi-space N
+ * starts both servers with --max-semi-space-size=N: V8 grows its young generation under the
+ * allocation burst of 10,000 connects (tens of MiB of heap it keeps), which otherwise dominates
+ * the per-connection figure of either server.
  *
  * Writes the c10k workloads into bench/results/latest.json (details in bench/results/c10k.json) and
  * re-renders bench/results/README.md.
@@ -33,6 +37,7 @@ const { values } = parseArgs({
     'recv-size': { type: 'string', default: '4096' },
     'sample-ms': { type: 'string', default: '500' },
     gc: { type: 'boolean', default: false },
+    'semi-space': { type: 'string', default: '' },
   },
 });
 const connections = Number(values.connections);
@@ -42,6 +47,8 @@ const batch = Number(values.batch);
 const recvSize = Number(values['recv-size']);
 const sampleMs = Number(values['sample-ms']);
 const gc = values.gc!;
+/** V8's --max-semi-space-size (MiB) for both servers; default V8's own. */
+const semiSpace = values['semi-space'] ? Number(values['semi-space']) : undefined;
 let nextPort = 18_900;
 
 interface Server {
@@ -134,7 +141,10 @@ async function measure(server: Server): Promise<RunResult> {
   const port = nextPort++;
   const child = fork(server.script, [String(port), ...server.args], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    execArgv: gc ? ['--expose-gc'] : [],
+    execArgv: [
+      ...(gc ? ['--expose-gc'] : []),
+      ...(semiSpace !== undefined ? [`--max-semi-space-size=${semiSpace}`] : []),
+    ],
   });
   try {
     await waitForPort(port);
@@ -247,9 +257,9 @@ const notes = servers.map((s, i) => {
   const rtt = median(all[i].map((r) => r.client.rttP99Ms));
   return `${s.label}: messages sent ${t.sent.toLocaleString('en-US')}, echoed and verified ${t.verified.toLocaleString('en-US')}, errors ${t.problems} (all runs); echo round trip p99 ${rtt.toFixed(2)} ms (median of runs).`;
 });
-const title = `${connections.toLocaleString('en-US')} connections held ${seconds} s, one 64 B echo per connection per second${recvSize === 4096 ? '' : `, proactor recvs() size ${recvSize}`}${gc ? ', full GC before each sample' : ''}`;
+const title = `${connections.toLocaleString('en-US')} connections held ${seconds} s, one 64 B echo per connection per second${recvSize === 4096 ? '' : `, proactor recvs() size ${recvSize}`}${gc ? ', full GC before each sample' : ''}${semiSpace !== undefined ? `, both servers with --max-semi-space-size=${semiSpace}` : ''}`;
 // Non-default settings are saved beside the default run rather than over it.
-const variant = `${gc ? '-gc' : ''}${recvSize === 4096 ? '' : `-recv${recvSize}`}`;
+const variant = `${gc ? '-gc' : ''}${recvSize === 4096 ? '' : `-recv${recvSize}`}${semiSpace !== undefined ? `-semi${semiSpace}` : ''}`;
 const workloads: Workload[] = [
   {
     id: `c10k-rss${variant}`,

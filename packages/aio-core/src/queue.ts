@@ -2022,9 +2022,10 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
   #weights: number[] | undefined;
   #head = 0;
   #weight = 0;
-  #waiters: { resolve: (r: IteratorResult<T, void>) => void; reject: (e: unknown) => void }[] | undefined;
-  readonly #high: number;
-  readonly #low: number;
+  /** The consumer's waiting next(): its resolvers (more waiting calls, rare, in #more). */
+  #resolve: ((r: IteratorResult<T, void>) => void) | undefined;
+  #reject: ((e: unknown) => void) | undefined;
+  #more: { resolve: (r: IteratorResult<T, void>) => void; reject: (e: unknown) => void }[] | undefined;
 
   constructor(
     readonly queue: Queue,
@@ -2033,11 +2034,7 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
     readonly signal: AbortSignal | undefined,
     /** recvs(): the largest chunk. */
     readonly size: number,
-  ) {
-    const accept = opcode === Opcode.ACCEPT_MULTI;
-    this.#high = accept ? ACCEPT_HIGH_WATER : RECV_HIGH_WATER;
-    this.#low = accept ? ACCEPT_LOW_WATER : RECV_LOW_WATER;
-  }
+  ) {}
 
   next(): Promise<IteratorResult<T, void>> {
     if (this.stopped) return Promise.resolve(DONE);
@@ -2055,11 +2052,26 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
       return this.#error ? Promise.reject(this.#error) : Promise.resolve(DONE);
     }
     this.#resumeIfDrained();
-    const waiters = this.#waiters ?? [];
-    this.#waiters = waiters;
     return new Promise((resolve, reject) => {
-      waiters.push({ resolve, reject });
+      if (this.#resolve === undefined) {
+        this.#resolve = resolve;
+        this.#reject = reject;
+      } else {
+        this.#more ??= [];
+        this.#more.push({ resolve, reject });
+      }
     });
+  }
+
+  /** The consumer's oldest waiting next(), taken. */
+  #takeWaiter(): { resolve: (r: IteratorResult<T, void>) => void; reject: (e: unknown) => void } | undefined {
+    const resolve = this.#resolve;
+    if (resolve === undefined) return undefined;
+    const waiter = { resolve, reject: this.#reject! };
+    const next = this.#more?.shift();
+    this.#resolve = next?.resolve;
+    this.#reject = next?.reject;
+    return waiter;
   }
 
   return(): Promise<IteratorResult<T, void>> {
@@ -2082,9 +2094,13 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
 
   /** An item of the request (called by the queue while it delivers completions). */
   push(item: T, weight: number): void {
-    const waiter = this.#waiters?.shift();
-    if (waiter !== undefined) {
-      waiter.resolve({ done: false, value: item });
+    const resolve = this.#resolve;
+    if (resolve !== undefined) {
+      if (this.#more === undefined || this.#more.length === 0) {
+        this.#resolve = undefined;
+        this.#reject = undefined;
+        resolve({ done: false, value: item });
+      } else this.#takeWaiter()!.resolve({ done: false, value: item });
       return;
     }
     if (this.#items === undefined) {
@@ -2095,7 +2111,8 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
       this.#weights!.push(weight);
     }
     this.#weight += weight;
-    if (this.#weight >= this.#high && !this.#paused && this.#op !== undefined) {
+    const high = this.opcode === Opcode.ACCEPT_MULTI ? ACCEPT_HIGH_WATER : RECV_HIGH_WATER;
+    if (this.#weight >= high && !this.#paused && this.#op !== undefined) {
       this.#paused = true;
       multishotAccess.abort(this.queue, this.#op);
     }
@@ -2117,14 +2134,12 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
     }
     this.#ended = true;
     this.#error = error;
-    const waiters = this.#waiters;
-    if (waiters === undefined || waiters.length === 0) return;
-    this.#waiters = undefined;
+    const first = this.#takeWaiter();
+    if (first === undefined) return;
     this.stopped = true;
-    const first = waiters.shift()!;
     if (error) first.reject(error);
     else first.resolve(DONE);
-    for (const w of waiters) w.resolve(DONE);
+    for (let w = this.#takeWaiter(); w !== undefined; w = this.#takeWaiter()) w.resolve(DONE);
   }
 
   #arm(): void {
@@ -2132,7 +2147,8 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
   }
 
   #resumeIfDrained(): void {
-    if (this.#paused && this.#op === undefined && this.#weight <= this.#low && !this.#ended) {
+    const low = this.opcode === Opcode.ACCEPT_MULTI ? ACCEPT_LOW_WATER : RECV_LOW_WATER;
+    if (this.#paused && this.#op === undefined && this.#weight <= low && !this.#ended) {
       this.#paused = false;
       this.#arm();
     }
@@ -2162,9 +2178,7 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
     while (this.#items !== undefined && this.#head < this.#items.length) {
       multishotAccess.release(this.queue, this as MultishotIterator<unknown>, this.#shift());
     }
-    const waiters = this.#waiters;
-    this.#waiters = undefined;
-    if (waiters) for (const w of waiters) w.resolve(DONE);
+    for (let w = this.#takeWaiter(); w !== undefined; w = this.#takeWaiter()) w.resolve(DONE);
   }
 }
 
