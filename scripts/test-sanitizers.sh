@@ -19,3 +19,5 @@ echo "== conformance on the sanitizer build ($addon)"
 node "$cli" @proactor/aio-uring --quiet
 echo "== differential on the sanitizer build"
 node "$cli" @proactor/aio-uring --differential --scripts 5
+echo "== socket churn on the sanitizer build (multishot, tiny buffer pool, closes while waiting)"
+node test/fixtures/churn.mjs 10

@@ -907,6 +907,7 @@ void UringEngine::RecycleBuffer(uint32_t id) {
   e.len = b.size;
   e.bid = static_cast<uint16_t>(id);
   b.tail++;
+  b.in_kernel++;
 }
 
 void UringEngine::PublishBuffers() {
@@ -968,6 +969,7 @@ void UringEngine::PostLocal(uint16_t slot, int32_t result) {
 void UringEngine::OnCompletion(uint16_t index, uint32_t generation, int32_t result, uint32_t cqe_flags) {
   const bool has_buffer = (cqe_flags & PROACTOR_IORING_CQE_F_BUFFER) != 0;
   const uint32_t buffer = cqe_flags >> PROACTOR_IORING_CQE_BUFFER_SHIFT;
+  if (has_buffer && buffer_ring_.in_kernel > 0) buffer_ring_.in_kernel--;
   if (index >= slots_.size()) return;
   Slot& slot = slots_[index];
   if (!slot.busy || slot.generation != generation ||
@@ -1225,6 +1227,7 @@ Napi::Value UringEngine::Info(const Napi::CallbackInfo& info) {
     out.Set("features", ring_->ring().features());
     out.Set("ringFd", ring_->ring().fd());
     out.Set("overflowFlushes", static_cast<double>(ring_->overflow_flushes()));
+    out.Set("wakeups", static_cast<double>(ring_->wakeups()));
     out.Set("sqpoll", ring_->ring().sqpoll());
     out.Set("personality", ring_->personality());
     out.Set("enterCalls", static_cast<double>(ring_->ring().enter_calls()));
@@ -1240,6 +1243,8 @@ Napi::Value UringEngine::Info(const Napi::CallbackInfo& info) {
   out.Set("zeroCopySends", static_cast<double>(zero_copy_sends_));
   out.Set("providedBuffers", buffer_ring_.count);
   out.Set("providedBufferSize", buffer_ring_.size);
+  out.Set("providedBuffersInKernel", buffer_ring_.in_kernel);
+  out.Set("readyToDeliver", static_cast<uint32_t>(ready_.size()));
   out.Set("waitingDescriptors", static_cast<uint32_t>(waiting_fds_.size()));
   Napi::Array blocking = Napi::Array::New(env);
   uint32_t k = 0;

@@ -134,6 +134,8 @@ class UringEngine : public Napi::ObjectWrap<UringEngine> {
     uint32_t size = 0;
     uint32_t count = 0;
     uint16_t tail = 0;
+    /* Buffers handed to the kernel and not yet seen in a completion (diagnostics). */
+    uint32_t in_kernel = 0;
     Napi::Reference<Napi::Value> memory;
   };
 

@@ -214,6 +214,7 @@ void EnvRing::Wake() { eventfd_write(eventfd_.fd, 1); }
 void EnvRing::OnReadable(void* self) {
   auto* ring = static_cast<EnvRing*>(self);
   if (ring->torn_down_ || ring->js_gone_) return;
+  ring->wakeups_++;
   eventfd_t value;
   (void)eventfd_read(ring->eventfd_.fd, &value);  // EAGAIN: nothing to reset
   ring->CheckCredentials();

@@ -137,6 +137,7 @@ class EnvRing {
   uint16_t personality() const { return personality_; }
 
   uint64_t overflow_flushes() const { return overflow_flushes_; }
+  uint64_t wakeups() const { return wakeups_; }
   bool js_gone() const { return js_gone_; }
 
  private:
@@ -207,6 +208,7 @@ class EnvRing {
   uint32_t ref_count_ = 0;
   uint32_t cancels_in_ring_ = 0;
   uint64_t overflow_flushes_ = 0;
+  uint64_t wakeups_ = 0;
   bool retry_flush_ = false;
   bool js_gone_ = false;
   bool torn_down_ = false;

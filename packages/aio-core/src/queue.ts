@@ -246,6 +246,9 @@ const SOCKET_OPTIONS: Record<string, number> = {
 /** What MultishotIterator needs of its queue's private methods (set by Queue's static block). */
 interface MultishotAccess {
   arm(queue: Queue, iterator: MultishotIterator<unknown>): Operation;
+  recvOnce(queue: Queue, iterator: MultishotIterator<unknown>): Operation;
+  /** How often `fd` was closed through `queue`. */
+  closes(queue: Queue, fd: number): number;
   abort(queue: Queue, op: Operation): void;
   release(queue: Queue, iterator: MultishotIterator<unknown>, item: unknown): void;
 }
@@ -340,10 +343,18 @@ export class Queue implements AsyncDisposable {
    * it would have from the kernel's backlog with single accepts.
    */
   #acceptedAhead: Map<number, AcceptResult[]> | undefined;
+  /**
+   * With multishot: how often each descriptor number was closed through the queue. An iterator
+   * that would start its request again after its descriptor was closed (whose number may
+   * already name another socket) ends instead, with ECANCELED, as its request did.
+   */
+  readonly #closes: Map<number, number> | undefined;
 
   static {
     multishotAccess = {
       arm: (queue, iterator) => queue.#armMultishot(iterator),
+      recvOnce: (queue, iterator) => queue.#recvOnce(iterator),
+      closes: (queue, fd) => queue.#closes?.get(fd) ?? 0,
       abort: (queue, op) => queue.#abort(op),
       release: (queue, iterator, item) => queue.#releaseMultishot(iterator, item),
     };
@@ -382,6 +393,7 @@ export class Queue implements AsyncDisposable {
     this.backend = backend;
     this.capabilities = backend.capabilities;
     this.entries = entries;
+    if (this.capabilities.multishot) this.#closes = new Map();
     const submissions = new ArrayBuffer(2 * entries * SQE_SIZE);
     const completions = new ArrayBuffer(completionEntries * CQE_SIZE);
     this.#sq = new Uint32Array(submissions);
@@ -463,6 +475,8 @@ export class Queue implements AsyncDisposable {
   close(fd: number, options: OpOptions | undefined, callback: Callback<void>): void;
   close(fd: number, options?: unknown, callback?: unknown): Promise<void> | undefined {
     if (this.#acceptedAhead?.has(fd)) this.#dropAcceptedAhead(fd);
+    if (this.#closes !== undefined && typeof fd === 'number')
+      this.#closes.set(fd, (this.#closes.get(fd) ?? 0) + 1);
     return this.#fdOp(Opcode.CLOSE, 'close', 'close', fd, options, callback) as Promise<void> | undefined;
   }
 
@@ -917,6 +931,19 @@ export class Queue implements AsyncDisposable {
       { signal: iterator.signal },
       undefined,
     );
+    return op;
+  }
+
+  /** A single recv into a buffer of its own, for a multishot receive whose pool ran dry. */
+  #recvOnce(iterator: MultishotIterator<unknown>): Operation {
+    const op = new Operation(Opcode.RECV, 'read');
+    op.fd = iterator.fd;
+    op.len = Math.min(iterator.size, this.#recvBufferSize);
+    op.res0 = Buffer.allocUnsafe(op.len);
+    op.offset = -1;
+    op.multishot = iterator;
+    op.form = Form.Callback;
+    this.#issue(op, 'recv', { signal: iterator.signal }, undefined);
     return op;
   }
 
@@ -1973,7 +2000,10 @@ export class Queue implements AsyncDisposable {
       }
     }
     if (op.multishot !== undefined) {
-      op.multishot.finish(error);
+      // A single recv standing in for a multishot one (after ENOBUFS): its bytes are a chunk.
+      const chunk =
+        op.opcode === Opcode.RECV && result > 0 ? (op.res0 as Buffer).subarray(0, result) : undefined;
+      op.multishot.finish(error, chunk);
       return;
     }
     this.#deliver(op, error, value);
@@ -2017,6 +2047,10 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
   #started = false;
   #paused = false;
   #ended = false;
+  /** The last request ended with ENOBUFS: the next one is a single recv. */
+  #starved = false;
+  /** multishotAccess.closes() of the descriptor when the iterator was made. */
+  readonly #closes: number;
   #error: Error | null = null;
   #items: T[] | undefined;
   #weights: number[] | undefined;
@@ -2034,7 +2068,9 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
     readonly signal: AbortSignal | undefined,
     /** recvs(): the largest chunk. */
     readonly size: number,
-  ) {}
+  ) {
+    this.#closes = multishotAccess.closes(queue, fd);
+  }
 
   next(): Promise<IteratorResult<T, void>> {
     if (this.stopped) return Promise.resolve(DONE);
@@ -2044,14 +2080,14 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
     }
     if (this.#items !== undefined && this.#head < this.#items.length) {
       const item = this.#shift();
-      this.#resumeIfDrained();
+      this.#rearmIfIdle();
       return Promise.resolve({ done: false, value: item });
     }
+    this.#rearmIfIdle();
     if (this.#ended) {
       this.stopped = true;
       return this.#error ? Promise.reject(this.#error) : Promise.resolve(DONE);
     }
-    this.#resumeIfDrained();
     return new Promise((resolve, reject) => {
       if (this.#resolve === undefined) {
         this.#resolve = resolve;
@@ -2119,17 +2155,26 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
   }
 
   /** The request's final completion: null when it ended without error (recv: end of stream). */
-  finish(error: Error | null): void {
+  finish(error: Error | null, chunk?: Buffer): void {
     this.#op = undefined;
     if (this.stopped) return;
-    if (error !== null && this.#paused && !this.signal?.aborted) {
-      // Cancelled for backpressure: start again now if the consumer already caught up (it may
-      // be waiting for the next item), else when it does.
-      this.#resumeIfDrained();
+    if (chunk !== undefined) {
+      this.push(chunk as T, chunk.length);
       return;
     }
     if (error !== null && (error as SystemError).code === 'ENOBUFS') {
-      this.#arm();
+      // The backend stopped: no provided buffer was free. Started again by the consumer's next
+      // next() (now, if it is waiting), never behind its back: the descriptor may have been
+      // closed, and its number reused, meanwhile. A receive starts again as one recv into a
+      // buffer of its own: with the pool empty a multishot one would fail at once, and every
+      // connection retrying at once would only spin.
+      this.#starved = this.opcode === Opcode.RECV_MULTI;
+      if (this.#resolve !== undefined) this.#rearmIfIdle();
+      return;
+    }
+    if (error !== null && this.#paused && !this.signal?.aborted) {
+      // Cancelled for backpressure: started again once the consumer caught up.
+      if (this.#resolve !== undefined) this.#rearmIfIdle();
       return;
     }
     this.#ended = true;
@@ -2143,15 +2188,28 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
   }
 
   #arm(): void {
-    this.#op = multishotAccess.arm(this.queue, this as MultishotIterator<unknown>);
+    if (multishotAccess.closes(this.queue, this.fd) !== this.#closes) {
+      // Closed through the queue since: the number may name another socket now.
+      this.finish(systemError(ECANCELED, this.opcode === Opcode.RECV_MULTI ? 'read' : 'accept'));
+      return;
+    }
+    const starved = this.#starved;
+    this.#starved = false;
+    this.#op = starved
+      ? multishotAccess.recvOnce(this.queue, this as MultishotIterator<unknown>)
+      : multishotAccess.arm(this.queue, this as MultishotIterator<unknown>);
   }
 
-  #resumeIfDrained(): void {
-    const low = this.opcode === Opcode.ACCEPT_MULTI ? ACCEPT_LOW_WATER : RECV_LOW_WATER;
-    if (this.#paused && this.#op === undefined && this.#weight <= low && !this.#ended) {
+  /** Starts the request again if it ended for a reason of its own (and, after a pause for
+   * backpressure, the consumer took the waiting items down to the low water mark). */
+  #rearmIfIdle(): void {
+    if (this.#op !== undefined || this.#ended || this.stopped) return;
+    if (this.#paused) {
+      const low = this.opcode === Opcode.ACCEPT_MULTI ? ACCEPT_LOW_WATER : RECV_LOW_WATER;
+      if (this.#weight > low) return;
       this.#paused = false;
-      this.#arm();
     }
+    this.#arm();
   }
 
   #shift(): T {

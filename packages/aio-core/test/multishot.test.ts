@@ -166,18 +166,69 @@ describe('multishot recvs()', () => {
     await it.return(undefined);
   });
 
-  it('starts again after ENOBUFS; an error ends it', async () => {
+  it('after ENOBUFS receives once into a buffer of its own, then goes back to multishot; an error ends it', async () => {
     const b = multishotBackend();
-    const q = new Queue(b);
-    const it = q.recvs(5);
-    const next = it.next();
+    const q = new Queue(b, { recvBufferSize: 64, recvBufferCount: 4 });
+    const it = q.recvs(5, { size: 100 });
+    const first = it.next();
     await tick();
     const sub = take(b, Opcode.RECV_MULTI);
     b.complete([[sub.slot, ENOBUFS]]);
     await tick();
+    // The pool ran dry: one plain recv of min(size, recvBufferSize) bytes, into its own buffer.
+    const once = take(b, Opcode.RECV);
+    expect(once.len).toBe(64);
+    expect(once.fd).toBe(5);
+    (b.ring.resources[2 * once.slot] as Buffer).set([9, 8, 7]);
+    b.complete([[once.slot, 3]]);
+    expect([...(await first).value!]).toEqual([9, 8, 7]);
+    const next = it.next();
+    await tick();
     const again = take(b, Opcode.RECV_MULTI);
     b.complete([[again.slot, errnoOf('ECONNRESET')]]);
     await expect(next).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  it('after ENOBUFS with nobody waiting, starts again only when the consumer asks (never behind its back)', async () => {
+    const b = multishotBackend();
+    const q = new Queue(b, { recvBufferSize: 8, recvBufferCount: 4 });
+    const it = q.recvs(5);
+    const first = it.next();
+    await tick();
+    const sub = take(b, Opcode.RECV_MULTI);
+    b.complete([
+      [sub.slot, 3, CQE_F_MORE | CQE_F_BUFFER, 0],
+      [sub.slot, ENOBUFS],
+    ]);
+    expect((await first).value!.length).toBe(3);
+    await tick();
+    // The consumer may have closed the socket (and its number been reused): nothing is issued.
+    expect(b.submitted.filter((s) => s.opcode === Opcode.RECV_MULTI || s.opcode === Opcode.RECV)).toEqual([]);
+    const next = it.next();
+    await tick();
+    const again = take(b, Opcode.RECV);
+    expect(again.fd).toBe(5);
+    b.complete([[again.slot, 0]]);
+    expect(await next).toEqual({ done: true, value: undefined });
+  });
+
+  it('never starts again on a descriptor closed through the queue since: ends with ECANCELED', async () => {
+    const b = multishotBackend();
+    const q = new Queue(b);
+    const it = q.recvs(5);
+    const first = it.next();
+    await tick();
+    const sub = take(b, Opcode.RECV_MULTI);
+    const closing = q.close(5);
+    await tick();
+    const close = take(b, Opcode.CLOSE);
+    // The request ended for want of buffers just before the close reached it.
+    b.complete([[sub.slot, ENOBUFS]]);
+    await expect(first).rejects.toMatchObject({ code: 'ECANCELED', syscall: 'read' });
+    await tick();
+    expect(b.submitted.filter((s) => s.opcode === Opcode.RECV_MULTI || s.opcode === Opcode.RECV)).toEqual([]);
+    b.complete([[close.slot, 0]]);
+    await closing;
   });
 
   it('falls back to single recvs when the engine refuses the buffers', async () => {

@@ -95,6 +95,12 @@ export interface EngineInfo {
   /** The provided-buffer ring of multishot recvs (0 until the first recvs()). */
   providedBuffers: number;
   providedBufferSize: number;
+  /** Provided buffers the kernel may fill now (the rest hold data not yet handed over). */
+  providedBuffersInKernel: number;
+  /** Completions of this queue waiting to be handed to JavaScript. */
+  readyToDeliver: number;
+  /** Poll callbacks of this thread's ring so far. */
+  wakeups: number;
   /** Descriptors with operations waiting on them in the kernel (a close through the queue cancels those first). */
   waitingDescriptors: number;
 }

@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { type Backend, Queue, type QueueOptions } from '@proactor/aio-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import backend, { engineInfo } from '../src/index.js';
@@ -103,8 +105,10 @@ describe.runIf(backend.capabilities.multishot)('multishot', () => {
     const i = info();
     expect(i.providedBuffers).toBe(8);
     expect(i.providedBufferSize).toBe(4096);
-    // 4 MiB through 8 buffers of 4 KiB: every buffer was lent many times over.
-    expect(i.multishotItems).toBeGreaterThanOrEqual(1024);
+    // 4 MiB through 8 buffers of 4 KiB: every buffer was lent many times over (when the pool
+    // runs dry, a single recv into a buffer of its own stands in, so not all 1,024 chunks).
+    expect(i.multishotItems).toBeGreaterThanOrEqual(256);
+    expect(i.providedBuffersInKernel).toBe(8);
   });
 
   it('chunks are fresh Buffers the consumer may keep while more arrive', async () => {
@@ -186,4 +190,15 @@ describe.runIf(backend.capabilities.zeroCopySend)('zero-copy send', () => {
       expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
     );
   });
+});
+
+describe.runIf(backend.capabilities.multishot)('churn', () => {
+  it('thousands of connections through a tiny buffer pool, early breaks, closes while waiting: everything ends, nothing leaks', () => {
+    const script = fileURLToPath(new URL('./fixtures/churn.mjs', import.meta.url));
+    const run = spawnSync(process.execPath, [script, '3'], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stdout).toContain('churn ok');
+    const stats = JSON.parse(run.stdout.split('\n')[0]) as { connections: number; bytes: number };
+    expect(stats.connections).toBeGreaterThan(500);
+    expect(run.status).toBe(0);
+  }, 70_000);
 });
