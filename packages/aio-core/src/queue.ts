@@ -2047,8 +2047,8 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
   #started = false;
   #paused = false;
   #ended = false;
-  /** The last request ended with ENOBUFS: the next one is a single recv. */
-  #starved = false;
+  /** Requests in a row that ended with ENOBUFS before producing anything. */
+  #starved = 0;
   /** multishotAccess.closes() of the descriptor when the iterator was made. */
   readonly #closes: number;
   #error: Error | null = null;
@@ -2130,6 +2130,7 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
 
   /** An item of the request (called by the queue while it delivers completions). */
   push(item: T, weight: number): void {
+    this.#starved = 0;
     const resolve = this.#resolve;
     if (resolve !== undefined) {
       if (this.#more === undefined || this.#more.length === 0) {
@@ -2165,10 +2166,11 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
     if (error !== null && (error as SystemError).code === 'ENOBUFS') {
       // The backend stopped: no provided buffer was free. Started again by the consumer's next
       // next() (now, if it is waiting), never behind its back: the descriptor may have been
-      // closed, and its number reused, meanwhile. A receive starts again as one recv into a
-      // buffer of its own: with the pool empty a multishot one would fail at once, and every
-      // connection retrying at once would only spin.
-      this.#starved = this.opcode === Opcode.RECV_MULTI;
+      // closed, and its number reused, meanwhile. The buffers of the batch that ran the pool dry
+      // are back by then; but after a second ENOBUFS in a row a receive starts again as one recv
+      // into a buffer of its own: with the pool still empty a multishot one fails at once, and
+      // every starved connection retrying at once would only spin.
+      if (this.opcode === Opcode.RECV_MULTI) this.#starved++;
       if (this.#resolve !== undefined) this.#rearmIfIdle();
       return;
     }
@@ -2193,11 +2195,10 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
       this.finish(systemError(ECANCELED, this.opcode === Opcode.RECV_MULTI ? 'read' : 'accept'));
       return;
     }
-    const starved = this.#starved;
-    this.#starved = false;
-    this.#op = starved
-      ? multishotAccess.recvOnce(this.queue, this as MultishotIterator<unknown>)
-      : multishotAccess.arm(this.queue, this as MultishotIterator<unknown>);
+    this.#op =
+      this.#starved >= 2
+        ? multishotAccess.recvOnce(this.queue, this as MultishotIterator<unknown>)
+        : multishotAccess.arm(this.queue, this as MultishotIterator<unknown>);
   }
 
   /** Starts the request again if it ended for a reason of its own (and, after a pause for
