@@ -18,7 +18,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect, parseArgs } from 'node:util';
-import type { OperationName } from '@proactor/aio-core';
+import { type OperationName, SOCKET_OPERATIONS } from '@proactor/aio-core';
 import { skipReason } from './case.js';
 import { compareBackends, generateScript, generateSocketScript } from './differential.js';
 import { cases, loadTarget, type Target } from './runner.js';
@@ -99,20 +99,9 @@ async function main(): Promise<number> {
 
 type Kind = 'files' | 'sockets';
 
-/** What socket scripts use. */
+/** What socket scripts use: the socket operations but poll, and close and open. */
 const SOCKET_SCRIPT_OPS: readonly OperationName[] = [
-  'socket',
-  'bind',
-  'listen',
-  'accept',
-  'connect',
-  'recv',
-  'send',
-  'shutdown',
-  'setsockopt',
-  'getsockname',
-  'recvfrom',
-  'sendto',
+  ...[...SOCKET_OPERATIONS].filter((op) => op !== 'poll'),
   'close',
   'open',
 ];
