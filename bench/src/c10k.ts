@@ -65,6 +65,12 @@ const servers: Server[] = [
     args: [String(recvSize)],
   },
   {
+    label: `proactor io_uring, callback form (servers/aio-echo, recvs(fd, options, callback) size ${recvSize})`,
+    kind: 'proactor',
+    script: join(benchDir, 'dist/servers/aio-echo.js'),
+    args: [String(recvSize), '16384', 'callback'],
+  },
+  {
     label: 'node:net echo server',
     kind: 'baseline',
     script: join(benchDir, 'dist/servers/net-echo.js'),

@@ -6,6 +6,10 @@
  * pool (256 x 16 KiB), copying each chunk out, which is what keeps an idle connection cheap.
  *
  *   node dist/servers/aio-echo.js <port> [recv size in bytes, default 4096] [queue entries, default 16384]
+ *                                 [form: 'iterator' (default) or 'callback']
+ *
+ * The callback form (`queue.recvs(fd, options, callback)`) keeps no promise or async function
+ * per connection: each chunk reaches the callback as the completion is delivered.
  *
  * Answers `'memory'` over an IPC channel with process.memoryUsage() (see memory-ipc.ts).
  */
@@ -16,6 +20,7 @@ import { answerMemoryQueries } from './memory-ipc.js';
 const port = Number(process.argv[2] ?? 0);
 const recvSize = Number(process.argv[3] ?? 4096);
 const entries = Number(process.argv[4] ?? 16384);
+const form = process.argv[5] === 'callback' ? 'callback' : 'iterator';
 
 // One slot per connection's pending recv, plus sends and the accept: 10,000 connections fit. The
 // multishot receives share 1,024 buffers of the recv size (4 MiB at 4 KiB, as much memory as the
@@ -41,20 +46,62 @@ async function serve(fd: number): Promise<void> {
   }
 }
 
-const stop = new AbortController();
-void (async () => {
-  // accepts() ends with the error that ends accepting; a stray one (ECONNABORTED, EMFILE) is
-  // reported and accepting resumes, a bounded number of times.
-  for (let restarts = 0; restarts < 100 && !stop.signal.aborted; restarts++) {
-    try {
-      for await (const { fd } of queue.accepts(listener, { signal: stop.signal })) void serve(fd);
-    } catch (error) {
-      if (stop.signal.aborted) return;
-      process.stderr.write(`accept: ${(error as Error).message}\n`);
-      await new Promise((r) => setTimeout(r, 10));
+/** The callback form: one closure per connection; each chunk is sent back, in order. */
+function serveWithCallbacks(fd: number): void {
+  queue.setsockopt(fd, 'nodelay', true, () => {});
+  let sending: Buffer[] = [];
+  let busy = false;
+  const close = () => queue.close(fd, () => {});
+  const sendNext = (): void => {
+    const chunk = sending.shift();
+    if (chunk === undefined) {
+      busy = false;
+      return;
     }
-  }
-})();
+    busy = true;
+    const sendFrom = (offset: number): void => {
+      queue.send(fd, chunk, offset, chunk.length - offset, (err, n) => {
+        if (err) return; // a reset peer: its recvs end too
+        if (offset + n! < chunk.length) sendFrom(offset + n!);
+        else sendNext();
+      });
+    };
+    sendFrom(0);
+  };
+  queue.recvs(fd, { size: recvSize }, (err, chunk) => {
+    if (err || chunk === null) {
+      sending = [];
+      close();
+      return;
+    }
+    sending.push(chunk!);
+    if (!busy) sendNext();
+  });
+}
+
+const stop = new AbortController();
+if (form === 'callback') {
+  queue.accepts(listener, { signal: stop.signal }, (err, conn) => {
+    if (err) {
+      if (!stop.signal.aborted) process.stderr.write(`accept: ${err.message}\n`);
+      return;
+    }
+    serveWithCallbacks(conn!.fd);
+  });
+} else
+  void (async () => {
+    // accepts() ends with the error that ends accepting; a stray one (ECONNABORTED, EMFILE) is
+    // reported and accepting resumes, a bounded number of times.
+    for (let restarts = 0; restarts < 100 && !stop.signal.aborted; restarts++) {
+      try {
+        for await (const { fd } of queue.accepts(listener, { signal: stop.signal })) void serve(fd);
+      } catch (error) {
+        if (stop.signal.aborted) return;
+        process.stderr.write(`accept: ${(error as Error).message}\n`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  })();
 
 answerMemoryQueries();
 process.stdout.write(`listening on ${bound.port}\n`);

@@ -45,6 +45,7 @@ export {
   type ReadOptions,
   type RecvFromResult,
   type RecvOptions,
+  type RecvsOptions,
   type SendOptions,
   type ShutdownHow,
   type SocketFamily,

@@ -122,6 +122,12 @@ export type SocketType = 'stream' | 'dgram';
 export type ShutdownHow = 'read' | 'write' | 'both';
 export type SocketOption = 'reuseaddr' | 'reuseport' | 'nodelay' | 'keepalive';
 
+/** recvs(): the largest chunk (default 64 KiB), and a signal that ends it. */
+export interface RecvsOptions {
+  size?: number;
+  signal?: AbortSignal;
+}
+
 /** What `recvfrom()` resolves with: the bytes copied into the buffer and the sender's address. */
 export interface RecvFromResult {
   bytes: number;
@@ -289,6 +295,20 @@ function displayPath(path: string | Buffer): string {
 
 function isOptionsObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !ArrayBuffer.isView(value);
+}
+
+/** Calls a Node-style callback; what it throws is rethrown later, not into the caller. */
+function deliverTo<T>(
+  callback: (err: Error | null, item?: T | null) => void,
+  err: Error | null,
+  item?: T | null,
+): void {
+  try {
+    if (err) callback(err);
+    else callback(null, item);
+  } catch (thrown) {
+    rethrowLater(thrown);
+  }
 }
 
 function rethrowLater(error: unknown): void {
@@ -830,12 +850,60 @@ export class Queue implements AsyncDisposable {
    * the loop ends go to the next accept() or accepts() on `fd`, as from the kernel's backlog
    * (closing `fd` through the queue closes them). Elsewhere one accept is issued after another.
    */
-  accepts(fd: number, options: { signal?: AbortSignal } = {}): AsyncGenerator<AcceptResult, void, undefined> {
+  accepts(fd: number, options?: { signal?: AbortSignal }): AsyncGenerator<AcceptResult, void, undefined>;
+  accepts(fd: number, callback: Callback<AcceptResult>): void;
+  accepts(fd: number, options: { signal?: AbortSignal } | undefined, callback: Callback<AcceptResult>): void;
+  accepts(
+    fd: number,
+    options?: unknown,
+    callback?: unknown,
+  ): AsyncGenerator<AcceptResult, void, undefined> | undefined {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
     // Arguments are checked now, not at the first next().
     validateFd(fd);
-    const signal = validateAbortSignal(validateObject(options, 'options').signal);
-    if (this.capabilities.multishot && !this.#destroying) return this.#acceptMultishot(fd, signal);
-    return this.#acceptLoop(fd, signal);
+    const signal = validateAbortSignal(validateObject(options ?? {}, 'options').signal);
+    const sink = checkCallback(callback) as Callback<AcceptResult> | undefined;
+    const iterator =
+      this.capabilities.multishot && !this.#destroying
+        ? this.#acceptMultishot(fd, signal)
+        : this.#acceptLoop(fd, signal);
+    if (sink === undefined) return iterator;
+    // Never called with null: accepting ends only with an error.
+    this.#pump(iterator, sink as (err: Error | null, item?: AcceptResult | null) => void, false);
+    return undefined;
+  }
+
+  /**
+   * The callback forms of accepts() and recvs(): every item to `sink` as it comes, then the end
+   * (recvs: `sink(null, null)` when the peer shut its side down) or the error. A multishot
+   * iterator calls it directly, with no promise per item; the others are driven here.
+   */
+  #pump<T>(
+    iterator: AsyncGenerator<T, void, undefined>,
+    sink: (err: Error | null, item?: T | null) => void,
+    endsWithNull: boolean,
+  ): void {
+    if (iterator instanceof MultishotIterator) {
+      iterator.drive(sink as (err: Error | null, item?: unknown) => void, endsWithNull);
+      return;
+    }
+    const step = (): void => {
+      iterator.next().then(
+        (r) => {
+          if (r.done) {
+            if (endsWithNull) deliverTo(sink, null, null);
+            return;
+          }
+          deliverTo(sink, null, r.value);
+          step();
+        },
+        (error: Error) => deliverTo(sink, error),
+      );
+    };
+    step();
   }
 
   /** accepts() on one multishot request (see MultishotIterator). */
@@ -888,19 +956,31 @@ export class Queue implements AsyncDisposable {
    * out, so an idle connection holds no buffer; it receives ahead of the consumer up to 1 MiB,
    * then pauses. Elsewhere one recv into a fresh buffer is issued after another.
    */
+  recvs(fd: number, options?: RecvsOptions): AsyncGenerator<Buffer, void, undefined>;
+  recvs(fd: number, callback: Callback<Buffer | null>): void;
+  recvs(fd: number, options: RecvsOptions | undefined, callback: Callback<Buffer | null>): void;
   recvs(
     fd: number,
-    options: { size?: number; signal?: AbortSignal } = {},
-  ): AsyncGenerator<Buffer, void, undefined> {
-    validateFd(fd);
-    validateObject(options, 'options');
-    const size =
-      options.size === undefined ? 65536 : validateInteger(options.size, 'options.size', 1, IO_MAX_LENGTH);
-    const signal = validateAbortSignal(options.signal);
-    if (this.capabilities.multishot && !this.#destroying && this.#recvBuffers() !== null) {
-      return new MultishotIterator<Buffer>(this, Opcode.RECV_MULTI, fd, signal, size);
+    options?: unknown,
+    callback?: unknown,
+  ): AsyncGenerator<Buffer, void, undefined> | undefined {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
     }
-    return this.#recvLoop(fd, size, signal);
+    validateFd(fd);
+    const opts = validateObject(options ?? {}, 'options') as RecvsOptions;
+    const size =
+      opts.size === undefined ? 65536 : validateInteger(opts.size, 'options.size', 1, IO_MAX_LENGTH);
+    const signal = validateAbortSignal(opts.signal);
+    const sink = checkCallback(callback) as Callback<Buffer | null> | undefined;
+    const iterator =
+      this.capabilities.multishot && !this.#destroying && this.#recvBuffers() !== null
+        ? new MultishotIterator<Buffer>(this, Opcode.RECV_MULTI, fd, signal, size)
+        : this.#recvLoop(fd, size, signal);
+    if (sink === undefined) return iterator;
+    this.#pump(iterator, sink, true);
+    return undefined;
   }
 
   /** The provided-buffer pool, lent to the engine at first use; null when the engine refused it. */
@@ -2056,6 +2136,9 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
   #weights: number[] | undefined;
   #head = 0;
   #weight = 0;
+  /** The callback form: every item goes here as it comes (see drive()). */
+  #sink: ((err: Error | null, item?: unknown) => void) | undefined;
+  #endsWithNull = false;
   /** The consumer's waiting next(): its resolvers (more waiting calls, rare, in #more). */
   #resolve: ((r: IteratorResult<T, void>) => void) | undefined;
   #reject: ((e: unknown) => void) | undefined;
@@ -2128,9 +2211,30 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
     this.#stop();
   }
 
+  /**
+   * The callback form: items go to `sink` as they come, then the end (`sink(null, null)` when
+   * `endsWithNull`) or the error; no promise per item, nothing kept waiting for a consumer.
+   */
+  drive(sink: (err: Error | null, item?: unknown) => void, endsWithNull: boolean): void {
+    this.#sink = sink;
+    this.#endsWithNull = endsWithNull;
+    // Items taken before (connections accepted ahead) go first.
+    while (this.#items !== undefined && this.#head < this.#items.length && !this.stopped) {
+      deliverTo(sink, null, this.#shift());
+    }
+    if (!this.#started && !this.stopped) {
+      this.#started = true;
+      this.#arm();
+    }
+  }
+
   /** An item of the request (called by the queue while it delivers completions). */
   push(item: T, weight: number): void {
     this.#starved = 0;
+    if (this.#sink !== undefined) {
+      deliverTo(this.#sink, null, item);
+      return;
+    }
     const resolve = this.#resolve;
     if (resolve !== undefined) {
       if (this.#more === undefined || this.#more.length === 0) {
@@ -2171,7 +2275,7 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
       // into a buffer of its own: with the pool still empty a multishot one fails at once, and
       // every starved connection retrying at once would only spin.
       if (this.opcode === Opcode.RECV_MULTI) this.#starved++;
-      if (this.#resolve !== undefined) this.#rearmIfIdle();
+      if (this.#resolve !== undefined || this.#sink !== undefined) this.#rearmIfIdle();
       return;
     }
     if (error !== null && this.#paused && !this.signal?.aborted) {
@@ -2181,6 +2285,13 @@ class MultishotIterator<T> implements AsyncGenerator<T, void, undefined> {
     }
     this.#ended = true;
     this.#error = error;
+    const sink = this.#sink;
+    if (sink !== undefined) {
+      this.stopped = true;
+      if (error) deliverTo(sink, error);
+      else if (this.#endsWithNull) deliverTo(sink, null, null);
+      return;
+    }
     const first = this.#takeWaiter();
     if (first === undefined) return;
     this.stopped = true;

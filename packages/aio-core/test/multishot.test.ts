@@ -254,3 +254,60 @@ describe('multishot recvs()', () => {
     await q.destroy();
   });
 });
+
+describe('multishot callback forms', () => {
+  it('recvs(fd, options, callback) hands each chunk over as it comes, restarts after ENOBUFS, ends with null', async () => {
+    const b = multishotBackend();
+    const q = new Queue(b, { recvBufferSize: 8, recvBufferCount: 4 });
+    const got: (number[] | null)[] = [];
+    q.recvs(5, { size: 8 }, (err, chunk) => {
+      expect(err).toBeNull();
+      got.push(chunk === null || chunk === undefined ? null : [...chunk]);
+    });
+    await tick();
+    const sub = take(b, Opcode.RECV_MULTI);
+    b.provided!.memory.set([1, 2], 8);
+    b.complete([
+      [sub.slot, 2, CQE_F_MORE | CQE_F_BUFFER, 1],
+      [sub.slot, ENOBUFS],
+    ]);
+    // Synchronously, within the batch: no promise per chunk.
+    expect(got).toEqual([[1, 2]]);
+    await tick();
+    // Nobody waits in the callback form, yet it starts again: the consumer always wants more.
+    const again = take(b, Opcode.RECV_MULTI);
+    b.complete([[again.slot, 0]]);
+    expect(got).toEqual([[1, 2], null]);
+  });
+
+  it('accepts(fd, callback) gets the connections accepted ahead first, then new ones, and ends with the error', async () => {
+    const b = multishotBackend();
+    const q = new Queue(b);
+    const it = q.accepts(7);
+    const first = it.next();
+    await tick();
+    const sub = take(b, Opcode.ACCEPT_MULTI);
+    b.complete([[sub.slot, 30, CQE_F_MORE, 0]]);
+    await first;
+    await it.return(undefined);
+    b.complete([
+      [sub.slot, 31, CQE_F_MORE, 0],
+      [sub.slot, ECANCELED],
+    ]);
+    const fds: number[] = [];
+    const errors: string[] = [];
+    q.accepts(7, (err, conn) => {
+      if (err) errors.push((err as Error & { code?: string }).code ?? err.name);
+      else fds.push(conn!.fd);
+    });
+    expect(fds).toEqual([31]);
+    await tick();
+    const next = take(b, Opcode.ACCEPT_MULTI);
+    b.complete([
+      [next.slot, 32, CQE_F_MORE, 0],
+      [next.slot, errnoOf('EMFILE')],
+    ]);
+    expect(fds).toEqual([31, 32]);
+    expect(errors).toEqual(['EMFILE']);
+  });
+});

@@ -368,4 +368,47 @@ export const streamIteratorCases: ConformanceCase[] = [
       });
     },
   },
+  {
+    name: 'stream iterators: the callback forms of accepts() and recvs() serve an echo, chunk by chunk, ending with null',
+    needs,
+    async run(t) {
+      const q = t.queue();
+      const { fd, port } = await listening(t, q);
+      const stop = new AbortController();
+      const acceptErrors: Error[] = [];
+      let served = 0;
+      q.accepts(fd, { signal: stop.signal }, (err, conn) => {
+        if (err) {
+          acceptErrors.push(err);
+          return;
+        }
+        served++;
+        const c = closeLater(t, conn!.fd);
+        const chunks: Buffer[] = [];
+        q.recvs(c, { size: 1000 }, (error, chunk) => {
+          if (error) throw error;
+          if (chunk === null) {
+            // End of stream: echo everything back in one go, then end ours.
+            const all = Buffer.concat(chunks);
+            q.send(c, all)
+              .then(() => q.shutdown(c, 'write'))
+              .catch(() => undefined);
+            return;
+          }
+          assert.ok(chunk!.length <= 1000);
+          chunks.push(chunk!);
+        });
+      });
+      const inputs = [pattern(300_000, 51), pattern(70_000, 52), pattern(1, 53)];
+      const outputs = await Promise.all(inputs.map((data) => client(port, data)));
+      for (let i = 0; i < inputs.length; i++)
+        assert.equal(sha(outputs[i]), sha(inputs[i]), `connection ${i}`);
+      assert.equal(served, 3);
+      stop.abort();
+      for (let i = 0; i < 100 && acceptErrors.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(acceptErrors.length, 1);
+      assert.equal(acceptErrors[0].name, 'AbortError');
+      assert.throws(() => q.recvs(fd, {}, 'x' as unknown as () => void), { code: 'ERR_INVALID_ARG_TYPE' });
+    },
+  },
 ];
