@@ -9,7 +9,7 @@
  * (held median - idle) / connections. Each run starts fresh processes; servers are interleaved.
  *
  *   node dist/c10k.js [--connections 10000] [--seconds 30] [--runs 3] [--batch 500] [--recv-size 4096] [--gc]
- *                     [--semi-space MiB]
+ *                     [--semi-space MiB] [--pool-count 1024]
  *
  * --gc starts the servers with --expose-gc and runs a full collection before each sample, so the
  * samples show live memory rather than garbage waiting for the next collection. --semi-space N
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     'sample-ms': { type: 'string', default: '500' },
     gc: { type: 'boolean', default: false },
     'semi-space': { type: 'string', default: '' },
+    'pool-count': { type: 'string', default: '1024' },
   },
 });
 const connections = Number(values.connections);
@@ -49,6 +50,8 @@ const sampleMs = Number(values['sample-ms']);
 const gc = values.gc!;
 /** V8's --max-semi-space-size (MiB) for both servers; default V8's own. */
 const semiSpace = values['semi-space'] ? Number(values['semi-space']) : undefined;
+/** Provided buffers of the proactor servers' receive pool (of --recv-size bytes each). */
+const poolCount = Number(values['pool-count']);
 let nextPort = 18_900;
 
 interface Server {
@@ -62,13 +65,13 @@ const servers: Server[] = [
     label: `proactor io_uring (servers/aio-echo, recvs() size ${recvSize})`,
     kind: 'proactor',
     script: join(benchDir, 'dist/servers/aio-echo.js'),
-    args: [String(recvSize)],
+    args: [String(recvSize), '16384', 'iterator', String(poolCount)],
   },
   {
     label: `proactor io_uring, callback form (servers/aio-echo, recvs(fd, options, callback) size ${recvSize})`,
     kind: 'proactor',
     script: join(benchDir, 'dist/servers/aio-echo.js'),
-    args: [String(recvSize), '16384', 'callback'],
+    args: [String(recvSize), '16384', 'callback', String(poolCount)],
   },
   {
     label: 'node:net echo server',
@@ -263,9 +266,9 @@ const notes = servers.map((s, i) => {
   const rtt = median(all[i].map((r) => r.client.rttP99Ms));
   return `${s.label}: messages sent ${t.sent.toLocaleString('en-US')}, echoed and verified ${t.verified.toLocaleString('en-US')}, errors ${t.problems} (all runs); echo round trip p99 ${rtt.toFixed(2)} ms (median of runs).`;
 });
-const title = `${connections.toLocaleString('en-US')} connections held ${seconds} s, one 64 B echo per connection per second${recvSize === 4096 ? '' : `, proactor recvs() size ${recvSize}`}${gc ? ', full GC before each sample' : ''}${semiSpace !== undefined ? `, both servers with --max-semi-space-size=${semiSpace}` : ''}`;
+const title = `${connections.toLocaleString('en-US')} connections held ${seconds} s, one 64 B echo per connection per second${recvSize === 4096 ? '' : `, proactor recvs() size ${recvSize}`}${gc ? ', full GC before each sample' : ''}${semiSpace !== undefined ? `, both servers with --max-semi-space-size=${semiSpace}` : ''}${poolCount === 1024 ? '' : `, proactor pool ${poolCount} buffers`}`;
 // Non-default settings are saved beside the default run rather than over it.
-const variant = `${gc ? '-gc' : ''}${recvSize === 4096 ? '' : `-recv${recvSize}`}${semiSpace !== undefined ? `-semi${semiSpace}` : ''}`;
+const variant = `${gc ? '-gc' : ''}${recvSize === 4096 ? '' : `-recv${recvSize}`}${semiSpace !== undefined ? `-semi${semiSpace}` : ''}${poolCount === 1024 ? '' : `-pool${poolCount}`}`;
 const workloads: Workload[] = [
   {
     id: `c10k-rss${variant}`,

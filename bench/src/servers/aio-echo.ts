@@ -6,7 +6,7 @@
  * pool (256 x 16 KiB), copying each chunk out, which is what keeps an idle connection cheap.
  *
  *   node dist/servers/aio-echo.js <port> [recv size in bytes, default 4096] [queue entries, default 16384]
- *                                 [form: 'iterator' (default) or 'callback']
+ *                                 [form: 'iterator' (default) or 'callback'] [pool buffers, default 1024]
  *
  * The callback form (`queue.recvs(fd, options, callback)`) keeps no promise or async function
  * per connection: each chunk reaches the callback as the completion is delivered.
@@ -21,11 +21,12 @@ const port = Number(process.argv[2] ?? 0);
 const recvSize = Number(process.argv[3] ?? 4096);
 const entries = Number(process.argv[4] ?? 16384);
 const form = process.argv[5] === 'callback' ? 'callback' : 'iterator';
+const poolCount = Number(process.argv[6] ?? 1024);
 
 // One slot per connection's pending recv, plus sends and the accept: 10,000 connections fit. The
 // multishot receives share 1,024 buffers of the recv size (4 MiB at 4 KiB, as much memory as the
 // default pool of 256 x 16 KiB, in four times as many buffers for many small messages).
-const queue = new Queue(backend, { entries, recvBufferSize: recvSize, recvBufferCount: 1024 });
+const queue = new Queue(backend, { entries, recvBufferSize: recvSize, recvBufferCount: poolCount });
 const listener = await queue.socket(4);
 await queue.setsockopt(listener, 'reuseaddr', true);
 await queue.bind(listener, { address: '127.0.0.1', port });
