@@ -156,6 +156,7 @@ void UringEngine::Detach() {
   file_count_ = 0;
   ReleaseBufferRing(false);
   waiting_fds_.clear();
+  waiting_descriptors_ = 0;
   if (self_ref_) Napi::ObjectWrap<UringEngine>::Unref();
   self_ref_ = false;
 }
@@ -557,14 +558,11 @@ void UringEngine::Launch(uint16_t index) {
   if (slot.opcode == PROACTOR_OP_CLOSE && !files_.empty()) ForgetFile(slot.prepared.fd);
   // Operations still waiting on the descriptor end first (ECANCELED): a kernel request holds
   // its own reference to the file and would otherwise wait on after the close.
-  if (slot.opcode == PROACTOR_OP_CLOSE && !waiting_fds_.empty() && ring_ != nullptr) {
-    auto it = waiting_fds_.find(slot.prepared.fd);
-    if (it != waiting_fds_.end()) {
-      ring_->QueueCancelFd(slot.prepared.fd);
-      // The kernel finds them through the descriptor: it must see the cancel before a close on
-      // the blocking pool can run.
-      if (NeedsPool(slot.opcode)) ring_->Flush();
-    }
+  if (slot.opcode == PROACTOR_OP_CLOSE && ring_ != nullptr && HasWaiting(slot.prepared.fd)) {
+    ring_->QueueCancelFd(slot.prepared.fd);
+    // The kernel finds them through the descriptor: it must see the cancel before a close on
+    // the blocking pool can run.
+    if (NeedsPool(slot.opcode)) ring_->Flush();
   }
   // (Results posted here are finished by whoever launched: Submit wakes the ring for them,
   // Finish runs inside EnvRing::Reap, which processes local results after routing.)
@@ -587,8 +585,12 @@ void UringEngine::Launch(uint16_t index) {
   }
   slot.where = Slot::Where::Ring;
   if (IsWaitingOp(slot.opcode)) {
-    slot.waiting_fd = slot.prepared.fd;
-    waiting_fds_[slot.waiting_fd]++;
+    const int fd = slot.prepared.fd;
+    if (fd >= 0) {
+      if (static_cast<size_t>(fd) >= waiting_fds_.size()) waiting_fds_.resize(static_cast<size_t>(fd) + 1 + fd / 2);
+      if (waiting_fds_[fd]++ == 0) waiting_descriptors_++;
+      slot.waiting_fd = fd;
+    }
   }
   if (ring_->credentials_error() < 0) {
     // SQPOLL: the new credentials could not be registered; running with the old ones is not
@@ -1046,8 +1048,9 @@ void UringEngine::Finish(uint16_t index, int32_t result) {
     result = static_cast<int32_t>(PortablePollEvents(static_cast<uint32_t>(result) & wanted));
   }
   if (slot.waiting_fd >= 0) {
-    auto it = waiting_fds_.find(slot.waiting_fd);
-    if (it != waiting_fds_.end() && --it->second == 0) waiting_fds_.erase(it);
+    // (Detach() may have cleared the counts of an environment going away.)
+    const size_t fd = static_cast<size_t>(slot.waiting_fd);
+    if (fd < waiting_fds_.size() && waiting_fds_[fd] > 0 && --waiting_fds_[fd] == 0) waiting_descriptors_--;
     slot.waiting_fd = -1;
   }
   if ((slot.opcode == PROACTOR_OP_STAT || slot.opcode == PROACTOR_OP_FSTAT) && result >= 0 && slot.stx) {
@@ -1245,7 +1248,7 @@ Napi::Value UringEngine::Info(const Napi::CallbackInfo& info) {
   out.Set("providedBufferSize", buffer_ring_.size);
   out.Set("providedBuffersInKernel", buffer_ring_.in_kernel);
   out.Set("readyToDeliver", static_cast<uint32_t>(ready_.size()));
-  out.Set("waitingDescriptors", static_cast<uint32_t>(waiting_fds_.size()));
+  out.Set("waitingDescriptors", waiting_descriptors_);
   Napi::Array blocking = Napi::Array::New(env);
   uint32_t k = 0;
   for (uint8_t op = 0; op < PROACTOR_OP_CANCEL; op++) {

@@ -216,7 +216,13 @@ class UringEngine : public Napi::ObjectWrap<UringEngine> {
   BufferRing buffer_ring_;
   /* Descriptors with operations waiting on them in the ring: closing one through the queue
    * cancels them first (IORING_ASYNC_CANCEL_FD), as every backend ends them with ECANCELED. */
-  std::unordered_map<int, uint32_t> waiting_fds_;
+  /* Indexed by descriptor (they are small integers): a per-operation count without hashing, as
+   * every recv and send is counted. waiting_descriptors_: entries above zero. */
+  std::vector<uint32_t> waiting_fds_;
+  uint32_t waiting_descriptors_ = 0;
+  bool HasWaiting(int fd) const {
+    return fd >= 0 && static_cast<size_t>(fd) < waiting_fds_.size() && waiting_fds_[fd] > 0;
+  }
   uint32_t delivery_batch_ = 0;
   uint64_t multishot_items_ = 0;
   uint64_t zero_copy_sends_ = 0;
