@@ -19,6 +19,7 @@ import {
   AF_INET,
   type AF_INET6,
   errnoOf,
+  type InetSocketAddress,
   Opcode,
   POLL_IN,
   POLL_OUT,
@@ -194,20 +195,28 @@ export class DatagramSocket {
     for (const run of this.#afterBind.splice(0)) run(result);
   }
 
+  /** The request's address when it is one of this socket's family; else the request fails
+   * (EINVAL without one, EAFNOSUPPORT for a path or the other family) and undefined. */
+  #inetAddress(req: SocketRequest): InetSocketAddress | undefined {
+    const address = readAddress(req.ring.addresses, req.sub.slot);
+    if (address === undefined || 'path' in address) {
+      req.done(address === undefined ? EINVAL : EAFNOSUPPORT);
+      return undefined;
+    }
+    if ((address.family === 'IPv4' ? AF_INET : 6) !== this.family) {
+      req.done(EAFNOSUPPORT);
+      return undefined;
+    }
+    return address;
+  }
+
   #bind(req: SocketRequest): void {
     if (this.state !== 'idle') {
       req.done(EINVAL);
       return;
     }
-    const address = readAddress(req.ring.addresses, req.sub.slot);
-    if (address === undefined || 'path' in address) {
-      req.done(address === undefined ? EINVAL : EAFNOSUPPORT);
-      return;
-    }
-    if ((address.family === 'IPv4' ? AF_INET : 6) !== this.family) {
-      req.done(EAFNOSUPPORT);
-      return;
-    }
+    const address = this.#inetAddress(req);
+    if (address === undefined) return;
     this.#hold(req);
     this.#start(address.address, address.port, (result) => {
       this.#release(req);
@@ -260,15 +269,8 @@ export class DatagramSocket {
   }
 
   #sendto(req: SocketRequest): void {
-    const address = readAddress(req.ring.addresses, req.sub.slot);
-    if (address === undefined || 'path' in address) {
-      req.done(address === undefined ? EINVAL : EAFNOSUPPORT);
-      return;
-    }
-    if ((address.family === 'IPv4' ? AF_INET : 6) !== this.family) {
-      req.done(EAFNOSUPPORT);
-      return;
-    }
+    const address = this.#inetAddress(req);
+    if (address === undefined) return;
     const data = bufferOf(req);
     this.#hold(req);
     const send = (bindResult: number) => {

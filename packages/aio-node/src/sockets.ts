@@ -116,19 +116,16 @@ class Stream {
     });
     socket.on('end', () => {
       this.ended = true;
-      this.serve();
-      this.owner.polls.notify();
+      this.changed();
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       this.errno = errnoFromSocket(error);
       this.owner.onStreamError(this.errno);
-      this.serve();
-      this.owner.polls.notify();
+      this.changed();
     });
     socket.on('close', () => {
       this.ended = true;
-      this.serve();
-      this.owner.polls.notify();
+      this.changed();
     });
     socket.on('drain', () => this.owner.polls.notify());
   }
@@ -184,6 +181,12 @@ class Stream {
       this.paused = false;
       this.socket.resume();
     }
+  }
+
+  /** The stream's state changed (ended, failed, closed): waiting recvs and polls look again. */
+  changed(): void {
+    this.serve();
+    this.owner.polls.notify();
   }
 
   take(target: Buffer): number {
