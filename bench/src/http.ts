@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Row, renderMarkdown, type Workload } from './report.js';
-import { saveWorkloads, stop, waitForPort } from './server-process.js';
+import { requireWrk, saveWorkloads, stop, waitForPort } from './server-process.js';
 
 const benchDir = new URL('..', import.meta.url).pathname;
 const root = join(benchDir, '..');
@@ -30,10 +30,7 @@ const runs = Number(values.runs);
 const seconds = Number(values.seconds);
 const connectionCounts = values.connections!.split(',').map(Number);
 
-if (spawnSync('wrk', ['--version']).error) {
-  process.stderr.write('wrk is not installed: apt-get install wrk\n');
-  process.exit(2);
-}
+requireWrk();
 const hasNginx = !spawnSync('nginx', ['-v']).error;
 let nextPort = 18_100;
 

@@ -16,7 +16,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Row, renderMarkdown, type Workload } from './report.js';
-import { saveWorkloads, stop, waitForPort } from './server-process.js';
+import { requireWrk, saveWorkloads, stop, waitForPort } from './server-process.js';
 
 const benchDir = new URL('..', import.meta.url).pathname;
 const { values } = parseArgs({
@@ -32,10 +32,7 @@ const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const threadCounts = values.threads!.split(',').map(Number);
 
-if (spawnSync('wrk', ['--version']).error) {
-  process.stderr.write('wrk is not installed: apt-get install wrk\n');
-  process.exit(2);
-}
+requireWrk();
 let nextPort = 19_300;
 
 interface Server {

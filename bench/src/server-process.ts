@@ -1,9 +1,17 @@
 /** A server started as a child process for one benchmark run, and saving partial results. */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { renderMarkdown, type Workload } from './report.js';
+
+/** Exits with status 2 and the install hint when wrk is not on the PATH. */
+export function requireWrk(): void {
+  if (spawnSync('wrk', ['--version']).error) {
+    process.stderr.write('wrk is not installed: apt-get install wrk\n');
+    process.exit(2);
+  }
+}
 
 /** Resolves once something accepts connections on 127.0.0.1:`port`. */
 export async function waitForPort(port: number, ms = 5000): Promise<void> {

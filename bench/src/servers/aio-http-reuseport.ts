@@ -11,6 +11,7 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { type InetSocketAddress, Queue } from '@proactor/aio-core';
 import backend from '@proactor/aio-uring';
+import { countHeads } from './heads.js';
 
 const body = 'Hello, World!';
 const response = Buffer.from(
@@ -44,23 +45,13 @@ async function serveWorker(port: number): Promise<void> {
 
   async function handle(fd: number): Promise<void> {
     const buf = Buffer.allocUnsafe(BUFFER_SIZE);
-    let tail = 0; // bytes of a CRLFCRLF matched at the end of the previous chunk
+    const state = { tail: 0 };
     try {
       await queue.setsockopt(fd, 'nodelay', true);
       for (;;) {
         const n = await queue.recv(fd, buf, 0, BUFFER_SIZE);
         if (n === 0) return;
-        let heads = 0;
-        for (let i = 0; i < n; i++) {
-          const c = buf[i];
-          if ((tail === 0 || tail === 2) && c === 13) tail++;
-          else if ((tail === 1 || tail === 3) && c === 10) tail++;
-          else tail = c === 13 ? 1 : 0;
-          if (tail === 4) {
-            heads++;
-            tail = 0;
-          }
-        }
+        const heads = countHeads(buf, n, state);
         if (heads > 0) await sendResponses(fd, heads);
       }
     } catch {

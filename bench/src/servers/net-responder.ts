@@ -3,6 +3,7 @@
  * in each chunk (CRLFCRLF) and write that many copies of a fixed response. No parsing beyond that.
  */
 import net from 'node:net';
+import { countHeads } from './heads.js';
 
 const body = 'Hello, World!';
 const response = Buffer.from(
@@ -10,20 +11,10 @@ const response = Buffer.from(
 );
 const port = Number(process.argv[2] ?? 0);
 const server = net.createServer((socket) => {
-  let tail = 0; // bytes of a CRLFCRLF matched at the end of the previous chunk
+  const state = { tail: 0 };
   socket.setNoDelay(true);
   socket.on('data', (chunk: Buffer) => {
-    let heads = 0;
-    for (let i = 0; i < chunk.length; i++) {
-      const c = chunk[i];
-      if ((tail === 0 || tail === 2) && c === 13) tail++;
-      else if ((tail === 1 || tail === 3) && c === 10) tail++;
-      else tail = c === 13 ? 1 : 0;
-      if (tail === 4) {
-        heads++;
-        tail = 0;
-      }
-    }
+    const heads = countHeads(chunk, chunk.length, state);
     if (heads === 1) socket.write(response);
     else if (heads > 1) socket.write(Buffer.concat(new Array(heads).fill(response)));
   });
