@@ -24,8 +24,6 @@ export interface ChildResult {
 export interface ChildOptions {
   /** Killed after this long (default 10 s). */
   timeoutMs?: number;
-  uid?: number;
-  gid?: number;
 }
 
 /** ES module source that imports the backend as `backend` and aio-core's `Queue`, as a user would. */
@@ -44,8 +42,6 @@ export function runNode(t: CaseContext, code: string, options: ChildOptions = {}
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
     cwd: t.dir,
     stdio: ['ignore', 'pipe', 'pipe'],
-    uid: options.uid,
-    gid: options.gid,
   });
   t.defer(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -406,9 +402,13 @@ process.exit(7);
         return;
       }
       openUpDir(t);
+      // The child drops to nobody after loading its modules: the checkout may sit in a directory
+      // only root can enter (mktemp -d makes them 0700).
       const r = await runNode(
         t,
         `${childPrelude(t)}
+process.setgid(65534);
+process.setuid(65534);
 const q = new Queue(backend);
 try {
   const fd = await q.open(${JSON.stringify(path)}, 'r');
@@ -418,7 +418,6 @@ try {
     path: e.path, message: e.message }));
 }
 `,
-        { uid: 65534, gid: 65534 },
       );
       assertExited(r, 0);
       const seen = JSON.parse(r.stdout) as Record<string, unknown>;
