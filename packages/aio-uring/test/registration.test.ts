@@ -322,12 +322,13 @@ describe.runIf(backend.capabilities.registeredBuffers && isRoot)(
   'registered buffers and RLIMIT_MEMLOCK',
   () => {
     it('pinning more than the limit allows is a clear ENOMEM error', () => {
-      // As another user (root has CAP_IPC_LOCK, which the kernel does not charge) with 1 MiB.
+      // As another user (root has CAP_IPC_LOCK, which the kernel does not charge) with 1 MiB,
+      // dropped to after the imports: the checkout may sit in a directory only root can enter.
       const script = `
-process.setgid(65534);
-process.setuid(65534);
 const { Queue } = await import('@proactor/aio-core');
 const { default: backend } = await import('./dist/index.js');
+process.setgid(65534);
+process.setuid(65534);
 const q = new Queue(backend);
 try { q.registerBuffers([Buffer.alloc(16 << 20)]); console.log(JSON.stringify({ ok: true })); }
 catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
