@@ -128,6 +128,8 @@ UringEngine::UringEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Urin
   }
 
   slots_.resize(ring_js_.entries());
+  open_max_ = sysconf(_SC_OPEN_MAX);
+  if (open_max_ <= 0) open_max_ = 1 << 20;
   ring_ = EnvRing::Get(env, config);
   id_ = ring_->Register(env, this);
 }
@@ -585,8 +587,12 @@ void UringEngine::Launch(uint16_t index) {
   }
   slot.where = Slot::Where::Ring;
   if (IsWaitingOp(slot.opcode)) {
+    // A descriptor at or above RLIMIT_NOFILE cannot be open (the operation fails with EBADF):
+    // not counted, so a stray number never sizes the table. (The limit is read again, rarely,
+    // in case the process raised it.)
     const int fd = slot.prepared.fd;
-    if (fd >= 0) {
+    if (fd >= 0 && static_cast<long>(fd) >= open_max_) open_max_ = std::max(open_max_, sysconf(_SC_OPEN_MAX));
+    if (fd >= 0 && static_cast<long>(fd) < open_max_) {
       if (static_cast<size_t>(fd) >= waiting_fds_.size()) waiting_fds_.resize(static_cast<size_t>(fd) + 1 + fd / 2);
       if (waiting_fds_[fd]++ == 0) waiting_descriptors_++;
       slot.waiting_fd = fd;

@@ -220,6 +220,7 @@ class UringEngine : public Napi::ObjectWrap<UringEngine> {
    * every recv and send is counted. waiting_descriptors_: entries above zero. */
   std::vector<uint32_t> waiting_fds_;
   uint32_t waiting_descriptors_ = 0;
+  long open_max_ = 1 << 20; /* RLIMIT_NOFILE when the engine was made: no fd at or above it is open */
   bool HasWaiting(int fd) const {
     return fd >= 0 && static_cast<size_t>(fd) < waiting_fds_.size() && waiting_fds_[fd] > 0;
   }

@@ -144,6 +144,14 @@ describe('socket operations', () => {
     expect(await q.recv(client, Buffer.alloc(8))).toBe(0);
   });
 
+  it('an operation on a descriptor no process can have open is not counted as waiting (no table sized by it)', async () => {
+    const { backend: b, engines } = watched(backend);
+    const q = queue(b);
+    await expect(q.recv(0x7fffffff, Buffer.alloc(8))).rejects.toMatchObject({ code: 'EBADF' });
+    expect(engineInfo(engines[0]).waitingDescriptors).toBe(0);
+    expect(process.memoryUsage().rss).toBeLessThan(2 ** 31);
+  });
+
   it("accept writes the peer address into the slot's address area; setsockopt runs at launch", async () => {
     const q = queue();
     const listener = later(q, await q.socket(4));
