@@ -71,7 +71,7 @@ bool GetByteSpan(napi_env env, napi_value value, ByteSpan* out) {
   return true;
 }
 
-bool GetIovecs(napi_env env, napi_value list, uint32_t count, struct iovec* iov, size_t* total) {
+bool GetIovecs(napi_env env, napi_value list, uint32_t count, IoVec* iov, size_t* total) {
   bool is_array = false;
   if (napi_is_array(env, list, &is_array) != napi_ok || !is_array) return false;
   uint32_t length = 0;

@@ -4,14 +4,14 @@
  * paths as owned NUL-terminated copies.
  *
  * Pointers returned here stay valid while the JS value is referenced (aio-core keeps it in
- * the resource table until the operation's final completion); see js_ring.h for why they do
+ * the resource table until the operation's final completion); see queue_buffers.h for why they do
  * not move. Paths are copied because a string has no stable address.
  */
 #ifndef PROACTOR_COMMON_RESOURCE_VIEWS_H
 #define PROACTOR_COMMON_RESOURCE_VIEWS_H
 
 #include <node_api.h>
-#include <sys/uio.h>
+#include "platform.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -31,7 +31,7 @@ bool GetByteSpan(napi_env env, napi_value value, ByteSpan* out);
  * Fills iov[0, count) from the JS array `list` of ArrayBufferViews; `total` receives the sum of
  * their lengths. False when `list` is not an array of `count` views.
  */
-bool GetIovecs(napi_env env, napi_value list, uint32_t count, struct iovec* iov, size_t* total);
+bool GetIovecs(napi_env env, napi_value list, uint32_t count, IoVec* iov, size_t* total);
 
 /* Copies a path given as a string (UTF-8) or a Uint8Array / Buffer; false for anything else or
  * when it contains a NUL byte. */

@@ -19,24 +19,19 @@
 #ifndef _WIN32
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <uv.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "platform.h"
 #include "proactor/abi.h"
 
 namespace proactor {
-
-/* A sockaddr the kernel reads or writes, with its length. */
-struct SocketAddress {
-  struct sockaddr_storage storage;
-  socklen_t length;
-};
 
 /* The platform family of a PROACTOR_AF_* value, or -1. */
 inline int PlatformFamily(uint32_t family) {
@@ -76,7 +71,7 @@ inline int DecodeAddressRecord(const uint8_t* record, SocketAddress* out) {
     case PROACTOR_AF_UNIX: {
       auto* un = reinterpret_cast<struct sockaddr_un*>(&out->storage);
       static_assert(PROACTOR_ADDRESS_PATH_MAX < sizeof un->sun_path, "room for the terminating NUL");
-      if (a.path_len == 0 || a.path_len > PROACTOR_ADDRESS_PATH_MAX) return -EINVAL;
+      if (a.path_len == 0 || a.path_len > PROACTOR_ADDRESS_PATH_MAX) return UV_EINVAL;
       un->sun_family = AF_UNIX;
       std::memcpy(un->sun_path, a.path, a.path_len);
       un->sun_path[a.path_len] = '\0';
@@ -84,7 +79,7 @@ inline int DecodeAddressRecord(const uint8_t* record, SocketAddress* out) {
       return 0;
     }
     default:
-      return -EINVAL;
+      return UV_EINVAL;
   }
 }
 
@@ -125,6 +120,14 @@ inline void EncodeAddressRecord(const struct sockaddr_storage& in, socklen_t len
     std::memcpy(a.path, un.sun_path, n);
   }
   std::memcpy(record, &a, sizeof a);
+}
+
+/* The peer of connected socket `fd` (an accepted connection); length 0 (no address: family
+ * PROACTOR_AF_NONE once encoded) when the system cannot say. */
+inline void PeerAddress(int fd, SocketAddress* out) {
+  std::memset(&out->storage, 0, sizeof out->storage);
+  out->length = sizeof out->storage;
+  if (getpeername(fd, reinterpret_cast<struct sockaddr*>(&out->storage), &out->length) < 0) out->length = 0;
 }
 
 }  // namespace proactor

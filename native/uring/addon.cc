@@ -1,6 +1,8 @@
 /*
- * The @proactor/aio-uring addon: exports the UringEngine class and probe(), which opens a
- * small ring to find out whether io_uring is usable here and which opcodes the kernel has.
+ * The @proactor/aio-uring addon: exports the UringEngine class; probe(), which opens a small
+ * ring to find out whether io_uring is usable here and which opcodes the kernel has; and
+ * operations(), the native operation table (../common/operation.h) with each operation's
+ * io_uring opcode, which the TypeScript side reads instead of keeping its own copy.
  */
 #include <napi.h>
 #include <uv.h>
@@ -10,8 +12,9 @@
 
 #include <cstring>
 
-#include "uring_engine.h"
-#include "uring_ring.h"
+#include "../common/operation.h"
+#include "engine.h"
+#include "kernel_ring.h"
 
 namespace proactor {
 
@@ -19,7 +22,7 @@ namespace {
 
 /* Whether the ring takes a sparse table of `op` (IORING_REGISTER_BUFFERS2 / FILES2 with
  * IORING_RSRC_REGISTER_SPARSE, Linux 5.19); EINVAL (or anything else) means no. */
-bool SparseTableWorks(UringRing& ring, unsigned op) {
+bool SparseTableWorks(KernelRing& ring, unsigned op) {
   RsrcRegister reg;
   std::memset(&reg, 0, sizeof reg);
   reg.nr = 1;
@@ -27,14 +30,14 @@ bool SparseTableWorks(UringRing& ring, unsigned op) {
   return ring.Register(op, &reg, sizeof reg) >= 0;
 }
 
-bool BufferRingWorks(UringRing& ring);
+bool BufferRingWorks(KernelRing& ring);
 
 /* probe() -> { ok: true, features, opcodes: number[], registeredBuffers, registeredFiles, sqpoll }
  *          | { ok: false, errno, code, syscall } */
 Napi::Value Probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
-  UringRing ring;
+  KernelRing ring;
   RingSetup setup;
   setup.sq_entries = 4;
   const char* syscall = "io_uring_setup";
@@ -88,8 +91,34 @@ Napi::Value AlignmentOffset(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>((alignment - (address & (alignment - 1))) & (alignment - 1)));
 }
 
+/* operations() -> one entry per proactor opcode: { opcode, name, syscall, kernelOpcode (null:
+ * none), waitsOnDescriptor, transfer, fillsAddress, fillsStat, runsAtLaunch, socket, multishot } */
+Napi::Value Operations(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, PROACTOR_OP_COUNT);
+  for (uint32_t op = 0; op < PROACTOR_OP_COUNT; op++) {
+    const OperationInfo& facts = kOperations[op];
+    const auto opcode = static_cast<uint8_t>(op);
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("opcode", op);
+    entry.Set("name", facts.name);
+    entry.Set("syscall", facts.syscall);
+    const unsigned kernel = KernelOpcode(opcode);
+    entry.Set("kernelOpcode", kernel == kNoKernelOpcode ? env.Null() : Napi::Number::New(env, kernel));
+    entry.Set("waitsOnDescriptor", HasTrait(opcode, kWaitsOnDescriptor));
+    entry.Set("transfer", HasTrait(opcode, kTransfer));
+    entry.Set("fillsAddress", HasTrait(opcode, kFillsAddress));
+    entry.Set("fillsStat", HasTrait(opcode, kFillsStat));
+    entry.Set("runsAtLaunch", HasTrait(opcode, kRunsAtLaunch));
+    entry.Set("socket", HasTrait(opcode, kSocket));
+    entry.Set("multishot", HasTrait(opcode, kMultishot));
+    out.Set(op, entry);
+  }
+  return out;
+}
+
 /* Whether the ring takes a provided-buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19). */
-bool BufferRingWorks(UringRing& ring) {
+bool BufferRingWorks(KernelRing& ring) {
   const size_t bytes = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return false;
@@ -113,6 +142,7 @@ bool BufferRingWorks(UringRing& ring) {
 static Napi::Object InitUringAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("UringEngine", proactor::UringEngine::Define(env));
   exports.Set("probe", Napi::Function::New<proactor::Probe>(env, "probe"));
+  exports.Set("operations", Napi::Function::New<proactor::Operations>(env, "operations"));
   exports.Set("alignmentOffset", Napi::Function::New<proactor::AlignmentOffset>(env, "alignmentOffset"));
   return exports;
 }

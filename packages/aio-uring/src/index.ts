@@ -10,14 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type {
-  Backend,
-  Capabilities,
-  Engine,
-  OperationName,
-  RingContext,
-  SocketOperationName,
-} from '@proactor/aio-core';
+import type { Backend, Capabilities, Engine, OperationName, RingContext } from '@proactor/aio-core';
 import {
   invalidArgType,
   OPCODE_COUNT,
@@ -105,16 +98,40 @@ export interface EngineInfo {
   waitingDescriptors: number;
 }
 
+/**
+ * One entry of the addon's operation table (native/common/operation.h, with each operation's
+ * io_uring opcode from native/uring/engine.cc): the single source of these facts.
+ */
+export interface NativeOperation {
+  opcode: number;
+  /** aio-core's `Opcode` key, lower case. */
+  name: string;
+  /** The system call the blocking path makes. */
+  syscall: string;
+  /** The io_uring opcode it is submitted as; null when it never is (setsockopt, getsockname, cancel). */
+  kernelOpcode: number | null;
+  /** It may wait on its descriptor for as long as the peer likes (a close through the queue ends it). */
+  waitsOnDescriptor: boolean;
+  transfer: boolean;
+  fillsAddress: boolean;
+  fillsStat: boolean;
+  /** It never waits, so it may be a plain system call made at launch. */
+  runsAtLaunch: boolean;
+  socket: boolean;
+  multishot: boolean;
+}
+
 interface NativeAddon {
   UringEngine: new (ring: RingContext, options?: NativeEngineOptions) => NativeEngine;
   probe(): ProbeResult;
+  operations(): NativeOperation[];
   alignmentOffset(bytes: Uint8Array, alignment: number): number;
 }
 
 interface NativeEngineOptions {
   sqEntries?: number;
   cqEntries?: number;
-  disableOps?: number[];
+  blockingOps?: number[];
   sqpoll?: boolean;
   sqIdleMs?: number;
 }
@@ -149,57 +166,6 @@ export interface UringBackendOptions {
 export interface UringCapabilities extends Capabilities {
   readonly sqpoll: boolean;
 }
-
-/** io_uring opcode numbers, for reporting which operations the kernel lacks. */
-const kernelOpcodes: Record<
-  Exclude<OperationName, 'lstat' | 'rmdir' | 'cancel' | SocketOperationName>,
-  number
-> = {
-  nop: 0,
-  readv: 1,
-  writev: 2,
-  fsync: 3,
-  fdatasync: 3,
-  timeout: 11,
-  open: 18,
-  close: 19,
-  stat: 21,
-  fstat: 21,
-  read: 22,
-  write: 23,
-  rename: 35,
-  unlink: 36,
-  mkdir: 37,
-  ftruncate: 55,
-};
-
-/** io_uring opcodes of the socket operations; those without a fallback need the kernel's. */
-const socketKernelOpcodes: Record<SocketOperationName, number | undefined> = {
-  socket: 45, // a plain socket() call before Linux 5.19
-  bind: 56, // a plain bind() call before Linux 6.11
-  listen: 57, // a plain listen() call before Linux 6.11
-  accept: 13,
-  connect: 16,
-  recv: 27,
-  send: 26,
-  shutdown: 34, // a plain shutdown() call before Linux 5.11
-  setsockopt: undefined, // always a plain setsockopt() call
-  getsockname: undefined, // always a plain getsockname() call
-  recvfrom: 10, // IORING_OP_RECVMSG with a per-slot msghdr
-  sendto: 9, // IORING_OP_SENDMSG with a per-slot msghdr
-  poll: 6, // IORING_OP_POLL_ADD
-};
-
-/** Socket operations that need their io_uring opcode (waiting ones: no plain-call fallback). */
-const socketNeedsKernel: ReadonlySet<SocketOperationName> = new Set([
-  'accept',
-  'connect',
-  'recv',
-  'send',
-  'recvfrom',
-  'sendto',
-  'poll',
-]);
 
 /**
  * Explains a failed io_uring setup: the error code plus what usually causes it. `context`
@@ -296,14 +262,28 @@ const addon = loadAddon();
 export const probe: ProbeResult = addon.probe();
 if (!probe.ok) throw setupError(probe);
 
-/** The opcodes of this kernel's io_uring, by the operations that need them: false ones run on the thread pool. */
+/** The addon's operation table, indexed by aio-core `Opcode`. */
+export const operations: readonly NativeOperation[] = Object.freeze(addon.operations());
+
+const operationNames: ReadonlySet<string> = new Set<string>([...OPERATIONS, ...SOCKET_OPERATIONS]);
+
+/** The operations submitted to io_uring (those aio-core names in `capabilities.ops`), with their opcodes. */
+const kernelOperations = operations.filter(
+  (op): op is NativeOperation & { kernelOpcode: number } =>
+    op.kernelOpcode !== null && operationNames.has(op.name),
+);
+
+/** The opcodes of this kernel's io_uring, by the operations that need them: false ones run on the
+ * thread pool (file operations) or as plain calls at launch (socket, bind, listen, shutdown). */
 export const kernelSupport: Readonly<Record<string, boolean>> = Object.freeze(
-  Object.fromEntries([
-    ...Object.entries(kernelOpcodes).map(([name, op]) => [name, probe.ok && probe.opcodes.includes(op)]),
-    ...Object.entries(socketKernelOpcodes)
-      .filter(([, op]) => op !== undefined)
-      .map(([name, op]) => [name, probe.ok && probe.opcodes.includes(op as number)]),
-  ]),
+  Object.fromEntries(
+    kernelOperations.map((op) => [op.name, probe.ok && probe.opcodes.includes(op.kernelOpcode)]),
+  ),
+);
+
+/** Socket operations that need their io_uring opcode: the waiting ones have no plain-call fallback. */
+const socketNeedsKernel: ReadonlySet<string> = new Set(
+  kernelOperations.filter((op) => op.socket && op.waitsOnDescriptor).map((op) => op.name),
 );
 
 /** Every file operation, and the socket operations this kernel can run. */
@@ -346,7 +326,7 @@ export function createBackend(options: UringBackendOptions = {}): Backend {
     if (!Array.isArray(options.blockingOps)) {
       throw invalidArgType('options.blockingOps', 'an array of opcodes', options.blockingOps);
     }
-    native.disableOps = options.blockingOps.map((op, i) => {
+    native.blockingOps = options.blockingOps.map((op, i) => {
       if (!Number.isInteger(op) || op < 0 || op >= OPCODE_COUNT) {
         throw outOfRange(`options.blockingOps[${i}]`, `an integer >= 0 and < ${OPCODE_COUNT}`, op);
       }

@@ -1,5 +1,5 @@
 /*
- * JsRing: the native view of an aio-core RingContext (packages/aio-core/src/backend.ts),
+ * QueueBuffers: the native view of an aio-core RingContext (packages/aio-core/src/backend.ts),
  * shared by every native engine.
  *
  * Contracts:
@@ -7,12 +7,12 @@
  *   are stable for their lifetime: Node allocates every ArrayBuffer backing store outside the
  *   V8 heap, and napi_get_typedarray_info materialises an on-heap typed array's buffer before
  *   returning its pointer. Bind() caches the pointers.
- * - JsRing holds only weak references; the engine's JS object keeps the RingContext alive
+ * - QueueBuffers holds only weak references; the engine's JS object keeps the RingContext alive
  *   (engines store it as a property), so an engine abandoned without close() stays collectable.
  *   Engines must keep their JS object strongly referenced while operations are in flight.
  */
-#ifndef PROACTOR_COMMON_JS_RING_H
-#define PROACTOR_COMMON_JS_RING_H
+#ifndef PROACTOR_COMMON_QUEUE_BUFFERS_H
+#define PROACTOR_COMMON_QUEUE_BUFFERS_H
 
 #include <napi.h>
 
@@ -22,7 +22,7 @@
 
 namespace proactor {
 
-class JsRing {
+class QueueBuffers {
  public:
   /* Reads the RingContext `ring`; throws a JS TypeError when a member is missing or malformed. */
   void Bind(Napi::Env env, Napi::Object ring);
@@ -84,4 +84,4 @@ class CompletionScope {
 
 }  // namespace proactor
 
-#endif  // PROACTOR_COMMON_JS_RING_H
+#endif  // PROACTOR_COMMON_QUEUE_BUFFERS_H

@@ -1,4 +1,4 @@
-#include "js_ring.h"
+#include "queue_buffers.h"
 
 namespace proactor {
 
@@ -28,7 +28,7 @@ uint32_t RequireCount(Napi::Env env, Napi::Object ring, const char* name) {
 
 }  // namespace
 
-void JsRing::Bind(Napi::Env env, Napi::Object ring) {
+void QueueBuffers::Bind(Napi::Env env, Napi::Object ring) {
   entries_ = RequireCount(env, ring, "entries");
   completion_capacity_ = RequireCount(env, ring, "completionEntries");
 
@@ -69,7 +69,7 @@ void JsRing::Bind(Napi::Env env, Napi::Object ring) {
   complete_ = Napi::Weak(complete.As<Napi::Function>());
 }
 
-napi_status JsRing::Complete(napi_env env, uint32_t count, napi_value* exception) {
+napi_status QueueBuffers::Complete(napi_env env, uint32_t count, napi_value* exception) {
   *exception = nullptr;
   napi_value fn, recv, argv[1], result;
   napi_status status = napi_get_reference_value(env, complete_, &fn);

@@ -1,9 +1,8 @@
-#include "uring_env_ring.h"
+#include "host.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
@@ -14,9 +13,9 @@
 #include <cstring>
 #include <string>
 
-#include "uring_engine.h"
-#include "../common/js_ring.h"
+#include "../common/engine_core.h"
 #include "../common/system_error.h"
+#include "engine.h"
 
 namespace proactor {
 
@@ -33,46 +32,17 @@ constexpr uint32_t kFileTableSize = 1u << 14;
 /* How long SettleReleases() waits for an SQPOLL thread to consume the SQ. */
 constexpr auto kSettleLimit = std::chrono::milliseconds(100);
 
-/* The addon's per-environment data: its rings, one per configuration. */
-struct EnvRings {
-  std::vector<std::unique_ptr<EnvRing>> rings;
-};
-
-EnvRings* RingsOf(napi_env env) {
-  void* data = nullptr;
-  if (napi_get_instance_data(env, &data) == napi_ok && data != nullptr) return static_cast<EnvRings*>(data);
-  auto* rings = new EnvRings();
-  napi_status status = napi_set_instance_data(
-      env, rings, [](napi_env, void* d, void*) { delete static_cast<EnvRings*>(d); }, nullptr);
-  if (status != napi_ok) {
-    delete rings;
-    return nullptr;
-  }
-  return rings;
-}
-
 }  // namespace
 
-void EnvRing::UniqueFd::Reset() {
-  if (fd >= 0) close(fd);
-  fd = -1;
+UringHost* UringHost::Get(Napi::Env env, const UringConfig& config) {
+  EnvHost* found = Find(env, [&](EnvHost& host) {
+    return std::strcmp(host.kind(), "io_uring") == 0 && static_cast<UringHost&>(host).config_ == config;
+  });
+  if (found != nullptr) return static_cast<UringHost*>(found);
+  return static_cast<UringHost*>(Adopt(env, std::unique_ptr<EnvHost>(new UringHost(env, config))));
 }
 
-EnvRing* EnvRing::Get(Napi::Env env, const EnvRingConfig& config) {
-  EnvRings* rings = RingsOf(env);
-  if (rings == nullptr) throw Napi::Error::New(env, "napi_set_instance_data failed");
-  for (const auto& ring : rings->rings) {
-    if (ring->config_ == config && !ring->torn_down_) return ring.get();
-  }
-  std::unique_ptr<EnvRing> ring(new EnvRing(env, config));
-  ring->Open(env);
-  rings->rings.push_back(std::move(ring));
-  return rings->rings.back().get();
-}
-
-EnvRing::EnvRing(Napi::Env env, const EnvRingConfig& config) : env_(env), config_(config) {}
-
-void EnvRing::Open(Napi::Env env) {
+void UringHost::OpenMechanism(Napi::Env env) {
   RingSetup setup;
   setup.sq_entries = config_.sq_entries;
   setup.cq_entries = config_.cq_entries;
@@ -87,53 +57,17 @@ void EnvRing::Open(Napi::Env env) {
   if (r < 0) throw SystemError(env, r, syscall);
   creator_uid_ = cred_uid_ = geteuid();
   creator_gid_ = cred_gid_ = getegid();
+}
 
-  eventfd_.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (eventfd_.fd < 0) throw SystemError(env, -errno, "eventfd");
-  r = ring_.RegisterEventfd(eventfd_.fd);
+void UringHost::ConnectWakeup(Napi::Env env) {
+  // Every CQE signals the environment's wakeup (an eventfd).
+  int r = ring_.RegisterEventfd(wakeup().descriptor());
   if (r < 0) throw SystemError(env, r, "io_uring_register");
-  r = poll_.Start(env, eventfd_.fd, &EnvRing::OnReadable, this);
-  if (r < 0) throw SystemError(env, r, "uv_poll_start");
-  async_context_ = std::make_unique<Napi::AsyncContext>(env, "proactor:io_uring");
-  pool_ = std::make_unique<BlockingPool>(
-      4, [](void* fd) { eventfd_write(*static_cast<int*>(fd), 1); }, &eventfd_.fd);
-  if (napi_add_async_cleanup_hook(env, &EnvRing::OnEnvCleanup, this, &cleanup_hook_) != napi_ok) {
-    cleanup_hook_ = nullptr;
-    throw Napi::Error::New(env, "napi_add_async_cleanup_hook failed");
-  }
 }
 
-EnvRing::~EnvRing() { Teardown(nullptr, nullptr); }
+UringHost::~UringHost() { Teardown(nullptr, nullptr); }
 
-uint16_t EnvRing::Register(Napi::Env env, UringEngine* engine) {
-  if (!free_ids_.empty()) {
-    uint16_t id = free_ids_.back();
-    free_ids_.pop_back();
-    engines_[id] = engine;
-    wants_ref_[id] = false;
-    return id;
-  }
-  if (engines_.size() >= 0xFFFF) throw Napi::RangeError::New(env, "too many io_uring queues in this environment");
-  engines_.push_back(engine);
-  wants_ref_.push_back(false);
-  return static_cast<uint16_t>(engines_.size() - 1);
-}
-
-void EnvRing::Unregister(uint16_t id) {
-  if (id >= engines_.size() || engines_[id] == nullptr) return;
-  SetWantsRef(id, false);
-  engines_[id] = nullptr;
-  free_ids_.push_back(id);
-}
-
-void EnvRing::SetWantsRef(uint16_t id, bool wants) {
-  if (id >= wants_ref_.size() || wants_ref_[id] == wants) return;
-  wants_ref_[id] = wants;
-  ref_count_ = wants ? ref_count_ + 1 : ref_count_ - 1;
-  poll_.SetRef(ref_count_ > 0);
-}
-
-void EnvRing::Push(const io_uring_sqe& sqe) {
+void UringHost::Push(const io_uring_sqe& sqe) {
   pushed_total_++;
   io_uring_sqe* q = backlog_.empty() ? ring_.NextSqe() : nullptr;
   if (q == nullptr && backlog_.empty()) {
@@ -151,7 +85,7 @@ void EnvRing::Push(const io_uring_sqe& sqe) {
   if (personality_ != 0) q->personality = personality_;
 }
 
-void EnvRing::DrainBacklog() {
+void UringHost::DrainBacklog() {
   while (!backlog_.empty()) {
     io_uring_sqe* q = ring_.NextSqe();
     if (q == nullptr) {
@@ -165,7 +99,7 @@ void EnvRing::DrainBacklog() {
   Flush();
 }
 
-void EnvRing::Flush() {
+void UringHost::Flush() {
   int r = ring_.Enter(false, 0, -1);
   if (r >= 0) {
     if (!releases_.empty()) ApplyReleases();
@@ -181,93 +115,46 @@ void EnvRing::Flush() {
   // with the error instead of waiting forever. Routed after the SQ is consistent again.
   std::vector<uint64_t> failed;
   ring_.DiscardPending(&failed);
-  for (uint64_t user_data : failed) Route(user_data, r);
+  for (uint64_t user_data : failed) Route(user_data, r, 0);
   Wake();
 }
 
-void EnvRing::QueueCancel(uint64_t user_data, bool timer) {
+void UringHost::QueueCancel(uint64_t tag, bool timer) {
   io_uring_sqe q;
   std::memset(&q, 0, sizeof q);
   q.opcode = timer ? IORING_OP_TIMEOUT_REMOVE : IORING_OP_ASYNC_CANCEL;
-  q.addr = user_data;
-  q.user_data = kCancelUserData;
+  q.addr = tag;
+  q.user_data = kNoOperationTag;
   cancels_in_ring_++;
   Push(q);
 }
 
-void EnvRing::QueueCancelFd(int fd) {
+void UringHost::QueueCancelFd(int fd) {
   if (!ring_.Supports(IORING_OP_ASYNC_CANCEL)) return;
   io_uring_sqe q;
   std::memset(&q, 0, sizeof q);
   q.opcode = IORING_OP_ASYNC_CANCEL;
   q.fd = fd;
   q.cancel_flags = PROACTOR_IORING_ASYNC_CANCEL_FD | PROACTOR_IORING_ASYNC_CANCEL_ALL;
-  q.user_data = kCancelUserData;
+  q.user_data = kNoOperationTag;
   cancels_in_ring_++;
   Push(q);
 }
 
-void EnvRing::Wake() { eventfd_write(eventfd_.fd, 1); }
-
 // ---- completion ----------------------------------------------------------------------------
 
-void EnvRing::OnReadable(void* self) {
-  auto* ring = static_cast<EnvRing*>(self);
-  if (ring->torn_down_ || ring->js_gone_) return;
-  ring->wakeups_++;
-  eventfd_t value;
-  (void)eventfd_read(ring->eventfd_.fd, &value);  // EAGAIN: nothing to reset
-  ring->CheckCredentials();
-  if (ring->retry_flush_) {
-    ring->retry_flush_ = false;
-    ring->DrainBacklog();
-  }
-  Napi::Env env(ring->env_);
-  Napi::HandleScope scope(env);
-  // Microtasks and nextTicks run when this scope closes: after every batch was delivered.
-  CompletionScope callback_scope(env, *ring->async_context_);
-  napi_value exception = nullptr;
-  ring->Dispatch(env, nullptr, &exception);
-  // Nothing on the stack can catch it: report it like any uncaught exception.
-  if (exception != nullptr) napi_fatal_exception(env, exception);
-}
-
-uint32_t EnvRing::Dispatch(Napi::Env env, UringEngine* focus, napi_value* exception) {
-  *exception = nullptr;
-  uint32_t focus_delivered = 0;
-  for (;;) {
-    Reap();
-    bool delivered = false;
-    // Engines may be added or removed by the callbacks: index, and re-read each time.
-    for (size_t i = 0; i < engines_.size() && !torn_down_; i++) {
-      UringEngine* engine = engines_[i];
-      if (engine == nullptr || !engine->HasReady() || engine->InComplete()) continue;
-      bool js_gone = false;
-      uint32_t n = engine->DeliverReady(env, exception, &js_gone);
-      delivered = delivered || n > 0;
-      if (engine == focus) focus_delivered += n;
-      if (js_gone) {
-        // JS cannot run here any more (a terminating worker): the cleanup hook frees the ring.
-        js_gone_ = true;
-        return focus_delivered;
-      }
-      if (*exception != nullptr) {
-        Wake();  // the rest is delivered from the next poll callback
-        return focus_delivered;
-      }
-    }
-    if (!delivered || torn_down_) return focus_delivered;
+void UringHost::OnWake() {
+  CheckCredentials();
+  if (retry_flush_) {
+    retry_flush_ = false;
+    DrainBacklog();
   }
 }
 
-void EnvRing::Reap() {
-  if (torn_down_) return;
+void UringHost::ReapMechanism() {
   if (!backlog_.empty()) DrainBacklog();
   (void)ring_.RunTaskWork();
   if (!releases_.empty()) ApplyReleases();
-  std::vector<BlockingPool::Result> results;
-  pool_->TakeResults(&results);
-  for (const auto& r : results) Route(r.first, static_cast<int32_t>(r.second));
   for (;;) {
     unsigned ready = ring_.CqReady();
     for (unsigned k = 0; k < ready; k++) {
@@ -282,84 +169,54 @@ void EnvRing::Reap() {
     overflow_flushes_++;
     if (ring_.Enter(true, 0, -1) < 0 || ring_.CqReady() == 0) break;
   }
-  for (UringEngine* engine : engines_) {
-    if (engine != nullptr) engine->ProcessLocal();
-  }
 }
 
-void EnvRing::Route(uint64_t user_data, int32_t result, uint32_t flags) {
-  if (user_data == kCancelUserData) {
+void UringHost::Route(uint64_t tag, int32_t result, uint32_t flags) {
+  if (tag == kNoOperationTag) {
     cancels_in_ring_--;
     return;
   }
-  uint16_t id = static_cast<uint16_t>(user_data >> 16);
-  if (id >= engines_.size() || engines_[id] == nullptr) return;
-  engines_[id]->OnCompletion(static_cast<uint16_t>(user_data), static_cast<uint32_t>(user_data >> 32), result,
-                             flags);
+  EngineCore* engine = this->engine(TagEngine(tag));
+  // Every engine of a UringHost is a UringEngine.
+  if (engine != nullptr) static_cast<UringEngine*>(engine->driver())->OnCompletion(tag, result, flags);
 }
 
-int EnvRing::Wait(int64_t timeout_ns) {
-  if (pool_->Outstanding() > 0) {
+int UringHost::Wait(int64_t timeout_ns) {
+  const int eventfd = wakeup().descriptor();
+  if (pool().Outstanding() > 0) {
     // Pool results arrive through the eventfd, not the CQ ring: wait on the eventfd (which
     // every CQE signals too), reset first so that only what comes from now on wakes us; the
     // caller dispatches everything available afterwards, so no wake-up is lost.
     ring_.Enter(false, 0, -1);
-    eventfd_t value;
-    (void)eventfd_read(eventfd_.fd, &value);
-    if (ring_.CqReady() > 0 || pool_->HasResults()) return 0;
-    struct pollfd p = {eventfd_.fd, POLLIN, 0};
+    wakeup().Clear();
+    if (ring_.CqReady() > 0 || pool().HasResults()) return 0;
+    struct pollfd p = {eventfd, POLLIN, 0};
     int ms = timeout_ns < 0 ? -1 : static_cast<int>((timeout_ns + 999999) / 1000000);
     int r = poll(&p, 1, ms);
     if (r < 0) return errno == EINTR ? 0 : -errno;
-    return r == 0 ? -ETIME : 0;
+    return r == 0 ? UV_ETIMEDOUT : 0;
   }
   int r = ring_.Enter(true, 1, timeout_ns);
   if (r == -EOPNOTSUPP) {
     // No IORING_FEAT_EXT_ARG (Linux < 5.11): a bounded wait polls the eventfd instead.
-    struct pollfd p = {eventfd_.fd, POLLIN, 0};
+    struct pollfd p = {eventfd, POLLIN, 0};
     int n = poll(&p, 1, static_cast<int>((timeout_ns + 999999) / 1000000));
     if (n < 0) return errno == EINTR ? 0 : -errno;
-    return n == 0 ? -ETIME : 0;
+    return n == 0 ? UV_ETIMEDOUT : 0;
   }
   if (r == -EINTR || r == -EBUSY || r == -EAGAIN) return 0;
-  return r;
+  return r == -ETIME ? UV_ETIMEDOUT : r;
 }
 
 // ---- teardown ------------------------------------------------------------------------------
 
-void EnvRing::Teardown(LoopPoll::Closed closed, void* closed_arg) {
-  if (torn_down_) {
-    if (closed != nullptr) closed(closed_arg);
-    return;
-  }
-  torn_down_ = true;
-  CancelAndDrain();
-  // Pool jobs write into buffers and engine memory: let them finish before anything goes.
-  pool_.reset();
-  for (UringEngine* engine : engines_) {
-    if (engine != nullptr) engine->Detach();
-  }
-  engines_.clear();
-  if (poll_.IsActive()) {
-    poll_.Close(closed, closed_arg);
-  } else if (closed != nullptr) {
-    closed(closed_arg);
-  }
-  ring_.Close();
-  eventfd_.Reset();
-  // While the environment can still take it (napi_async_destroy), not in a late finalizer.
-  async_context_.reset();
-  if (cleanup_hook_ != nullptr) {
-    napi_remove_async_cleanup_hook(cleanup_hook_);
-    cleanup_hook_ = nullptr;
-  }
-}
+void UringHost::CloseMechanism() { ring_.Close(); }
 
-void EnvRing::CancelAndDrain() {
+void UringHost::CancelAndDrain() {
   if (!ring_.IsOpen()) return;
   DrainBacklog();
-  for (UringEngine* engine : engines_) {
-    if (engine != nullptr) engine->CancelInRing();
+  for (EngineCore* engine : engines()) {
+    if (engine != nullptr) engine->CancelSubmitted();
   }
   ring_.Enter(false, 0, -1);
   const auto give_up = std::chrono::steady_clock::now() + kDrainLimit;
@@ -369,7 +226,7 @@ void EnvRing::CancelAndDrain() {
     ring_.CqAdvance(ready);
     if (ready == 0 && ring_.CqOverflowed()) ring_.Enter(true, 0, -1);
     bool busy = cancels_in_ring_ > 0;
-    for (UringEngine* engine : engines_) busy = busy || (engine != nullptr && engine->HasRingOps());
+    for (EngineCore* engine : engines()) busy = busy || (engine != nullptr && engine->HasSubmitted());
     if (!busy || std::chrono::steady_clock::now() >= give_up) break;
     int r = ring_.Enter(true, 1, 100 * 1000 * 1000);
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EOPNOTSUPP) break;
@@ -378,7 +235,7 @@ void EnvRing::CancelAndDrain() {
 
 // ---- registered buffers and files ---------------------------------------------------------
 
-int EnvRing::UpdateRange(RsrcKind kind, const void* entries, uint32_t base, uint32_t n, uint32_t* done) {
+int UringHost::UpdateRange(RsrcKind kind, const void* entries, uint32_t base, uint32_t n, uint32_t* done) {
   const unsigned op =
       kind == RsrcKind::Buffers ? PROACTOR_IORING_REGISTER_BUFFERS_UPDATE : PROACTOR_IORING_REGISTER_FILES_UPDATE2;
   const size_t entry_size = kind == RsrcKind::Buffers ? sizeof(struct iovec) : sizeof(int32_t);
@@ -400,7 +257,7 @@ int EnvRing::UpdateRange(RsrcKind kind, const void* entries, uint32_t base, uint
   return 0;
 }
 
-int EnvRing::ClearRange(RsrcKind kind, uint32_t base, uint32_t n) {
+int UringHost::ClearRange(RsrcKind kind, uint32_t base, uint32_t n) {
   if (!ring_.IsOpen()) return 0;  // closing the ring dropped every registration
   uint32_t done = 0;
   if (kind == RsrcKind::Buffers) {
@@ -411,8 +268,8 @@ int EnvRing::ClearRange(RsrcKind kind, uint32_t base, uint32_t n) {
   return UpdateRange(kind, empty.data(), base, n, &done);
 }
 
-int EnvRing::RegisterRange(RsrcKind kind, const void* entries, uint32_t n, uint32_t* base) {
-  if (torn_down_ || !ring_.IsOpen()) return -EBADF;
+int UringHost::RegisterRange(RsrcKind kind, const void* entries, uint32_t n, uint32_t* base) {
+  if (torn_down() || !ring_.IsOpen()) return -EBADF;
   RsrcTable& table = tables_[static_cast<int>(kind)];
   if (!table.created) {
     uint32_t size = kind == RsrcKind::Buffers ? kBufferTableSize : kFileTableSize;
@@ -466,14 +323,14 @@ int EnvRing::RegisterRange(RsrcKind kind, const void* entries, uint32_t n, uint3
   return 0;
 }
 
-void EnvRing::ReleaseRange(RsrcKind kind, uint32_t base, uint32_t n) {
-  if (n == 0 || torn_down_) return;
+void UringHost::ReleaseRange(RsrcKind kind, uint32_t base, uint32_t n) {
+  if (n == 0 || torn_down()) return;
   releases_.push_back({kind, base, n, pushed_total_});
   ApplyReleases();
 }
 
-void EnvRing::ApplyReleases() {
-  if (torn_down_ || !ring_.IsOpen()) {
+void UringHost::ApplyReleases() {
+  if (torn_down() || !ring_.IsOpen()) {
     releases_.clear();
     return;
   }
@@ -494,8 +351,8 @@ void EnvRing::ApplyReleases() {
   }
 }
 
-void EnvRing::SettleReleases() {
-  if (torn_down_ || !ring_.IsOpen()) return;
+void UringHost::SettleReleases() {
+  if (torn_down() || !ring_.IsOpen()) return;
   if (!backlog_.empty()) {
     DrainBacklog();
   } else {
@@ -512,8 +369,8 @@ void EnvRing::SettleReleases() {
   ApplyReleases();
 }
 
-void EnvRing::CheckCredentials() {
-  if (!ring_.sqpoll() || torn_down_ || !ring_.IsOpen()) return;
+void UringHost::CheckCredentials() {
+  if (!ring_.sqpoll() || torn_down() || !ring_.IsOpen()) return;
   const uid_t uid = geteuid();
   const gid_t gid = getegid();
   if (uid == cred_uid_ && gid == cred_gid_ && credentials_error_ == 0) return;
@@ -534,15 +391,6 @@ void EnvRing::CheckCredentials() {
   }
   cred_uid_ = uid;
   cred_gid_ = gid;
-}
-
-void EnvRing::OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* self) {
-  auto* ring = static_cast<EnvRing*>(self);
-  // The hook is removed once the poll handle has closed (below), not by Teardown.
-  ring->cleanup_hook_ = nullptr;
-  ring->Teardown([](void* h) { napi_remove_async_cleanup_hook(static_cast<napi_async_cleanup_hook_handle>(h)); },
-                 handle);
-  // The torn-down ring stays in the registry; the instance data's finalizer frees it.
 }
 
 }  // namespace proactor

@@ -1,5 +1,5 @@
 /*
- * UringRing: one io_uring instance driven with raw system calls (io_uring_setup,
+ * KernelRing: one io_uring instance driven with raw system calls (io_uring_setup,
  * io_uring_enter, io_uring_register) and <linux/io_uring.h>; no liburing, so users need
  * nothing installed beyond the kernel.
  *
@@ -10,8 +10,8 @@
  *   at the next Enter(), which publishes the tail.
  * - Errors are negative errno values; nothing here throws.
  */
-#ifndef PROACTOR_URING_RING_H
-#define PROACTOR_URING_RING_H
+#ifndef PROACTOR_URING_KERNEL_RING_H
+#define PROACTOR_URING_KERNEL_RING_H
 
 #include <linux/io_uring.h>
 #include <linux/time_types.h>
@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "uring_compat.h"
+#include "compat.h"
 
 namespace proactor {
 
@@ -36,12 +36,12 @@ struct RingSetup {
   bool defer_taskrun = false;
 };
 
-class UringRing {
+class KernelRing {
  public:
-  UringRing() = default;
-  ~UringRing();
-  UringRing(const UringRing&) = delete;
-  UringRing& operator=(const UringRing&) = delete;
+  KernelRing() = default;
+  ~KernelRing();
+  KernelRing(const KernelRing&) = delete;
+  KernelRing& operator=(const KernelRing&) = delete;
 
   /* Creates the ring and maps it. Returns 0 or -errno; `syscall` names what failed. */
   int Open(const RingSetup& setup, const char** syscall);
@@ -143,4 +143,4 @@ class UringRing {
 
 }  // namespace proactor
 
-#endif  // PROACTOR_URING_RING_H
+#endif  // PROACTOR_URING_KERNEL_RING_H

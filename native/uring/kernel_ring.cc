@@ -1,4 +1,4 @@
-#include "uring_ring.h"
+#include "kernel_ring.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -41,9 +41,9 @@ constexpr unsigned kDeferTaskrun = 1U << 13;  /* IORING_SETUP_DEFER_TASKRUN, Lin
 
 }  // namespace
 
-UringRing::~UringRing() { Close(); }
+KernelRing::~KernelRing() { Close(); }
 
-int UringRing::Open(const RingSetup& setup, const char** syscall_name) {
+int KernelRing::Open(const RingSetup& setup, const char** syscall_name) {
   io_uring_params p;
   std::memset(&p, 0, sizeof p);
   p.flags = IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
@@ -151,7 +151,7 @@ int UringRing::Open(const RingSetup& setup, const char** syscall_name) {
   return 0;
 }
 
-void UringRing::Close() {
+void KernelRing::Close() {
   if (sqes_ != nullptr) munmap(sqes_, sqes_size_);
   if (cq_map_ != nullptr && cq_map_ != sq_map_) munmap(cq_map_, cq_map_size_);
   if (sq_map_ != nullptr) munmap(sq_map_, sq_map_size_);
@@ -162,28 +162,28 @@ void UringRing::Close() {
   fd_ = -1;
 }
 
-bool UringRing::Supports(unsigned op) const {
+bool KernelRing::Supports(unsigned op) const {
   if (op >= 256) return false;
   if (!probed_) return op < IORING_OP_FALLOCATE;
   return (supported_[op / 64] >> (op % 64)) & 1;
 }
 
-int UringRing::Register(unsigned opcode, const void* arg, unsigned nr) {
+int KernelRing::Register(unsigned opcode, const void* arg, unsigned nr) {
   int r = SysRegister(fd_, opcode, arg, nr);
   return r < 0 ? -errno : r;
 }
 
-int UringRing::RegisterEventfd(int eventfd) {
+int KernelRing::RegisterEventfd(int eventfd) {
   return SysRegister(fd_, IORING_REGISTER_EVENTFD, &eventfd, 1) < 0 ? -errno : 0;
 }
 
-unsigned UringRing::SqPending() const {
+unsigned KernelRing::SqPending() const {
   return sq_local_tail_ - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
 }
 
-unsigned UringRing::SqSpace() const { return sq_entries_ - SqPending(); }
+unsigned KernelRing::SqSpace() const { return sq_entries_ - SqPending(); }
 
-io_uring_sqe* UringRing::NextSqe() {
+io_uring_sqe* KernelRing::NextSqe() {
   if (SqSpace() == 0) return nullptr;
   io_uring_sqe* sqe = &sqes_[sq_local_tail_ & sq_mask_];
   std::memset(sqe, 0, sizeof *sqe);
@@ -191,20 +191,20 @@ io_uring_sqe* UringRing::NextSqe() {
   return sqe;
 }
 
-int UringRing::RunTaskWork() {
+int KernelRing::RunTaskWork() {
   if (!defer_taskrun_) return 0;
   __atomic_store_n(sq_tail_, sq_local_tail_, __ATOMIC_RELEASE);
   int r = EnterRaw(SqPending(), 0, IORING_ENTER_GETEVENTS, nullptr, 0);
   return r < 0 ? r : 0;
 }
 
-int UringRing::EnterRaw(unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg, size_t argsz) {
+int KernelRing::EnterRaw(unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg, size_t argsz) {
   enter_calls_++;
   int r = SysEnter(fd_, to_submit, min_complete, flags, arg, argsz);
   return r < 0 ? -errno : r;
 }
 
-int UringRing::Enter(bool wait, unsigned min_complete, int64_t timeout_ns) {
+int KernelRing::Enter(bool wait, unsigned min_complete, int64_t timeout_ns) {
   __atomic_store_n(sq_tail_, sq_local_tail_, __ATOMIC_RELEASE);
   for (;;) {
     unsigned pending = SqPending();
@@ -264,22 +264,22 @@ int UringRing::Enter(bool wait, unsigned min_complete, int64_t timeout_ns) {
   }
 }
 
-void UringRing::DiscardPending(std::vector<uint64_t>* out) {
+void KernelRing::DiscardPending(std::vector<uint64_t>* out) {
   unsigned head = __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
   for (unsigned i = head; i != sq_local_tail_; i++) out->push_back(sqes_[i & sq_mask_].user_data);
   sq_local_tail_ = head;
   __atomic_store_n(sq_tail_, sq_local_tail_, __ATOMIC_RELEASE);
 }
 
-unsigned UringRing::CqReady() const {
+unsigned KernelRing::CqReady() const {
   return __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE) - *cq_head_;
 }
 
-const io_uring_cqe& UringRing::CqeAt(unsigned i) const { return cqes_[(*cq_head_ + i) & cq_mask_]; }
+const io_uring_cqe& KernelRing::CqeAt(unsigned i) const { return cqes_[(*cq_head_ + i) & cq_mask_]; }
 
-void UringRing::CqAdvance(unsigned n) { __atomic_store_n(cq_head_, *cq_head_ + n, __ATOMIC_RELEASE); }
+void KernelRing::CqAdvance(unsigned n) { __atomic_store_n(cq_head_, *cq_head_ + n, __ATOMIC_RELEASE); }
 
-bool UringRing::CqOverflowed() const {
+bool KernelRing::CqOverflowed() const {
   return (__atomic_load_n(sq_flags_, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW) != 0;
 }
 

@@ -1,0 +1,121 @@
+/*
+ * Each proactor operation defined once: what it is (OperationInfo, one table indexed by opcode),
+ * the submission entry decoded into an Operation with its resources resolved (Decode), and its
+ * plain system-call implementation (Call, in calls_posix.cc; a Windows half slots in beside it).
+ *
+ * Engines build on these: a kernel mechanism translates an Operation into its own request (an
+ * io_uring SQE, an overlapped call), and every engine's blocking pool runs Call(Operation), so a
+ * system call is written once whichever engine falls back to it.
+ *
+ * Contracts:
+ * - Decode reads the entry and the operation's resources (the queue's resource table, the slot's
+ *   address record) and keeps what must outlive the JS call (path copies, the buffer list, the
+ *   sockaddr, the stat result) in the slot's OperationStorage; the Operation points into it and
+ *   into JS-owned buffers (which do not move, see queue_buffers.h). Both stay valid until the
+ *   slot's final completion.
+ * - Decode validates the ABI-level arguments (a known family, socket type, shutdown direction,
+ *   socket option; a buffer range inside its buffer); platform mapping cannot fail afterwards
+ *   except where a platform lacks a feature (Call says so with its error).
+ * - Results are >= 0 or a negative libuv error code (on POSIX: -errno).
+ */
+#ifndef PROACTOR_COMMON_OPERATION_H
+#define PROACTOR_COMMON_OPERATION_H
+
+#include <node_api.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "platform.h"
+#include "proactor/abi.h"
+
+namespace proactor {
+
+class QueueBuffers;
+
+/* What an operation needs from an engine, as bits of OperationInfo::traits. */
+enum OperationTrait : uint16_t {
+  /* May wait on its descriptor for as long as the peer likes: closing the descriptor through
+   * the queue ends it with UV_ECANCELED (engines count these per descriptor). */
+  kWaitsOnDescriptor = 1u << 0,
+  /* Moves `expected` bytes: a shorter result breaks a linked chain. */
+  kTransfer = 1u << 1,
+  /* Writes the slot's address record on success (from Operation::address). */
+  kFillsAddress = 1u << 2,
+  /* Never waits: may run as a plain system call when it is launched (socket, bind, ...). */
+  kRunsAtLaunch = 1u << 3,
+  /* A socket operation: never run on a blocking pool (a blocking accept or recv would hold a
+   * thread for as long as its peer likes). */
+  kSocket = 1u << 4,
+  /* Writes the slot's stat record on success (from Operation::stat). */
+  kFillsStat = 1u << 5,
+  /* One request, many completions (PROACTOR_CQE_F_MORE). */
+  kMultishot = 1u << 6,
+};
+
+struct OperationInfo {
+  const char* name;    /* aio-core's Opcode key, lower case ("recv_multi") */
+  const char* syscall; /* the system call Call() makes ("openat", "recvfrom") */
+  uint16_t traits;     /* OperationTrait bits */
+};
+
+/* Indexed by proactor_opcode; PROACTOR_OP_COUNT entries. */
+extern const OperationInfo kOperations[PROACTOR_OP_COUNT];
+
+inline bool HasTrait(uint8_t opcode, OperationTrait trait) {
+  return opcode < PROACTOR_OP_COUNT && (kOperations[opcode].traits & trait) != 0;
+}
+
+/* An entry decoded, its resources resolved. Fields an opcode does not use are zero. */
+struct Operation {
+  uint8_t opcode = PROACTOR_OP_NOP;
+  uint32_t op_flags = 0;   /* the entry's per-opcode flags: PROACTOR_*_F_*, _AF_*, _SHUT_*, _SO_*, _POLL_* */
+  int32_t fd = -1;
+  int64_t offset = 0;      /* file position (-1: the current one); ftruncate: the new length */
+  uint8_t* data = nullptr; /* read, write, recv, send, recvfrom, sendto: the bytes */
+  uint32_t len = 0;        /* their length; listen: the backlog; setsockopt: the value (0 or 1) */
+  IoVec* iov = nullptr;    /* readv, writev */
+  uint32_t iov_count = 0;
+  const char* path = nullptr; /* open, stat, unlink, mkdir, rename (from) */
+  const char* path2 = nullptr; /* rename (to) */
+  uint32_t mode = 0;       /* open, mkdir: permission bits; socket: PROACTOR_SOCK_* type */
+  uint64_t timeout_ns = 0;
+  /* bind, connect, sendto: the address to use; accept, getsockname, recvfrom: where the address
+   * goes (length in/out). */
+  SocketAddress* address = nullptr;
+  StatBuffer* stat = nullptr; /* stat, fstat: the result */
+  uint64_t expected = 0;      /* kTransfer: the bytes asked for */
+};
+
+/* What a slot keeps for its operation until the final completion (allocated on first use and
+ * reused by later operations of the slot). */
+struct OperationStorage {
+  std::string path;
+  std::string path2;
+  std::unique_ptr<IoVec[]> iov;
+  uint32_t iov_capacity = 0;
+  std::unique_ptr<StatBuffer> stat;
+  std::unique_ptr<SocketAddress> address;
+};
+
+/*
+ * Decodes entry `e` (its resources from the queue's resource table and address area) into
+ * `*op`. 0, or a negative libuv error code: UV_EINVAL for a missing or malformed resource or
+ * argument, UV_EAFNOSUPPORT for an unknown family, UV_ENOPROTOOPT for an unknown socket option,
+ * UV_ENOMEM.
+ */
+int Decode(napi_env env, napi_value resources, const QueueBuffers& buffers, const proactor_sqe& e,
+           OperationStorage& storage, Operation* op);
+
+/*
+ * Runs `op` as the plain, blocking system call (calls_posix.cc). The result the operation
+ * completes with: >= 0, or a negative libuv error code. Stat and address results are left in
+ * op.stat / op.address. Timeouts and multishot operations are the engine's (UV_ENOSYS here):
+ * neither is a single system call.
+ */
+int64_t Call(const Operation& op);
+
+}  // namespace proactor
+
+#endif  // PROACTOR_COMMON_OPERATION_H

@@ -1,0 +1,172 @@
+/*
+ * UringEngine: the aio-core Engine (packages/aio-core/src/backend.ts) of one queue over the
+ * io_uring its environment shares (UringHost): the io_uring driver of the engine core
+ * (../common/engine_core.h), which owns slots, chains, local results, delivery, ref/unref and
+ * waitSync.
+ *
+ * Crossings: submit(n) is one JS-to-native call that decodes entries [0, n) of the submission
+ * buffer and turns them into SQEs, entering the kernel once (once more per SQ ring's worth of a
+ * bigger batch); completions are handed over with one complete(count) call per batch, from the
+ * environment's wakeup callback (inside one callback scope per dispatch) or from waitSync().
+ *
+ * How each operation starts (Launch):
+ * - into the kernel ring (Start::Submitted), as the SQE its Operation translates to;
+ * - on the environment's blocking pool (Start::Blocking: Call(operation)) when the kernel lacks
+ *   the opcode (IORING_REGISTER_PROBE) or blockingOps forces it. Socket operations never do (a
+ *   blocking accept or recv would hold a pool thread for as long as its peer likes);
+ * - as a plain system call at launch (Start::Done) for the socket operations that never wait:
+ *   setsockopt and getsockname always; socket, bind, listen and shutdown on kernels without
+ *   their opcode (or when blockingOps names them). Sockets are created blocking (SOCK_CLOEXEC):
+ *   io_uring polls them internally.
+ *
+ * Registered buffers and files (opt-in, registerBuffers / registerFiles): the queue's entries
+ * live in ranges of the UringHost's sparse tables. At launch, a READ / WRITE whose memory lies
+ * inside one registered buffer becomes READ_FIXED / WRITE_FIXED, and an operation on a
+ * registered fd that can take a fixed file uses IOSQE_FIXED_FILE; the pool runs the plain
+ * Operation. Released indexes are cleared only once the kernel consumed every SQE that may
+ * name them (UringHost::ReleaseRange).
+ *
+ * Lifetimes: while operations are in flight the engine holds a strong reference to its JS
+ * object, which holds the RingContext (buffers, resource table, complete callback), so nothing
+ * the kernel writes into can be collected. close() (after every operation completed) detaches it
+ * from the UringHost; the host's cleanup hook detaches every engine when the environment goes
+ * away, operations in flight or not.
+ */
+#ifndef PROACTOR_URING_ENGINE_H
+#define PROACTOR_URING_ENGINE_H
+
+#include <napi.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "../common/engine_core.h"
+#include "compat.h"
+#include "host.h"
+
+namespace proactor {
+
+/* io_uring opcode of each proactor opcode; kNoKernelOpcode where there is none (setsockopt,
+ * getsockname: plain calls at launch; cancel). */
+constexpr unsigned kNoKernelOpcode = 0x10000;
+unsigned KernelOpcode(uint8_t proactor_opcode);
+
+class UringEngine : public Napi::ObjectWrap<UringEngine>, public EngineDriver {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  explicit UringEngine(const Napi::CallbackInfo& info);
+  ~UringEngine() override;
+
+  /* A CQE for the operation tagged `tag` (routed by UringHost). */
+  void OnCompletion(uint64_t tag, int32_t result, uint32_t cqe_flags);
+
+  /* ---- EngineDriver ---- */
+  Start Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) override;
+  void Cancel(uint16_t slot, uint64_t tag, const Operation& op) override;
+  void CancelDescriptor(int fd) override;
+  int32_t Settle(uint16_t slot, Operation& op, int32_t result) override;
+  void BuffersDelivered(const std::vector<uint32_t>& ids) override;
+  void KeepAlive(bool alive) override;
+  void Release(bool host_alive) override;
+
+ private:
+  /* What the kernel reads or writes per slot beside the Operation's own storage. */
+  struct KernelState {
+    /* recvfrom and sendto: the msghdr and its one iovec handed to IORING_OP_RECVMSG / SENDMSG
+     * (its msg_name is the Operation's address). */
+    struct msghdr hdr;
+    struct iovec iov;
+    __kernel_timespec ts; /* timeout */
+    /* A zero-copy send: its result, kept until the kernel's buffer-release notification. */
+    bool zero_copy = false;
+    int32_t zero_copy_result = 0;
+  };
+
+  /* The provided-buffer ring of PROACTOR_OP_RECV_MULTI (IORING_REGISTER_PBUF_RING, group id =
+   * the engine id): `count` buffers of `size` bytes in a JS-owned block the engine references. */
+  struct BufferRing {
+    PbufEntry* entries = nullptr; /* mmap'd, page aligned; entries[0].resv is the tail */
+    size_t mapped = 0;
+    uint8_t* base = nullptr;
+    uint32_t size = 0;
+    uint32_t count = 0;
+    uint16_t tail = 0;
+    /* Buffers handed to the kernel and not yet seen in a completion (diagnostics). */
+    uint32_t in_kernel = 0;
+    Napi::Reference<Napi::Value> memory;
+  };
+
+  Napi::Value Submit(const Napi::CallbackInfo& info);
+  Napi::Value WaitSync(const Napi::CallbackInfo& info);
+  Napi::Value JsRef(const Napi::CallbackInfo& info);
+  Napi::Value JsUnref(const Napi::CallbackInfo& info);
+  Napi::Value JsClose(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value RegisterBuffers(const Napi::CallbackInfo& info);
+  Napi::Value UnregisterBuffers(const Napi::CallbackInfo& info);
+  Napi::Value RegisterFiles(const Napi::CallbackInfo& info);
+  Napi::Value UnregisterFiles(const Napi::CallbackInfo& info);
+  Napi::Value ProvideBuffers(const Napi::CallbackInfo& info);
+  /* Hands buffer `id` back to the kernel (visible at the next PublishBuffers). */
+  void RecycleBuffer(uint32_t id);
+  void PublishBuffers();
+  void ReleaseBufferRing(bool ring_alive);
+  /* Throws unless the engine is attached. */
+  UringHost& RequireHost(Napi::Env env);
+
+  /* Translates `op` into `sqe`. */
+  void Prepare(uint16_t slot, uint64_t tag, Operation& op, io_uring_sqe* sqe);
+  /* Turns a prepared (plain) SQE into its registered-buffer / fixed-file form where it can. */
+  void UseRegistered(uint8_t proactor_opcode, io_uring_sqe* sqe);
+  /* A CLOSE of a registered fd: drop it from the table before the descriptor is closed. */
+  void ForgetFile(int fd);
+  void ReleaseBuffers();
+  void ReleaseFiles();
+
+  /* Whether operations of this proactor opcode run on the blocking pool (the kernel lacks it,
+   * or blockingOps names it). */
+  bool NeedsPool(uint8_t proactor_opcode) const;
+  /* Whether operations of this proactor opcode are plain system calls made at launch, their
+   * result posted locally: setsockopt and getsockname always, and socket, bind, listen and
+   * shutdown when the kernel lacks their io_uring opcode (or blockingOps names them). */
+  bool RunsAtLaunch(uint8_t proactor_opcode) const;
+  bool Forced(uint8_t proactor_opcode) const;
+
+  UringHost* host_ = nullptr; /* null once closed or detached (mirrors core_.host()) */
+  EngineCore core_{this, "io_uring"};
+  std::vector<KernelState> kernel_;
+  /* blockingOps: proactor opcodes forced onto the blocking path (tests of the fallback). */
+  std::vector<uint32_t> blocking_ops_;
+
+  /* Registered buffers, sorted by start; max_end[i] is the largest end among [0, i]. */
+  struct RegisteredBuffer {
+    uintptr_t start;
+    uintptr_t end;
+    uint32_t index;
+  };
+  std::vector<RegisteredBuffer> buffers_;
+  std::vector<uintptr_t> buffers_max_end_;
+  uint32_t buffer_base_ = 0;
+  uint32_t buffer_count_ = 0;
+  /* Registered files: fd -> table index (within [file_base_, file_base_ + file_count_)). */
+  std::unordered_map<int, uint32_t> files_;
+  uint32_t file_base_ = 0;
+  uint32_t file_count_ = 0;
+  uint64_t fixed_buffer_ops_ = 0; /* SQEs issued as READ_FIXED / WRITE_FIXED */
+  uint64_t fixed_file_ops_ = 0;   /* SQEs issued with IOSQE_FIXED_FILE */
+
+  BufferRing buffer_ring_;
+  uint64_t zero_copy_sends_ = 0;
+};
+
+}  // namespace proactor
+
+#endif  // PROACTOR_URING_ENGINE_H
