@@ -1,0 +1,89 @@
+# What every proactor addon shares: C++17 and warning flags, the Node-API and libuv headers, and
+# proactor_common, a static library of native/common (the engine core, the environment host, the
+# operation table and each operation's system calls, the blocking pool, the wakeup).
+#
+# In an addon's CMakeLists.txt (built by cmake-js):
+#   set(PROACTOR_NATIVE <path to native/>)
+#   include(${PROACTOR_NATIVE}/cmake/addon.cmake)
+#   proactor_addon(<target> <sources of the engine>...)
+#
+# libuv's uv.h comes from the running Node's own headers (<prefix>/include/node), or from
+# -DPROACTOR_UV_INCLUDE=<dir>. -DPROACTOR_SANITIZE=ON builds with AddressSanitizer + UBSan.
+include_guard(GLOBAL)
+
+set(CMAKE_CXX_STANDARD 17)
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+if(NOT CMAKE_BUILD_TYPE)
+  set(CMAKE_BUILD_TYPE Release)
+endif()
+
+if(NOT PROACTOR_UV_INCLUDE)
+  execute_process(
+    COMMAND node -p "require('path').resolve(process.execPath, '..', '..', 'include', 'node')"
+    OUTPUT_VARIABLE PROACTOR_UV_INCLUDE OUTPUT_STRIP_TRAILING_WHITESPACE)
+endif()
+if(NOT EXISTS "${PROACTOR_UV_INCLUDE}/uv.h")
+  message(FATAL_ERROR "uv.h not found in '${PROACTOR_UV_INCLUDE}': pass -DPROACTOR_UV_INCLUDE=<dir with uv.h>")
+endif()
+
+execute_process(
+  COMMAND node -p "require('node-addon-api').include_dir"
+  WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}
+  OUTPUT_VARIABLE NODE_ADDON_API_DIR OUTPUT_STRIP_TRAILING_WHITESPACE)
+
+find_package(Threads REQUIRED)
+
+# Flags, definitions and include directories of everything compiled into an addon.
+function(proactor_native_settings target)
+  # cmake-js's include directories (node-api-headers) come first, so Node's own copy of
+  # node_api.h next to uv.h is never picked up.
+  target_include_directories(${target} PRIVATE
+    ${CMAKE_JS_INC}
+    ${NODE_ADDON_API_DIR}
+    ${PROACTOR_NATIVE}/include)
+  target_include_directories(${target} SYSTEM AFTER PRIVATE ${PROACTOR_UV_INCLUDE})
+  target_compile_definitions(${target} PRIVATE
+    NAPI_VERSION=8 NAPI_CPP_EXCEPTIONS NODE_ADDON_API_DISABLE_DEPRECATED)
+  if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+    target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
+  endif()
+  if(MSVC)
+    target_compile_options(${target} PRIVATE /W4 /WX /EHsc)
+  else()
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Werror -fvisibility=hidden)
+  endif()
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  if(PROACTOR_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+endfunction()
+
+if(NOT TARGET proactor_common)
+  set(PROACTOR_COMMON_SOURCES
+    ${PROACTOR_NATIVE}/common/blocking_pool.cc
+    ${PROACTOR_NATIVE}/common/engine_core.cc
+    ${PROACTOR_NATIVE}/common/env_host.cc
+    ${PROACTOR_NATIVE}/common/loop_poll.cc
+    ${PROACTOR_NATIVE}/common/operation.cc
+    ${PROACTOR_NATIVE}/common/queue_buffers.cc
+    ${PROACTOR_NATIVE}/common/resource_views.cc)
+  if(WIN32)
+    message(FATAL_ERROR "native/common/win/ (the Windows half) comes with the IOCP engine")
+  else()
+    list(APPEND PROACTOR_COMMON_SOURCES
+      ${PROACTOR_NATIVE}/common/posix/calls.cc
+      ${PROACTOR_NATIVE}/common/posix/loop_wakeup.cc)
+  endif()
+  add_library(proactor_common STATIC ${PROACTOR_COMMON_SOURCES})
+  proactor_native_settings(proactor_common)
+  target_link_libraries(proactor_common PUBLIC Threads::Threads)
+endif()
+
+# A Node-API addon (<target>.node) of the given sources, linked with proactor_common.
+function(proactor_addon target)
+  add_library(${target} SHARED ${ARGN} ${CMAKE_JS_SRC})
+  set_target_properties(${target} PROPERTIES PREFIX "" SUFFIX ".node")
+  proactor_native_settings(${target})
+  target_link_libraries(${target} PRIVATE proactor_common ${CMAKE_JS_LIB})
+endfunction()
