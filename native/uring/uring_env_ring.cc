@@ -212,7 +212,20 @@ void EnvRing::Wake() { eventfd_write(eventfd_.fd, 1); }
 // ---- completion ----------------------------------------------------------------------------
 
 void EnvRing::OnReadable(void* self) {
-  auto* ring = static_cast<EnvRing*>(self);
+  // libuv calls this from C: no C++ exception may unwind through its frames. Nothing below
+  // throws by design (Node-API calls are checked, not wrapped), so one that does is a bug of
+  // this addon: stop with its message instead of undefined behaviour.
+  try {
+    static_cast<EnvRing*>(self)->DeliverFromLoop();
+  } catch (const std::exception& e) {
+    napi_fatal_error("proactor:io_uring", NAPI_AUTO_LENGTH, e.what(), NAPI_AUTO_LENGTH);
+  } catch (...) {
+    napi_fatal_error("proactor:io_uring", NAPI_AUTO_LENGTH, "unknown exception", NAPI_AUTO_LENGTH);
+  }
+}
+
+void EnvRing::DeliverFromLoop() {
+  EnvRing* ring = this;
   if (ring->torn_down_ || ring->js_gone_) return;
   ring->wakeups_++;
   eventfd_t value;

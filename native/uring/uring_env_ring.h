@@ -158,6 +158,8 @@ class EnvRing {
   void Teardown(LoopPoll::Closed closed, void* closed_arg);
   void CancelAndDrain();
   static void OnReadable(void* self);
+  /* The body of OnReadable: reap, then deliver every engine's completions into JavaScript. */
+  void DeliverFromLoop();
   static void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* self);
 
   napi_env env_;
