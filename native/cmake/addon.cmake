@@ -42,8 +42,15 @@ function(proactor_native_settings target)
     ${NODE_ADDON_API_DIR}
     ${PROACTOR_NATIVE}/include)
   target_include_directories(${target} SYSTEM AFTER PRIVATE ${PROACTOR_UV_INCLUDE})
+  # A call into the addon while its environment is being torn down (a worker being terminated
+  # can still be running JavaScript) fails inside node-addon-api (napi_unwrap, napi_throw):
+  # without SWALLOW_UNTHROWABLE the Napi::Error it turns into cannot be thrown either, and the
+  # second throw from inside its catch block aborts the whole process. _CPP_EXCEPTIONS_ALL turns
+  # any other C++ exception (std::bad_alloc) escaping an entry point into a JavaScript error
+  # instead of std::terminate.
   target_compile_definitions(${target} PRIVATE
-    NAPI_VERSION=8 NAPI_CPP_EXCEPTIONS NODE_ADDON_API_DISABLE_DEPRECATED)
+    NAPI_VERSION=8 NAPI_CPP_EXCEPTIONS NODE_ADDON_API_CPP_EXCEPTIONS_ALL NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
+    NODE_ADDON_API_DISABLE_DEPRECATED)
   if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
     target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
   endif()

@@ -2,6 +2,8 @@
 
 #include <uv.h>
 
+#include <exception>
+
 #include "engine_core.h"
 #include "queue_buffers.h"
 #include "system_error.h"
@@ -100,6 +102,20 @@ void EnvHost::SetWantsRef(uint16_t id, bool wants) {
 
 void EnvHost::OnReadable(void* self) {
   auto* host = static_cast<EnvHost*>(self);
+  // libuv calls this from C: no C++ exception may unwind through its frames. Nothing below
+  // throws by design (Node-API calls are checked, not wrapped), so one that does is a bug of
+  // this addon: stop with its message instead of undefined behaviour.
+  try {
+    host->DeliverFromLoop();
+  } catch (const std::exception& e) {
+    napi_fatal_error(host->resource_name_, NAPI_AUTO_LENGTH, e.what(), NAPI_AUTO_LENGTH);
+  } catch (...) {
+    napi_fatal_error(host->resource_name_, NAPI_AUTO_LENGTH, "unknown exception", NAPI_AUTO_LENGTH);
+  }
+}
+
+void EnvHost::DeliverFromLoop() {
+  EnvHost* host = this;
   if (host->torn_down_ || host->js_gone_) return;
   host->wakeups_++;
   host->wakeup_.Clear();

@@ -109,6 +109,8 @@ class EnvHost {
  private:
   void Open(Napi::Env env);
   static void OnReadable(void* self);
+  /* The body of OnReadable: reap, then deliver every engine's results into JavaScript. */
+  void DeliverFromLoop();
   static void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* self);
 
   const char* resource_name_;

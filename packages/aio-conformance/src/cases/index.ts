@@ -4,6 +4,7 @@ import { backpressureCases } from './backpressure.js';
 import { cancelCases } from './cancel.js';
 import { controlCases } from './control.js';
 import { directoryEntryCases } from './directory-entries.js';
+import { exhaustionCases } from './exhaustion.js';
 import { formCases } from './forms.js';
 import { lifecycleCases } from './lifecycle.js';
 import { linkedCases } from './linked.js';
@@ -40,4 +41,5 @@ export const cases: readonly ConformanceCase[] = [
   ...socketCases,
   ...udpCases,
   ...pollCases,
+  ...exhaustionCases,
 ];

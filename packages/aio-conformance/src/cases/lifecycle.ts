@@ -24,6 +24,13 @@ export interface ChildResult {
 export interface ChildOptions {
   /** Killed after this long (default 10 s). */
   timeoutMs?: number;
+  /** Resource limits set (with the POSIX shell's ulimit) before Node starts. */
+  limits?: {
+    /** RLIMIT_NOFILE: open descriptors. */
+    descriptors?: number;
+    /** RLIMIT_FSIZE, in 512-byte blocks as ulimit -f counts them. */
+    fileBlocks?: number;
+  };
 }
 
 /** ES module source that imports the backend as `backend` and aio-core's `Queue`, as a user would. */
@@ -39,7 +46,17 @@ export function childPrelude(t: CaseContext): string {
 export function runNode(t: CaseContext, code: string, options: ChildOptions = {}): Promise<ChildResult> {
   const limit = options.timeoutMs ?? 10_000;
   const started = performance.now();
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+  const nodeArgs = ['--input-type=module', '-e', code];
+  const { descriptors, fileBlocks } = options.limits ?? {};
+  const ulimits = [
+    descriptors === undefined ? '' : `ulimit -n ${descriptors} && `,
+    fileBlocks === undefined ? '' : `ulimit -f ${fileBlocks} && `,
+  ].join('');
+  const [command, args] =
+    ulimits === ''
+      ? [process.execPath, nodeArgs]
+      : ['/bin/sh', ['-c', `${ulimits}exec "$0" "$@"`, process.execPath, ...nodeArgs]];
+  const child = spawn(command, args, {
     cwd: t.dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CaseContext, ConformanceCase } from '../case.js';
 import { fixture, pattern } from './expect.js';
+import { assertExited, runNode } from './lifecycle.js';
 
 /** What a worker reported, and how it ended. */
 interface WorkerRun {
@@ -195,6 +196,69 @@ for (let round = 0; ; round++) {
       assert.equal(await q.nop(), undefined);
       assert.equal(await q.timeout(10), undefined);
       await q.close(fd);
+    },
+  },
+  {
+    // Terminating a worker stops its JavaScript from another thread: calls into the backend
+    // that are already on their way then fail inside Node-API (napi_unwrap, napi_throw). An
+    // io_uring build that turned such a failure into a second C++ throw aborted the process in
+    // every run of this case; a few cycles in sequence catch it.
+    name: 'workers: workers terminated while they submit, 100 in sequence, never take the process down',
+    needs: ['open', 'read', 'timeout', 'nop'],
+    timeoutMs: 90_000,
+    async run(t) {
+      const path = fixture(t, 'churn.bin', pattern(32 * 4096, 47));
+      const url = workerModule(
+        t,
+        'submitting.mjs',
+        `
+const q = new Queue(backend);
+const fd = await q.open(workerData.path, 'r');
+const pending = [];
+if (q.capabilities.ops.has('listen')) {
+  const s = await q.socket(4);
+  await q.bind(s, { address: '127.0.0.1', port: 0 });
+  await q.listen(s, 16);
+  pending.push(q.accept(s));
+}
+const buf = Buffer.alloc(4096);
+for (let i = 0; i < 32; i++) pending.push(q.read(fd, buf, 0, 4096, i * 4096));
+pending.push(q.timeout(60_000));
+for (const p of pending) p.catch(() => {});
+parentPort.postMessage('started');
+// Every microtask checkpoint crosses into the backend until the worker is terminated.
+for (let n = 0; ; n++) {
+  q.nop().catch(() => {});
+  if (n % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
+  else await null;
+}
+`,
+      );
+      const cycles = 100;
+      const r = await runNode(
+        t,
+        `
+import { Worker } from 'node:worker_threads';
+let ended = 0;
+for (let i = 0; i < ${cycles}; i++) {
+  const worker = new Worker(new URL(${JSON.stringify(url.href)}), { workerData: { path: ${JSON.stringify(path)} }, execArgv: [] });
+  const code = await new Promise((resolve, reject) => {
+    worker.on('message', () => setTimeout(() => void worker.terminate(), i % 4));
+    worker.on('error', reject);
+    worker.on('exit', resolve);
+  });
+  if (code === 1) ended++;
+}
+console.log(JSON.stringify({ ended }));
+`,
+        { timeoutMs: 80_000 },
+      );
+      assertExited(r);
+      assert.deepEqual(
+        JSON.parse(r.stdout),
+        { ended: cycles },
+        'every worker was terminated while it submitted',
+      );
     },
   },
   {
