@@ -151,7 +151,7 @@ const metrics: Metric[] = [
     measure: async (b) => [await server(b, 'http-server', wrk)],
   },
   {
-    label: 'echo latency, 1 connection (p50 | p99)',
+    label: 'echo latency, 1 connection',
     unit: 'µs',
     higherIsBetter: false,
     measure: async (b) => {
@@ -160,7 +160,7 @@ const metrics: Metric[] = [
     },
   },
   {
-    label: 'echo latency, 100 connections (p50 | p99)',
+    label: 'echo latency, 100 connections',
     unit: 'µs',
     higherIsBetter: false,
     measure: async (b) => {
