@@ -237,7 +237,7 @@ export function readAddress(area: Uint8Array, index: number): SocketAddress | un
       };
     }
     default:
-      throw new RangeError(`address area record ${index} has an unknown family ${family}`);
+      throw outOfRange(`family of address record ${index}`, 'a PROACTOR_AF_* value', family);
   }
 }
 

@@ -85,6 +85,8 @@ class NodeEngine implements Engine {
   }
 
   submit(count: number): void {
+    // A chain is recorded whole before its first member starts: a member that completes at once
+    // (socket(), setsockopt, an ENOTCONN send, EBADF...) must find the rest of its chain.
     let chain: Submission[] | undefined;
     for (let i = 0; i < count; i++) {
       const sub = decodeSubmission(this.#sq, i);
@@ -92,17 +94,21 @@ class NodeEngine implements Engine {
         this.#cancel(sub.target);
         continue;
       }
-      const linked = (sub.flags & SQE_F_LINK) !== 0;
-      if (chain !== undefined) {
-        // A later member of a chain: it starts when its predecessor succeeded.
-        chain.push(sub);
-        if (!linked) chain = undefined;
-        continue;
+      chain ??= [];
+      chain.push(sub);
+      if ((sub.flags & SQE_F_LINK) === 0) {
+        this.#startChain(chain);
+        chain = undefined;
       }
-      const rest: Submission[] | undefined = linked ? [] : undefined;
-      this.#start(sub, rest);
-      chain = rest;
     }
+    // A batch that ends on a linked member: the chain ends with the batch.
+    if (chain !== undefined) this.#startChain(chain);
+  }
+
+  /** Starts the first member of `members`; the others wait for it in order. */
+  #startChain(members: Submission[]): void {
+    const first = members.shift()!;
+    this.#start(first, members.length > 0 ? members : undefined);
   }
 
   ref(): void {
