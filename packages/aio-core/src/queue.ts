@@ -48,6 +48,7 @@ import {
   type SystemError,
   systemError,
 } from './errors.js';
+import { keepAttached } from './memory.js';
 import { Stats } from './stats.js';
 import {
   IO_MAX_LENGTH,
@@ -1010,6 +1011,7 @@ export class Queue implements AsyncDisposable {
   #recvBuffers(): Uint8Array | null {
     if (this.#recvPool !== undefined) return this.#recvPool;
     const pool = new Uint8Array(this.#recvBufferSize * this.#recvBufferCount);
+    keepAttached(pool);
     try {
       if (this.#engine.provideBuffers === undefined) throw new Error('no provideBuffers');
       this.#engine.provideBuffers(pool, this.#recvBufferSize, this.#recvBufferCount);
@@ -1491,6 +1493,7 @@ export class Queue implements AsyncDisposable {
     const register = this.#registration('registeredBuffers', this.#engine.registerBuffers);
     this.#flush();
     const copy = list.slice();
+    keepAttached(copy);
     register.call(this.#engine, copy);
     this.#registeredBuffers = copy;
   }
@@ -1895,6 +1898,7 @@ export class Queue implements AsyncDisposable {
         const slot = this.#free.pop()!;
         op.slot = slot;
         this.#slots[slot] = op;
+        keepAttached(op.res0);
         this.#resources[2 * slot] = op.res0;
         this.#resources[2 * slot + 1] = op.res1;
         this.#inFlight++;

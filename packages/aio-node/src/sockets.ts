@@ -16,6 +16,7 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { devNull } from 'node:os';
 import {
   type AddressRecord,
   AF_INET,
@@ -341,6 +342,22 @@ export function isSocketOpcode(opcode: number): boolean {
   return (opcode >= Opcode.SOCKET && opcode <= Opcode.SENDTO) || opcode === Opcode.POLL;
 }
 
+/**
+ * EMFILE or ENFILE when the process (or system) has no descriptor left, else 0. socket(2) takes
+ * a descriptor at once; node:net takes one only at bind or connect. Opening and closing the null
+ * device asks the kernel the same question, so socket() fails where the kernel's would. (The
+ * virtual descriptor itself still holds no real one until bind or connect.)
+ */
+function descriptorShortage(): number {
+  try {
+    fs.closeSync(fs.openSync(devNull, 'r'));
+    return 0;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'EMFILE' || code === 'ENFILE' ? errnoOf(code) : 0;
+  }
+}
+
 /** close() of a virtual descriptor: destroys its server or socket; waiting operations end with ECANCELED. */
 export function closeVirtual(fd: number): number {
   const vs = table.get(fd);
@@ -367,6 +384,11 @@ export function runSocketOperation(req: SocketRequest): void {
     const family = sub.opFlags;
     if (family !== AF_INET && family !== AF_INET6 && family !== AF_UNIX) {
       req.done(EAFNOSUPPORT);
+      return;
+    }
+    const shortage = descriptorShortage();
+    if (shortage !== 0) {
+      req.done(shortage);
       return;
     }
     if (sub.mode === SOCK_DGRAM) {
