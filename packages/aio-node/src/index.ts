@@ -28,6 +28,7 @@ import { pollFile } from './poll.js';
 import {
   closeVirtual,
   FILE_OP_ON_SOCKET,
+  isOpenVirtualFd,
   isSocketOpcode,
   isVirtualFd,
   runSocketOperation,
@@ -35,6 +36,7 @@ import {
 
 export { RECV_HIGH_WATER, VIRTUAL_FD_BASE } from './sockets.js';
 
+const EBADF = errnoOf('EBADF');
 const ECANCELED = errnoOf('ECANCELED');
 const EINVAL = errnoOf('EINVAL');
 
@@ -170,7 +172,9 @@ class NodeEngine implements Engine {
     }
     if (isVirtualFd(sub.fd) && FD_FILE_OPS.has(sub.opcode)) {
       // A virtual descriptor is a node:net socket: close destroys it; file operations refuse it.
-      const result = sub.opcode === Opcode.CLOSE ? closeVirtual(sub.fd) : FILE_OP_ON_SOCKET;
+      // One that names no socket is not open at all: EBADF, as for any descriptor not open.
+      const result =
+        sub.opcode === Opcode.CLOSE ? closeVirtual(sub.fd) : isOpenVirtualFd(sub.fd) ? FILE_OP_ON_SOCKET : EBADF;
       setImmediate(done, result);
       return;
     }

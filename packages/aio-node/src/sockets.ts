@@ -337,6 +337,11 @@ export function isVirtualFd(fd: number): boolean {
   return fd >= VIRTUAL_FD_BASE;
 }
 
+/** Whether `fd` names an open virtual socket. */
+export function isOpenVirtualFd(fd: number): boolean {
+  return table.has(fd);
+}
+
 /** Whether `opcode` is one of the socket operations this module runs (poll only on virtual descriptors). */
 export function isSocketOpcode(opcode: number): boolean {
   return (opcode >= Opcode.SOCKET && opcode <= Opcode.SENDTO) || opcode === Opcode.POLL;

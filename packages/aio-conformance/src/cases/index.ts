@@ -5,6 +5,7 @@ import { cancelCases } from './cancel.js';
 import { controlCases } from './control.js';
 import { directoryEntryCases } from './directory-entries.js';
 import { formCases } from './forms.js';
+import { hostileInputCases } from './hostile-input.js';
 import { lifecycleCases } from './lifecycle.js';
 import { linkedCases } from './linked.js';
 import { openCloseCases } from './open-close.js';
@@ -40,4 +41,5 @@ export const cases: readonly ConformanceCase[] = [
   ...socketCases,
   ...udpCases,
   ...pollCases,
+  ...hostileInputCases,
 ];

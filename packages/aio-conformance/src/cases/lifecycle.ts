@@ -24,6 +24,8 @@ export interface ChildResult {
 export interface ChildOptions {
   /** Killed after this long (default 10 s). */
   timeoutMs?: number;
+  /** POSIX: the child's RLIMIT_NOFILE (set by the shell's `ulimit -n` before node starts). */
+  fileLimit?: number;
 }
 
 /** ES module source that imports the backend as `backend` and aio-core's `Queue`, as a user would. */
@@ -39,10 +41,14 @@ export function childPrelude(t: CaseContext): string {
 export function runNode(t: CaseContext, code: string, options: ChildOptions = {}): Promise<ChildResult> {
   const limit = options.timeoutMs ?? 10_000;
   const started = performance.now();
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-    cwd: t.dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = ['--input-type=module', '-e', code];
+  const child =
+    options.fileLimit === undefined
+      ? spawn(process.execPath, args, { cwd: t.dir, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('/bin/sh', ['-c', `ulimit -n ${options.fileLimit} && exec "$0" "$@"`, process.execPath, ...args], {
+          cwd: t.dir,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
   t.defer(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
