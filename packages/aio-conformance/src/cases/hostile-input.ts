@@ -295,7 +295,7 @@ console.log(outcome);
       const q = t.queue();
       const { client, accepted } = await pair(t, q);
       const buffer = new Uint8Array(new ArrayBuffer(64));
-      const receiving = q.recv(accepted, buffer);
+      const receiving = outcome(q.recv(accepted, buffer), 'the recv');
       await new Promise((resolve) => setImmediate(resolve));
       let clone: ArrayBuffer | undefined;
       try {
@@ -306,7 +306,7 @@ console.log(outcome);
       }
       assert.equal(buffer.byteLength, 64, 'the buffer was not detached');
       await q.send(client, Buffer.from('landed'));
-      assert.equal(await receiving, 6);
+      assert.deepEqual(await receiving, { ok: true, value: 6 });
       assert.equal(Buffer.from(buffer.buffer, 0, 6).toString(), 'landed');
       if (clone !== undefined) {
         assert.equal(clone.byteLength, 64);
