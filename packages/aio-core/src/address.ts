@@ -214,7 +214,10 @@ export function readAddress(area: Uint8Array, index: number): SocketAddress | un
     case AF_NONE:
       return undefined;
     case AF_UNIX: {
-      const length = Math.min(view.getUint16(AddressOffset.path_len, true), ADDRESS_SIZE - AddressOffset.path);
+      const length = Math.min(
+        view.getUint16(AddressOffset.path_len, true),
+        ADDRESS_SIZE - AddressOffset.path,
+      );
       const start = base + AddressOffset.path;
       return { path: Buffer.from(area.subarray(start, start + length)).toString() };
     }

@@ -174,7 +174,11 @@ class NodeEngine implements Engine {
       // A virtual descriptor is a node:net socket: close destroys it; file operations refuse it.
       // One that names no socket is not open at all: EBADF, as for any descriptor not open.
       const result =
-        sub.opcode === Opcode.CLOSE ? closeVirtual(sub.fd) : isOpenVirtualFd(sub.fd) ? FILE_OP_ON_SOCKET : EBADF;
+        sub.opcode === Opcode.CLOSE
+          ? closeVirtual(sub.fd)
+          : isOpenVirtualFd(sub.fd)
+            ? FILE_OP_ON_SOCKET
+            : EBADF;
       setImmediate(done, result);
       return;
     }

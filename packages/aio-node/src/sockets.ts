@@ -181,8 +181,7 @@ class Stream {
         result = this.take(target);
         // As the kernel: the sender is reported with data, never with the 0 of an ended stream.
         if (sender !== undefined) writeAddress(req.ring.addresses, req.sub.slot, sender);
-      }
-      else if (this.readShut || this.ended) result = this.errno && !this.readShut ? this.errno : 0;
+      } else if (this.readShut || this.ended) result = this.errno && !this.readShut ? this.errno : 0;
       else if (this.errno) result = this.errno;
       else break;
       this.waiters.shift();

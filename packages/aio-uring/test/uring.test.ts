@@ -317,8 +317,12 @@ describe('completion delivery', () => {
     const { backend: seen, engines } = watched(backend);
     const closed = new Queue(seen);
     await closed.destroy();
-    expect(() => engines[0].waitSync!(1, 0)).toThrow(expect.objectContaining({ code: 'ERR_PROACTOR_QUEUE_DESTROYED' }));
-    expect(() => engines[0].submit(0)).toThrow(expect.objectContaining({ code: 'ERR_PROACTOR_QUEUE_DESTROYED' }));
+    expect(() => engines[0].waitSync!(1, 0)).toThrow(
+      expect.objectContaining({ code: 'ERR_PROACTOR_QUEUE_DESTROYED' }),
+    );
+    expect(() => engines[0].submit(0)).toThrow(
+      expect.objectContaining({ code: 'ERR_PROACTOR_QUEUE_DESTROYED' }),
+    );
   });
 
   it('waitSync() gives up after timeoutMs with what it has', () => {

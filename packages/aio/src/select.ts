@@ -1,4 +1,10 @@
-import { type Backend, type BackendName, invalidArgValue, Queue, type QueueOptions } from '@proactor/aio-core';
+import {
+  type Backend,
+  type BackendName,
+  invalidArgValue,
+  Queue,
+  type QueueOptions,
+} from '@proactor/aio-core';
 
 /** A backend @proactor/aio knows how to find. */
 interface Candidate {
@@ -7,35 +13,39 @@ interface Candidate {
 }
 
 // Maps, not object literals: PROACTOR_BACKEND=constructor must name no backend.
-const candidatesByPlatform: ReadonlyMap<string, Candidate[]> = new Map(Object.entries<Candidate[]>({
-  linux: [
-    { name: 'io_uring', package: '@proactor/aio-uring' },
-    { name: 'epoll', package: '@proactor/aio-epoll' },
-    { name: 'node', package: '@proactor/aio-node' },
-  ],
-  darwin: [
-    { name: 'kqueue', package: '@proactor/aio-kqueue' },
-    { name: 'node', package: '@proactor/aio-node' },
-  ],
-  freebsd: [
-    { name: 'kqueue', package: '@proactor/aio-kqueue' },
-    { name: 'node', package: '@proactor/aio-node' },
-  ],
-  win32: [
-    { name: 'iocp', package: '@proactor/aio-iocp' },
-    { name: 'node', package: '@proactor/aio-node' },
-  ],
-}));
+const candidatesByPlatform: ReadonlyMap<string, Candidate[]> = new Map(
+  Object.entries<Candidate[]>({
+    linux: [
+      { name: 'io_uring', package: '@proactor/aio-uring' },
+      { name: 'epoll', package: '@proactor/aio-epoll' },
+      { name: 'node', package: '@proactor/aio-node' },
+    ],
+    darwin: [
+      { name: 'kqueue', package: '@proactor/aio-kqueue' },
+      { name: 'node', package: '@proactor/aio-node' },
+    ],
+    freebsd: [
+      { name: 'kqueue', package: '@proactor/aio-kqueue' },
+      { name: 'node', package: '@proactor/aio-node' },
+    ],
+    win32: [
+      { name: 'iocp', package: '@proactor/aio-iocp' },
+      { name: 'node', package: '@proactor/aio-node' },
+    ],
+  }),
+);
 
-const aliases: ReadonlyMap<string, BackendName> = new Map(Object.entries<BackendName>({
-  io_uring: 'io_uring',
-  uring: 'io_uring',
-  'aio-uring': 'io_uring',
-  epoll: 'epoll',
-  kqueue: 'kqueue',
-  iocp: 'iocp',
-  node: 'node',
-}));
+const aliases: ReadonlyMap<string, BackendName> = new Map(
+  Object.entries<BackendName>({
+    io_uring: 'io_uring',
+    uring: 'io_uring',
+    'aio-uring': 'io_uring',
+    epoll: 'epoll',
+    kqueue: 'kqueue',
+    iocp: 'iocp',
+    node: 'node',
+  }),
+);
 
 /** What happened to one candidate during selection. */
 export interface CandidateOutcome {

@@ -204,7 +204,8 @@ export const hostileInputCases: ConformanceCase[] = [
   {
     name: "udp: shutdown('read') of an unconnected socket fails with ENOTCONN yet ends recvfrom with 0 and no address",
     needs: ['socket', 'bind', 'recvfrom', 'shutdown', 'close'],
-    skip: () => (process.platform === 'linux' ? undefined : 'shutdown of a UDP socket is specified as on Linux'),
+    skip: () =>
+      process.platform === 'linux' ? undefined : 'shutdown of a UDP socket is specified as on Linux',
     async run(t) {
       const q = t.queue();
       const fd = closeLater(t, await q.socket(4, 'dgram'));
@@ -222,7 +223,11 @@ export const hostileInputCases: ConformanceCase[] = [
     async run(t) {
       const q = t.queue();
       const recv = q.recv.bind(q) as (...args: unknown[]) => unknown;
-      throwsArgError(() => recv(0, Buffer.alloc(1), { userData: 1 }, () => {}), TypeError, 'ERR_INVALID_ARG_VALUE');
+      throwsArgError(
+        () => recv(0, Buffer.alloc(1), { userData: 1 }, () => {}),
+        TypeError,
+        'ERR_INVALID_ARG_VALUE',
+      );
       throwsArgError(() => errnoOf('ENOTACODE'), TypeError, 'ERR_INVALID_ARG_VALUE');
       await q.nop();
       await q.destroy();

@@ -45,10 +45,14 @@ export function runNode(t: CaseContext, code: string, options: ChildOptions = {}
   const child =
     options.fileLimit === undefined
       ? spawn(process.execPath, args, { cwd: t.dir, stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn('/bin/sh', ['-c', `ulimit -n ${options.fileLimit} && exec "$0" "$@"`, process.execPath, ...args], {
-          cwd: t.dir,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+      : spawn(
+          '/bin/sh',
+          ['-c', `ulimit -n ${options.fileLimit} && exec "$0" "$@"`, process.execPath, ...args],
+          {
+            cwd: t.dir,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
   t.defer(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

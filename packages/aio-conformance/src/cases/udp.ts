@@ -47,7 +47,10 @@ async function bound(
 }
 
 function inet(address: SocketAddress | undefined): InetSocketAddress {
-  assert.ok(address !== undefined && 'port' in address, `expected an IP address, got ${JSON.stringify(address)}`);
+  assert.ok(
+    address !== undefined && 'port' in address,
+    `expected an IP address, got ${JSON.stringify(address)}`,
+  );
   return address;
 }
 
