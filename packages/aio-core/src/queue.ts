@@ -1925,15 +1925,16 @@ export class Queue implements AsyncDisposable {
       try {
         this.#engine.submit(n);
       } catch (error) {
-        this.#failBatch(n, error);
-        throw error;
+        const failure = backendFailure(error);
+        this.#failBatch(n, failure);
+        throw failure;
       }
     }
     return n;
   }
 
   /** The engine refused a whole batch (a broken backend, not a failed operation): fail its operations. */
-  #failBatch(count: number, error: unknown): void {
+  #failBatch(count: number, failure: Error): void {
     for (let i = 0; i < count; i++) {
       const slot = this.#sq[i * SQE_WORDS + 7];
       const op = slot < this.entries ? this.#slots[slot] : undefined;
@@ -1944,7 +1945,7 @@ export class Queue implements AsyncDisposable {
       this.#free.push(slot);
       this.#inFlight--;
       op.state = State.Done;
-      queueMicrotask(() => this.#deliver(op, backendFailure(error), undefined));
+      queueMicrotask(() => this.#deliver(op, failure, undefined));
     }
   }
 
