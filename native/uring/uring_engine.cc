@@ -68,6 +68,13 @@ bool SocketOption(uint32_t option, int* level, int* name) {
   }
 }
 
+/* An Error with a stable `code`: every error the library throws carries one. */
+Napi::Error CodedError(Napi::Env env, const char* code, const char* message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  return error;
+}
+
 unsigned OptionalCount(Napi::Object options, const char* name, unsigned fallback, unsigned max) {
   Napi::Value value = options.Get(name);
   if (value.IsUndefined()) return fallback;
@@ -167,7 +174,7 @@ void UringEngine::Detach() {
 
 Napi::Value UringEngine::Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closed_ || ring_ == nullptr) throw Napi::Error::New(env, "the io_uring engine is closed");
+  if (closed_ || ring_ == nullptr) throw CodedError(env, "ERR_PROACTOR_QUEUE_DESTROYED", "the io_uring engine is closed");
   uint32_t count = info[0].As<Napi::Number>().Uint32Value();
   if (count > ring_js_.submission_capacity()) throw Napi::RangeError::New(env, "submit count exceeds the submission buffer");
   napi_value resources = ring_js_.Resources();
@@ -774,7 +781,7 @@ Napi::Error RegistrationError(Napi::Env env, int err, bool buffers) {
 /* registerBuffers(buffers: ArrayBufferView[]): replaces this queue's registered buffers. */
 Napi::Value UringEngine::RegisterBuffers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closed_ || ring_ == nullptr) throw Napi::Error::New(env, "the io_uring engine is closed");
+  if (closed_ || ring_ == nullptr) throw CodedError(env, "ERR_PROACTOR_QUEUE_DESTROYED", "the io_uring engine is closed");
   if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "buffers must be an array");
   Napi::Array list = info[0].As<Napi::Array>();
   const uint32_t n = list.Length();
@@ -821,7 +828,7 @@ Napi::Value UringEngine::UnregisterBuffers(const Napi::CallbackInfo& info) {
 /* registerFiles(fds: number[]): replaces this queue's registered descriptors. */
 Napi::Value UringEngine::RegisterFiles(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closed_ || ring_ == nullptr) throw Napi::Error::New(env, "the io_uring engine is closed");
+  if (closed_ || ring_ == nullptr) throw CodedError(env, "ERR_PROACTOR_QUEUE_DESTROYED", "the io_uring engine is closed");
   if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "fds must be an array");
   Napi::Array list = info[0].As<Napi::Array>();
   const uint32_t count = list.Length();
@@ -862,8 +869,8 @@ Napi::Value UringEngine::UnregisterFiles(const Napi::CallbackInfo& info) {
  * PROACTOR_OP_RECV_MULTI, once per engine. count is a power of two <= 32768. */
 Napi::Value UringEngine::ProvideBuffers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closed_ || ring_ == nullptr) throw Napi::Error::New(env, "the io_uring engine is closed");
-  if (buffer_ring_.entries != nullptr) throw Napi::Error::New(env, "buffers were already provided");
+  if (closed_ || ring_ == nullptr) throw CodedError(env, "ERR_PROACTOR_QUEUE_DESTROYED", "the io_uring engine is closed");
+  if (buffer_ring_.entries != nullptr) throw CodedError(env, "ERR_INVALID_STATE", "buffers were already provided");
   if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) {
     throw Napi::TypeError::New(env, "provideBuffers(memory: Uint8Array, size: number, count: number)");
   }
@@ -1175,10 +1182,10 @@ void UringEngine::UpdateRef() {
 
 Napi::Value UringEngine::WaitSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closed_ || ring_ == nullptr) throw Napi::Error::New(env, "the io_uring engine is closed");
+  if (closed_ || ring_ == nullptr) throw CodedError(env, "ERR_PROACTOR_QUEUE_DESTROYED", "the io_uring engine is closed");
   if (in_complete_) {
     // Its completion buffer is being read by the callback that called us.
-    throw Napi::Error::New(env, "waitSync() cannot be called from a completion of the same queue");
+    throw CodedError(env, "ERR_INVALID_STATE", "waitSync() cannot be called from a completion of the same queue");
   }
   uint32_t min = info[0].As<Napi::Number>().Uint32Value();
   double timeout_ms = info.Length() > 1 ? info[1].As<Napi::Number>().DoubleValue() : -1;

@@ -1009,7 +1009,8 @@ class SocketRun {
   }
 
   /** An address with the numbers that differ between runs replaced: ports by whose they are. */
-  #describe(address: SocketAddress, kind: SocketKind): string {
+  #describe(address: SocketAddress | undefined, kind: SocketKind): string {
+    if (address === undefined) return 'nobody';
     if ('path' in address) {
       if (address.path === '') return 'unix (unnamed)';
       return `unix ${address.path.startsWith(this.dir) ? basename(address.path) : '(elsewhere)'}`;

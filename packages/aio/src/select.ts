@@ -1,4 +1,10 @@
-import { type Backend, type BackendName, Queue, type QueueOptions } from '@proactor/aio-core';
+import {
+  type Backend,
+  type BackendName,
+  invalidArgValue,
+  Queue,
+  type QueueOptions,
+} from '@proactor/aio-core';
 
 /** A backend @proactor/aio knows how to find. */
 interface Candidate {
@@ -6,35 +12,40 @@ interface Candidate {
   package: string;
 }
 
-const candidatesByPlatform: Record<string, Candidate[]> = {
-  linux: [
-    { name: 'io_uring', package: '@proactor/aio-uring' },
-    { name: 'epoll', package: '@proactor/aio-epoll' },
-    { name: 'node', package: '@proactor/aio-node' },
-  ],
-  darwin: [
-    { name: 'kqueue', package: '@proactor/aio-kqueue' },
-    { name: 'node', package: '@proactor/aio-node' },
-  ],
-  freebsd: [
-    { name: 'kqueue', package: '@proactor/aio-kqueue' },
-    { name: 'node', package: '@proactor/aio-node' },
-  ],
-  win32: [
-    { name: 'iocp', package: '@proactor/aio-iocp' },
-    { name: 'node', package: '@proactor/aio-node' },
-  ],
-};
+// Maps, not object literals: PROACTOR_BACKEND=constructor must name no backend.
+const candidatesByPlatform: ReadonlyMap<string, Candidate[]> = new Map(
+  Object.entries<Candidate[]>({
+    linux: [
+      { name: 'io_uring', package: '@proactor/aio-uring' },
+      { name: 'epoll', package: '@proactor/aio-epoll' },
+      { name: 'node', package: '@proactor/aio-node' },
+    ],
+    darwin: [
+      { name: 'kqueue', package: '@proactor/aio-kqueue' },
+      { name: 'node', package: '@proactor/aio-node' },
+    ],
+    freebsd: [
+      { name: 'kqueue', package: '@proactor/aio-kqueue' },
+      { name: 'node', package: '@proactor/aio-node' },
+    ],
+    win32: [
+      { name: 'iocp', package: '@proactor/aio-iocp' },
+      { name: 'node', package: '@proactor/aio-node' },
+    ],
+  }),
+);
 
-const aliases: Record<string, BackendName> = {
-  io_uring: 'io_uring',
-  uring: 'io_uring',
-  'aio-uring': 'io_uring',
-  epoll: 'epoll',
-  kqueue: 'kqueue',
-  iocp: 'iocp',
-  node: 'node',
-};
+const aliases: ReadonlyMap<string, BackendName> = new Map(
+  Object.entries<BackendName>({
+    io_uring: 'io_uring',
+    uring: 'io_uring',
+    'aio-uring': 'io_uring',
+    epoll: 'epoll',
+    kqueue: 'kqueue',
+    iocp: 'iocp',
+    node: 'node',
+  }),
+);
 
 /** What happened to one candidate during selection. */
 export interface CandidateOutcome {
@@ -89,13 +100,15 @@ export async function selectBackend(options: SelectOptions = {}): Promise<Select
   const platform = options.platform ?? process.platform;
   const load = options.load ?? ((specifier: string) => import(specifier));
   const requested = options.backend ?? process.env.PROACTOR_BACKEND;
-  let candidates = candidatesByPlatform[platform] ?? [{ name: 'node', package: '@proactor/aio-node' }];
+  let candidates = candidatesByPlatform.get(platform) ?? [{ name: 'node', package: '@proactor/aio-node' }];
   const outcomes: CandidateOutcome[] = [];
   if (requested !== undefined && requested !== '') {
-    const name = aliases[requested];
+    const name = aliases.get(requested);
     if (name === undefined) {
-      throw new TypeError(
-        `PROACTOR_BACKEND=${requested} names no backend; use one of io_uring, epoll, kqueue, iocp, node`,
+      throw invalidArgValue(
+        'PROACTOR_BACKEND',
+        requested,
+        'names no backend; use one of io_uring, epoll, kqueue, iocp, node',
       );
     }
     for (const c of candidates) {

@@ -40,8 +40,11 @@ describe('selectBackend', () => {
     expect(selection.outcomes.find((o) => o.name === 'iocp')).toMatchObject({ status: 'not tried' });
   });
 
-  it('rejects an unknown backend name', async () => {
+  it('rejects an unknown backend name with ERR_INVALID_ARG_VALUE, names of Object.prototype included', async () => {
     await expect(selectBackend({ backend: 'select' })).rejects.toThrow(/names no backend/);
+    for (const name of ['select', 'constructor', '__proto__', 'toString']) {
+      await expect(selectBackend({ backend: name })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    }
   });
 
   it('fails with ERR_PROACTOR_NO_BACKEND and every reason when nothing loads', async () => {
