@@ -702,7 +702,11 @@ function send(vs: VirtualSocket, req: SocketRequest): void {
   socket.write(data, (error) => {
     if (!stream.sends.delete(req)) return; // ended by close()
     stream.owner.release(req);
-    req.done(error ? errnoFromSocket(error) : data.length);
+    // node:net calls back without an error for a write still unfinished when the socket was
+    // destroyed; after a reset or other failure that write did not all reach the peer, and
+    // how much did is not known: the failure, as the kernel may also report it.
+    if (!error && socket.destroyed && stream.errno !== 0) req.done(stream.errno);
+    else req.done(error ? errnoFromSocket(error) : data.length);
   });
 }
 
