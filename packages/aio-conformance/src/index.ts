@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 export type { CaseContext, ConformanceCase, Need } from './case.js';
 export { skipReason } from './case.js';
 export {
@@ -17,4 +18,11 @@ export {
   snapshot,
 } from './differential.js';
 export { cases, loadTarget, runCase, type Target } from './runner.js';
-export { type RunOptions, registerConformance, runSuite, type SuiteResult, type TestHost } from './suite.js';
+export {
+  type RunOptions,
+  registerConformance,
+  runSuite,
+  type SuiteResult,
+  selectCases,
+  type TestHost,
+} from './suite.js';

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * @proactor/aio-uring: the io_uring backend. A Node-API addon (native/uring, built by
  * cmake-js) drives io_uring with raw system calls: one ring per Node environment (the main
