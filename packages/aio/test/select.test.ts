@@ -55,7 +55,7 @@ describe('selectBackend', () => {
     ).rejects.toMatchObject({
       code: 'ERR_PROACTOR_NO_BACKEND',
       message: expect.stringMatching(
-        /kqueue.*planned, not published yet[^]*node.*not installed \(npm install @proactor\/aio-node\)/,
+        /kqueue.*planned, not published yet[\s\S]*node.*not installed \(npm install @proactor\/aio-node\)/,
       ),
     });
   });
