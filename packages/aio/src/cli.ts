@@ -5,6 +5,7 @@
  *   proactor info                 the backend chosen here, why, and the facts that decide it
  *   proactor conformance [name]   the conformance suite on a backend (default: the chosen one)
  *   proactor bench [workload]     workloads against node:fs: a table, --json, --svg <file>
+ *   proactor demo                 real file I/O through a queue on the chosen backend
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -188,6 +189,12 @@ function positiveInteger(value: unknown, flag: string): number {
   }
   return n;
 }
+
+cli
+  .command('demo', 'Write, read back at random offsets and verify a 32 MiB file through a queue')
+  .action(async () => {
+    await import('./demo.js');
+  });
 
 cli.help();
 cli.parse(process.argv, { run: false });
