@@ -6,7 +6,7 @@ export interface Bar {
   note: string;
 }
 
-function escape(text: string): string {
+function xmlText(text: string): string {
   return text.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
@@ -23,14 +23,14 @@ export function barChartSvg(title: string, unit: string, bars: Bar[]): string {
     const w = Math.max(1, Math.round((b.value / max) * room));
     const value = `${Math.round(b.value).toLocaleString('en-US')} ${unit} (${b.note})`;
     return [
-      `<text x="${labelWidth - 8}" y="${y + 18}" text-anchor="end">${escape(b.label)}</text>`,
+      `<text x="${labelWidth - 8}" y="${y + 18}" text-anchor="end">${xmlText(b.label)}</text>`,
       `<rect x="${labelWidth}" y="${y}" width="${w}" height="${barHeight}" fill="${i === 0 ? '#2f6fdf' : '#9aa5b1'}"/>`,
-      `<text x="${labelWidth + w + 6}" y="${y + 18}">${escape(value)}</text>`,
+      `<text x="${labelWidth + w + 6}" y="${y + 18}">${xmlText(value)}</text>`,
     ].join('\n  ');
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">
   <rect width="100%" height="100%" fill="white"/>
-  <text x="12" y="24" font-size="15" font-weight="bold">${escape(title)}</text>
+  <text x="12" y="24" font-size="15" font-weight="bold">${xmlText(title)}</text>
   ${rows.join('\n  ')}
 </svg>
 `;
