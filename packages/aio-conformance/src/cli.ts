@@ -8,7 +8,7 @@ import {
   socketScriptOptionsHere,
 } from './differential.js';
 import { cases, loadTarget, type Target } from './runner.js';
-import { runSuite } from './suite.js';
+import { runSuite, selectCases } from './suite.js';
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -62,10 +62,14 @@ async function main(): Promise<number> {
     }
     return 0;
   }
-  process.stdout.write(`proactor conformance: ${backend.name} backend from ${target.backendUrl}\n`);
+  const selected = selectCases(values.filter);
+  const counted = values.filter === undefined ? '' : ` matching '${values.filter}' (of ${cases.length})`;
+  process.stdout.write(
+    `proactor conformance: ${backend.name} backend from ${target.backendUrl}, ${selected.length} cases${counted}\n`,
+  );
   const started = performance.now();
   const result = await runSuite(target, {
-    filter: values.filter,
+    cases: selected,
     report(name, outcome, detail) {
       if (outcome === 'passed') {
         if (!values.quiet) process.stdout.write(`  ok    ${name}\n`);
@@ -78,7 +82,7 @@ async function main(): Promise<number> {
     },
   });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  process.stdout.write(`${backend.name}: ${cases.length} cases in ${seconds} s\n`);
+  process.stdout.write(`${backend.name}: ${selected.length} cases in ${seconds} s\n`);
   process.stdout.write(`${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped\n`);
   return result.failed > 0 ? 1 : 0;
 }

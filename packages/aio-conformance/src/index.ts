@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 export type { CaseContext, ConformanceCase, Need } from './case.js';
 export { skipReason } from './case.js';
 export { type ChurnOptions, type ChurnReport, churnFailure, socketChurn } from './churn.js';
@@ -23,4 +24,11 @@ export {
   socketScriptOptionsHere,
 } from './differential.js';
 export { cases, loadTarget, runCase, type Target } from './runner.js';
-export { type RunOptions, registerConformance, runSuite, type SuiteResult, type TestHost } from './suite.js';
+export {
+  type RunOptions,
+  registerConformance,
+  runSuite,
+  type SuiteResult,
+  selectCases,
+  type TestHost,
+} from './suite.js';

@@ -65,8 +65,19 @@ import {
   validatePosition,
 } from './validate.js';
 
-/** Node-style completion callback. `result` is present when `err` is null. */
-export type Callback<T> = (err: Error | null, result?: T) => void;
+/**
+ * What a failed operation hands its callback or rejects with: a {@link SystemError} from the
+ * operating system (`code` 'ENOENT', negative `errno`, `syscall`, `path`), an {@link AbortError}
+ * (`code` 'ABORT_ERR') when its signal fired, or a {@link ProactorError} (`code`
+ * 'ERR_PROACTOR_...'). Each carries `code`.
+ */
+export type OperationError = SystemError | AbortError | ProactorError;
+
+/**
+ * Node-style completion callback: `(error)` with an {@link OperationError} (it has `code`), or
+ * `(null, result)`; `result` is present exactly when `err` is null.
+ */
+export type Callback<T> = (err: OperationError | null, result?: T) => void;
 
 /** Options every operation takes. */
 export interface OpOptions {
@@ -997,7 +1008,7 @@ export class Queue implements AsyncDisposable {
     const size =
       opts.size === undefined ? 65536 : validateInteger(opts.size, 'options.size', 1, IO_MAX_LENGTH);
     const signal = validateAbortSignal(opts.signal);
-    const sink = checkCallback(callback) as Callback<Buffer | null> | undefined;
+    const sink = checkCallback(callback) as AnyCallback | undefined;
     const iterator =
       this.capabilities.multishot && !this.#destroying && this.#recvBuffers() !== null
         ? new MultishotIterator<Buffer>(this, Opcode.RECV_MULTI, fd, signal, size)

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * @proactor/aio-node: the reference backend. Pure TypeScript over node:fs and timers; it reads
  * the same submission entries and writes the same completion entries as a native backend, so

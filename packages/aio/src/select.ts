@@ -12,6 +12,13 @@ interface Candidate {
   package: string;
 }
 
+/** Backend packages that are designed but not published yet: never "not installed". */
+const planned: ReadonlySet<string> = new Set([
+  '@proactor/aio-epoll',
+  '@proactor/aio-kqueue',
+  '@proactor/aio-iocp',
+]);
+
 // Maps, not object literals: PROACTOR_BACKEND=constructor must name no backend.
 const candidatesByPlatform: ReadonlyMap<string, Candidate[]> = new Map(
   Object.entries<Candidate[]>({
@@ -72,13 +79,26 @@ export interface SelectOptions {
   load?: (specifier: string) => Promise<unknown>;
 }
 
-function describeError(error: unknown): string {
+/** Why `candidate` could not be loaded, on one line. */
+function describeError(candidate: Candidate, error: unknown): string {
   if (error instanceof Error) {
     const code = (error as Error & { code?: unknown }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return 'not installed';
-    return error.message;
+    const missing =
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      error.message.includes(`'${candidate.package}'`);
+    if (missing && planned.has(candidate.package)) return 'planned, not published yet';
+    if (missing) return `not installed (npm install ${candidate.package})`;
+    return oneLine(error.message);
   }
-  return String(error);
+  return oneLine(String(error));
+}
+
+function oneLine(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .join('; ');
 }
 
 function isBackend(value: unknown): value is Backend {
@@ -134,7 +154,7 @@ export async function selectBackend(options: SelectOptions = {}): Promise<Select
       const backend = mod.default;
       return { backend, outcomes, explain: () => explain(outcomes) };
     } catch (error) {
-      outcomes.push({ ...candidate, status: 'unavailable', reason: describeError(error) });
+      outcomes.push({ ...candidate, status: 'unavailable', reason: describeError(candidate, error) });
     }
   }
   const err = new Error(`no proactor backend could be loaded:\n${explain(outcomes)}`) as Error & {
@@ -150,8 +170,19 @@ function explain(outcomes: CandidateOutcome[]): string {
     .join('\n');
 }
 
-/** A queue on the best available backend (see selectBackend). */
-export async function createQueue(options?: QueueOptions & SelectOptions): Promise<Queue> {
-  const { backend } = await selectBackend(options);
-  return new Queue(backend, options);
+/** A Queue made by createQueue(): it also says how its backend was chosen. */
+export type SelectedQueue = Queue & {
+  /** The selection that picked this queue's backend: every candidate's outcome, and explain(). */
+  readonly selection: Selection;
+};
+
+/**
+ * A queue on the best available backend (see selectBackend). The queue's `selection` says why
+ * that backend was chosen: `q.selection.explain()`.
+ */
+export async function createQueue(options?: QueueOptions & SelectOptions): Promise<SelectedQueue> {
+  const selection = await selectBackend(options);
+  const queue = new Queue(selection.backend, options);
+  Object.defineProperty(queue, 'selection', { value: selection, enumerable: false });
+  return queue as SelectedQueue;
 }
