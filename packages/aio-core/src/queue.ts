@@ -75,9 +75,11 @@ export type OperationError = SystemError | AbortError | ProactorError;
 
 /**
  * Node-style completion callback: `(error)` with an {@link OperationError} (it has `code`), or
- * `(null, result)`; `result` is present exactly when `err` is null.
+ * `(null, result)`. Typed as `@types/node` types `fs` callbacks: `result` is `T`, so it needs no
+ * check once `err` was ruled out, and it is `undefined` when `err` is set. (A union of argument
+ * tuples would tie the two together, but TypeScript then refuses the common `(err) => ...`.)
  */
-export type Callback<T> = (err: OperationError | null, result?: T) => void;
+export type Callback<T> = (err: OperationError | null, result: T) => void;
 
 /** Options every operation takes. */
 export interface OpOptions {
