@@ -9,6 +9,10 @@
 #
 # libuv's uv.h comes from the running Node's own headers (<prefix>/include/node), or from
 # -DPROACTOR_UV_INCLUDE=<dir>. -DPROACTOR_SANITIZE=ON builds with AddressSanitizer + UBSan.
+#
+# Every addon is a portable binary (GCC, not sanitizer builds): libstdc++ and libgcc linked in, so
+# it needs only libc, and on x86-64 glibc every symbol bound to its oldest version
+# (native/common/glibc_baseline.cc says how), so it loads on glibc 2.28.
 include_guard(GLOBAL)
 
 set(CMAKE_CXX_STANDARD 17)
@@ -32,6 +36,15 @@ execute_process(
   OUTPUT_VARIABLE NODE_ADDON_API_DIR OUTPUT_STRIP_TRAILING_WHITESPACE)
 
 find_package(Threads REQUIRED)
+
+include(CheckCXXSourceCompiles)
+check_cxx_source_compiles("#include <features.h>\n#ifndef __GLIBC__\n#error not glibc\n#endif\nint main() { return 0; }" PROACTOR_GLIBC)
+# Not for sanitizer builds, whose runtime intercepts pthread_create.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND NOT PROACTOR_SANITIZE)
+  set(PROACTOR_PORTABLE_BINARY ON)
+else()
+  set(PROACTOR_PORTABLE_BINARY OFF)
+endif()
 
 # Flags, definitions and include directories of everything compiled into an addon.
 function(proactor_native_settings target)
@@ -60,6 +73,9 @@ function(proactor_native_settings target)
     target_compile_options(${target} PRIVATE -Wall -Wextra -Werror -fvisibility=hidden)
   endif()
   set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  if(PROACTOR_PORTABLE_BINARY)
+    target_compile_options(${target} PRIVATE -ffunction-sections -fdata-sections)
+  endif()
   if(PROACTOR_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
@@ -88,9 +104,21 @@ if(NOT TARGET proactor_common)
 endif()
 
 # A Node-API addon (<target>.node) of the given sources, linked with proactor_common.
+# glibc_baseline.cc is compiled into the addon itself rather than the static library: its
+# __wrap_ definitions must be linked whether or not an archive member happens to be pulled in.
 function(proactor_addon target)
-  add_library(${target} SHARED ${ARGN} ${CMAKE_JS_SRC})
+  add_library(${target} SHARED ${ARGN} ${PROACTOR_NATIVE}/common/glibc_baseline.cc ${CMAKE_JS_SRC})
   set_target_properties(${target} PROPERTIES PREFIX "" SUFFIX ".node")
   proactor_native_settings(${target})
   target_link_libraries(${target} PRIVATE proactor_common ${CMAKE_JS_LIB})
+  if(PROACTOR_PORTABLE_BINARY)
+    target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc LINKER:--gc-sections LINKER:-s)
+    if(PROACTOR_GLIBC AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+      foreach(symbol pthread_create pthread_join pthread_detach pthread_once pthread_key_create
+                     __pthread_key_create pthread_key_delete pthread_getspecific pthread_setspecific pthread_sigmask
+                     __libc_single_threaded arc4random _dl_find_object)
+        target_link_options(${target} PRIVATE "LINKER:--wrap=${symbol}")
+      endforeach()
+    endif()
+  endif()
 endfunction()

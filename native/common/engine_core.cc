@@ -25,7 +25,7 @@ void EngineCore::Attach(Napi::Env env, Napi::Object ring, EnvHost* host) {
 // ---- submission ----------------------------------------------------------------------------
 
 void EngineCore::Submit(Napi::Env env, uint32_t count) {
-  if (closed_ || host_ == nullptr) throw Napi::Error::New(env, std::string("the ") + name_ + " engine is closed");
+  if (closed_ || host_ == nullptr) throw CodedError(env, "ERR_PROACTOR_QUEUE_DESTROYED", std::string("the ") + name_ + " engine is closed");
   if (count > buffers_.submission_capacity()) {
     throw Napi::RangeError::New(env, "submit count exceeds the submission buffer");
   }
@@ -307,10 +307,10 @@ void EngineCore::UpdateRef() {
 // ---- waitSync, ref, close ------------------------------------------------------------------
 
 uint32_t EngineCore::WaitSync(Napi::Env env, uint32_t min, double timeout_ms) {
-  if (closed_ || host_ == nullptr) throw Napi::Error::New(env, std::string("the ") + name_ + " engine is closed");
+  if (closed_ || host_ == nullptr) throw CodedError(env, "ERR_PROACTOR_QUEUE_DESTROYED", std::string("the ") + name_ + " engine is closed");
   if (in_complete_) {
     // Its completion buffer is being read by the callback that called us.
-    throw Napi::Error::New(env, "waitSync() cannot be called from a completion of the same queue");
+    throw CodedError(env, "ERR_INVALID_STATE", "waitSync() cannot be called from a completion of the same queue");
   }
   using Clock = std::chrono::steady_clock;
   const bool bounded = timeout_ms >= 0;

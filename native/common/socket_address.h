@@ -8,7 +8,8 @@
  * - Ports: host order in the record, network order in the sockaddr.
  * - IPv6: flowinfo is a number in the record (host order), network order in sin6_flowinfo;
  *   scope_id is host order in both.
- * - Unix: path_len bytes of path, no terminating NUL, at most PROACTOR_ADDRESS_PATH_MAX. From
+ * - Unix: path_len bytes of path, no terminating NUL, at most PROACTOR_ADDRESS_PATH_MAX to the
+ *   kernel (room for the NUL in sun_path), up to sizeof(sun_path) from it. From
  *   the kernel: a pathname is cut at its first NUL (Linux may count the terminator in the
  *   length); an unnamed socket (length sizeof(sa_family_t)) gives path_len 0; an abstract one
  *   (sun_path[0] == 0) keeps its bytes as they are.
@@ -114,7 +115,7 @@ inline void EncodeAddressRecord(const struct sockaddr_storage& in, socklen_t len
     if (n > sizeof un.sun_path) n = sizeof un.sun_path;
     // A pathname ends at its first NUL; an abstract name (leading NUL) is kept whole.
     if (n > 0 && un.sun_path[0] != '\0') n = strnlen(un.sun_path, n);
-    if (n > PROACTOR_ADDRESS_PATH_MAX) n = PROACTOR_ADDRESS_PATH_MAX;
+    static_assert(sizeof un.sun_path <= sizeof a.path, "any sun_path fits the record whole");
     a.family = PROACTOR_AF_UNIX;
     a.path_len = static_cast<uint16_t>(n);
     std::memcpy(a.path, un.sun_path, n);

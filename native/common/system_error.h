@@ -1,6 +1,8 @@
 /*
- * A JS Error for a failed system call, shaped like Node's: code ('EPERM'), errno (negative,
- * as Node reports it) and syscall. Used where native setup fails before any operation exists.
+ * Errors the addons throw into JavaScript. Every one carries a `code`.
+ * SystemError: a failed system call, shaped like Node's: code ('EPERM'), errno (negative, as Node
+ * reports it) and syscall. Used where native setup fails before any operation exists.
+ * CodedError: misuse of an engine (closed, wrong state), with a stable ERR_* code.
  */
 #ifndef PROACTOR_COMMON_SYSTEM_ERROR_H
 #define PROACTOR_COMMON_SYSTEM_ERROR_H
@@ -19,6 +21,12 @@ inline Napi::Error SystemError(Napi::Env env, int negative_errno, const char* sy
   error.Set("code", Napi::String::New(env, uv_err_name(negative_errno)));
   error.Set("errno", Napi::Number::New(env, negative_errno));
   error.Set("syscall", Napi::String::New(env, syscall));
+  return error;
+}
+
+inline Napi::Error CodedError(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
   return error;
 }
 

@@ -144,7 +144,7 @@ void UringEngine::Release(bool host_alive) {
 }
 
 UringHost& UringEngine::RequireHost(Napi::Env env) {
-  if (core_.closed() || host_ == nullptr) throw Napi::Error::New(env, "the io_uring engine is closed");
+  if (core_.closed() || host_ == nullptr) throw CodedError(env, "ERR_PROACTOR_QUEUE_DESTROYED", "the io_uring engine is closed");
   return *host_;
 }
 
@@ -677,7 +677,7 @@ Napi::Value UringEngine::UnregisterFiles(const Napi::CallbackInfo& info) {
 Napi::Value UringEngine::ProvideBuffers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   UringHost& host = RequireHost(env);
-  if (buffer_ring_.entries != nullptr) throw Napi::Error::New(env, "buffers were already provided");
+  if (buffer_ring_.entries != nullptr) throw CodedError(env, "ERR_INVALID_STATE", "buffers were already provided");
   if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) {
     throw Napi::TypeError::New(env, "provideBuffers(memory: Uint8Array, size: number, count: number)");
   }

@@ -194,8 +194,11 @@ enum proactor_stat_field {
  * after accept, getsockname and recvfrom; native backends convert it to and from their sockaddr, so
  * JavaScript never needs the platform's AF_* numbers. family PROACTOR_AF_NONE = no address.
  */
-#define PROACTOR_ADDRESS_SIZE 128
-#define PROACTOR_ADDRESS_PATH_MAX 98
+#define PROACTOR_ADDRESS_SIZE 144
+/* The longest unix socket pathname: Linux's sun_path (108 bytes) less its terminating NUL. The
+ * record's path field is larger, so that any sun_path the kernel reports (an abstract name may
+ * use all 108 bytes) fits whole. */
+#define PROACTOR_ADDRESS_PATH_MAX 107
 
 struct proactor_address {
   uint8_t family;      /*   0 PROACTOR_AF_* */
@@ -205,7 +208,8 @@ struct proactor_address {
   uint32_t scope_id;   /*   8 IPv6 scope (interface index) */
   uint8_t addr[16];    /*  12 address bytes in network order; IPv4 in the first 4 */
   uint16_t path_len;   /*  28 bytes of path used (unix); no terminating NUL */
-  uint8_t path[98];    /*  30 unix socket path */
+  uint8_t path[114];   /*  30 unix socket path: at most PROACTOR_ADDRESS_PATH_MAX bytes from
+                        *     JavaScript, up to sizeof(sun_path) from the kernel */
 };
 
 #ifdef __cplusplus

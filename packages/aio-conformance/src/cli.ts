@@ -1,28 +1,14 @@
 #!/usr/bin/env node
-/**
- * proactor-conformance <backend> [--filter TEXT] [--list] [--quiet]
- * proactor-conformance <backend> --differential [--against BACKEND] [--seed N] [--scripts N] [--steps N]
- *                                               [--kinds files,sockets]
- *
- * Runs the conformance suite against a backend in a plain Node process: no test framework, so
- * it also runs under Wine and on bare machines. <backend> is a package name resolved from the
- * current directory, as a user's project would resolve it, or a path to a module file whose
- * default export is the backend. Ends with "N passed, N failed, N skipped"; exits 1 on failure.
- *
- * --differential runs random operation scripts on <backend> and on the oracle (--against,
- * default @proactor/aio-node) and compares every result; each script counts as one test.
- * --kinds picks the scripts: 'files' (file operations), 'sockets' (TCP over IPv4 and IPv6, unix
- * stream sockets and UDP), or both (the default): --scripts of each kind, with the same seeds.
- */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { inspect, parseArgs } from 'node:util';
-import { type OperationName, SOCKET_OPERATIONS } from '@proactor/aio-core';
 import { skipReason } from './case.js';
-import { compareBackends, generateScript, generateSocketScript } from './differential.js';
+import {
+  canRunSocketScripts,
+  compareOnScript,
+  type ScriptKind,
+  socketScriptOptionsHere,
+} from './differential.js';
 import { cases, loadTarget, type Target } from './runner.js';
-import { runSuite } from './suite.js';
+import { runSuite, selectCases } from './suite.js';
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -66,7 +52,7 @@ async function main(): Promise<number> {
       seed,
       Number(values.scripts),
       Number(values.steps),
-      kinds as Kind[],
+      kinds as ScriptKind[],
     );
   }
   if (values.list) {
@@ -76,10 +62,14 @@ async function main(): Promise<number> {
     }
     return 0;
   }
-  process.stdout.write(`proactor conformance: ${backend.name} backend from ${target.backendUrl}\n`);
+  const selected = selectCases(values.filter);
+  const counted = values.filter === undefined ? '' : ` matching '${values.filter}' (of ${cases.length})`;
+  process.stdout.write(
+    `proactor conformance: ${backend.name} backend from ${target.backendUrl}, ${selected.length} cases${counted}\n`,
+  );
   const started = performance.now();
   const result = await runSuite(target, {
-    filter: values.filter,
+    cases: selected,
     report(name, outcome, detail) {
       if (outcome === 'passed') {
         if (!values.quiet) process.stdout.write(`  ok    ${name}\n`);
@@ -92,24 +82,9 @@ async function main(): Promise<number> {
     },
   });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  process.stdout.write(`${backend.name}: ${cases.length} cases in ${seconds} s\n`);
+  process.stdout.write(`${backend.name}: ${selected.length} cases in ${seconds} s\n`);
   process.stdout.write(`${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped\n`);
   return result.failed > 0 ? 1 : 0;
-}
-
-type Kind = 'files' | 'sockets';
-
-/** What socket scripts use: the socket operations but poll, and close and open. */
-const SOCKET_SCRIPT_OPS: readonly OperationName[] = [
-  ...[...SOCKET_OPERATIONS].filter((op) => op !== 'poll'),
-  'close',
-  'open',
-];
-
-function hasIPv6Loopback(): boolean {
-  return Object.values(networkInterfaces()).some((list) =>
-    (list ?? []).some((entry) => entry.family === 'IPv6' && entry.address === '::1'),
-  );
 }
 
 async function differential(
@@ -118,14 +93,12 @@ async function differential(
   seed: number,
   scripts: number,
   steps: number,
-  kinds: Kind[],
+  kinds: ScriptKind[],
 ) {
   const names = `${subject.backend.name} (${subject.backendUrl}) vs ${oracle.backend.name} (${oracle.backendUrl})`;
   // Socket scripts only where both backends have the socket operations.
-  const sockets =
-    kinds.includes('sockets') &&
-    [subject, oracle].every((t) => SOCKET_SCRIPT_OPS.every((op) => t.backend.capabilities.ops.has(op)));
-  const socketOptions = { ipv6: hasIPv6Loopback(), unix: process.platform !== 'win32' };
+  const sockets = kinds.includes('sockets') && canRunSocketScripts(subject.backend, oracle.backend);
+  const socketOptions = socketScriptOptionsHere();
   process.stdout.write(
     `differential: ${names}\n${scripts} scripts of ${steps} steps per kind (${kinds.join(', ')}), seeds ${seed}..${seed + scripts - 1}\n`,
   );
@@ -141,24 +114,21 @@ async function differential(
     if (kind === 'sockets' && !socketOptions.ipv6)
       process.stdout.write('  (no IPv6 loopback: IPv4 and unix only)\n');
     for (let s = seed; s < seed + scripts; s++) {
-      const root = mkdtempSync(join(tmpdir(), 'proactor-differential-'));
-      try {
-        const dirs = { subject: join(root, 'subject'), oracle: join(root, 'oracle') };
-        mkdirSync(dirs.subject);
-        mkdirSync(dirs.oracle);
-        const script =
-          kind === 'files' ? generateScript(s, steps) : generateSocketScript(s, steps, socketOptions);
-        const divergence = await compareBackends(subject.backend, oracle.backend, dirs, script);
-        if (divergence === undefined) passed++;
-        else {
-          failed++;
-          process.stdout.write(
-            `  FAIL  ${kind} seed ${s}, step ${divergence.index}: ${JSON.stringify(divergence.step)}\n` +
-              `        ${oracle.backend.name}: ${divergence.expected}\n        ${subject.backend.name}: ${divergence.actual}\n`,
-          );
-        }
-      } finally {
-        rmSync(root, { recursive: true, force: true });
+      const divergence = await compareOnScript(
+        subject.backend,
+        oracle.backend,
+        kind,
+        s,
+        steps,
+        socketOptions,
+      );
+      if (divergence === undefined) passed++;
+      else {
+        failed++;
+        process.stdout.write(
+          `  FAIL  ${kind} seed ${s}, step ${divergence.index}: ${JSON.stringify(divergence.step)}\n` +
+            `        ${oracle.backend.name}: ${divergence.expected}\n        ${subject.backend.name}: ${divergence.actual}\n`,
+        );
       }
     }
   }

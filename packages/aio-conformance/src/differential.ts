@@ -7,9 +7,18 @@
  * fully determined by the script and the file system: any difference is a backend's.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { type Backend, Queue, type ShutdownHow, type SocketAddress, type Stats } from '@proactor/aio-core';
+import {
+  type Backend,
+  type OperationName,
+  Queue,
+  type ShutdownHow,
+  SOCKET_OPERATIONS,
+  type SocketAddress,
+  type Stats,
+} from '@proactor/aio-core';
 
 /** One step of a script, in a form that reads well in a failure message. */
 export type Step =
@@ -1009,7 +1018,8 @@ class SocketRun {
   }
 
   /** An address with the numbers that differ between runs replaced: ports by whose they are. */
-  #describe(address: SocketAddress, kind: SocketKind): string {
+  #describe(address: SocketAddress | undefined, kind: SocketKind): string {
+    if (address === undefined) return 'nobody';
     if ('path' in address) {
       if (address.path === '') return 'unix (unnamed)';
       return `unix ${address.path.startsWith(this.dir) ? basename(address.path) : '(elsewhere)'}`;
@@ -1076,4 +1086,51 @@ export async function compareBackends(
   const b = snapshot(dirs.subject).join('\n');
   if (a !== b) return { index: steps.length, step: 'files', expected: a, actual: b };
   return undefined;
+}
+
+export type ScriptKind = 'files' | 'sockets';
+
+/** What socket scripts use: the socket operations but poll, and close and open. */
+const SOCKET_SCRIPT_OPS: readonly OperationName[] = [
+  ...[...SOCKET_OPERATIONS].filter((op) => op !== 'poll'),
+  'close',
+  'open',
+];
+
+/** Whether both backends have what socket scripts use. */
+export function canRunSocketScripts(subject: Backend, oracle: Backend): boolean {
+  return [subject, oracle].every((b) => SOCKET_SCRIPT_OPS.every((op) => b.capabilities.ops.has(op)));
+}
+
+/** Socket script options for this machine: IPv6 where it has a loopback address, unix but on Windows. */
+export function socketScriptOptionsHere(): SocketScriptOptions {
+  const ipv6 = Object.values(networkInterfaces()).some((list) =>
+    (list ?? []).some((entry) => entry.family === 'IPv6' && entry.address === '::1'),
+  );
+  return { ipv6, unix: process.platform !== 'win32' };
+}
+
+/**
+ * Generates the script of `kind` for `seed` and compares the two backends on it, in a temporary
+ * directory removed afterwards. The first difference, or undefined.
+ */
+export async function compareOnScript(
+  subject: Backend,
+  oracle: Backend,
+  kind: ScriptKind,
+  seed: number,
+  steps: number,
+  socketOptions: SocketScriptOptions,
+): Promise<Divergence | undefined> {
+  const root = mkdtempSync(join(tmpdir(), 'proactor-differential-'));
+  try {
+    const dirs = { subject: join(root, 'subject'), oracle: join(root, 'oracle') };
+    mkdirSync(dirs.subject);
+    mkdirSync(dirs.oracle);
+    const script =
+      kind === 'files' ? generateScript(seed, steps) : generateSocketScript(seed, steps, socketOptions);
+    return await compareBackends(subject, oracle, dirs, script);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 }

@@ -1,7 +1,12 @@
+/// <reference types="node" preserve="true" />
 export type { CaseContext, ConformanceCase, Need } from './case.js';
 export { skipReason } from './case.js';
+export { type ChurnOptions, type ChurnReport, churnFailure, socketChurn } from './churn.js';
+export { countOperations, type OperationCounts } from './counting-backend.js';
 export {
+  canRunSocketScripts,
   compareBackends,
+  compareOnScript,
   type Divergence,
   generateScript,
   generateSocketScript,
@@ -9,12 +14,21 @@ export {
   type KnownDifference,
   runScript,
   runSocketScript,
+  type ScriptKind,
   type SocketAction,
   type SocketKind,
   type SocketScriptOptions,
   type SocketStep,
   type Step,
   snapshot,
+  socketScriptOptionsHere,
 } from './differential.js';
 export { cases, loadTarget, runCase, type Target } from './runner.js';
-export { type RunOptions, registerConformance, runSuite, type SuiteResult, type TestHost } from './suite.js';
+export {
+  type RunOptions,
+  registerConformance,
+  runSuite,
+  type SuiteResult,
+  selectCases,
+  type TestHost,
+} from './suite.js';

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type Backend, Queue, type QueueOptions } from '@proactor/aio-core';
+import { type Backend, invalidArgValue, Queue, type QueueOptions } from '@proactor/aio-core';
 import type { CaseContext, ConformanceCase } from './case.js';
 import { cases as allCases } from './cases/index.js';
 
@@ -33,7 +33,7 @@ export async function loadTarget(specifier: string, fromDir = process.cwd()): Pr
     typeof backend.attach !== 'function' ||
     !backend.capabilities
   ) {
-    throw new TypeError(`${specifier} (${url}) has no default export that is a proactor Backend`);
+    throw invalidArgValue('backend', specifier, `(${url}) has no default export that is a proactor Backend`);
   }
   return { backend, backendUrl: url };
 }

@@ -39,13 +39,19 @@ export interface RunOptions {
   cases?: readonly ConformanceCase[];
 }
 
+/** The cases whose name contains `filter` (or matches it); all of `list` without one. */
+export function selectCases(
+  filter: string | RegExp | undefined,
+  list: readonly ConformanceCase[] = cases,
+): ConformanceCase[] {
+  if (filter === undefined) return [...list];
+  return list.filter((c) => (typeof filter === 'string' ? c.name.includes(filter) : filter.test(c.name)));
+}
+
 /** Runs the suite in this process, one case after another. */
 export async function runSuite(target: Target, options: RunOptions = {}): Promise<SuiteResult> {
   const result: SuiteResult = { passed: 0, failed: 0, skipped: 0, failures: [] };
-  const { filter } = options;
-  for (const c of options.cases ?? cases) {
-    if (filter !== undefined && !(typeof filter === 'string' ? c.name.includes(filter) : filter.test(c.name)))
-      continue;
+  for (const c of selectCases(options.filter, options.cases)) {
     const reason = skipReason(c, target.backend);
     if (reason !== undefined) {
       result.skipped++;

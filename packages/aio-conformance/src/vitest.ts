@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * The vitest adapter. In a backend package's test file:
  *

@@ -82,9 +82,13 @@ export const SO_NODELAY = 3;
 export const SO_KEEPALIVE = 4;
 
 /** Bytes of one slot's record in the address area. */
-export const ADDRESS_SIZE = 128;
-/** Most bytes of a unix socket path in the address area. */
-export const ADDRESS_PATH_MAX = 98;
+export const ADDRESS_SIZE = 144;
+/**
+ * Most bytes of a unix socket path given to bind, connect or sendto: Linux's sun_path (108 bytes)
+ * less its terminating NUL. The record's path field runs to the end of the record, so a path the
+ * kernel reports (an abstract name may use all 108 bytes) fits whole.
+ */
+export const ADDRESS_PATH_MAX = 107;
 
 /** Byte offsets of the fields of an address record (struct proactor_address). */
 export const AddressOffset = {

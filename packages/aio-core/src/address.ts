@@ -214,7 +214,10 @@ export function readAddress(area: Uint8Array, index: number): SocketAddress | un
     case AF_NONE:
       return undefined;
     case AF_UNIX: {
-      const length = Math.min(view.getUint16(AddressOffset.path_len, true), ADDRESS_PATH_MAX);
+      const length = Math.min(
+        view.getUint16(AddressOffset.path_len, true),
+        ADDRESS_SIZE - AddressOffset.path,
+      );
       const start = base + AddressOffset.path;
       return { path: Buffer.from(area.subarray(start, start + length)).toString() };
     }
@@ -237,7 +240,7 @@ export function readAddress(area: Uint8Array, index: number): SocketAddress | un
       };
     }
     default:
-      throw new RangeError(`address area record ${index} has an unknown family ${family}`);
+      throw outOfRange(`family of address record ${index}`, 'a PROACTOR_AF_* value', family);
   }
 }
 

@@ -17,7 +17,7 @@ for (const [errno, [code]] of systemErrors) errnoByCode.set(code, errno);
 /** The negative error number Node uses on this platform for `code` ('ENOENT' -> -2 on Linux). */
 export function errnoOf(code: string): number {
   const errno = errnoByCode.get(code);
-  if (errno === undefined) throw new RangeError(`unknown system error code ${code}`);
+  if (errno === undefined) throw invalidArgValue('code', code, 'is not a system error code of this platform');
   return errno;
 }
 

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 export * from './abi.js';
 export {
   type AddressRecord,
@@ -38,6 +39,7 @@ export {
   type Callback,
   type Completion,
   type MkdirOptions,
+  type OperationError,
   type OpOptions,
   type PolledOptions,
   Queue,

@@ -48,6 +48,7 @@ import {
   type SystemError,
   systemError,
 } from './errors.js';
+import { keepAttached } from './memory.js';
 import { Stats } from './stats.js';
 import {
   IO_MAX_LENGTH,
@@ -64,8 +65,21 @@ import {
   validatePosition,
 } from './validate.js';
 
-/** Node-style completion callback. `result` is present when `err` is null. */
-export type Callback<T> = (err: Error | null, result?: T) => void;
+/**
+ * What a failed operation hands its callback or rejects with: a {@link SystemError} from the
+ * operating system (`code` 'ENOENT', negative `errno`, `syscall`, `path`), an {@link AbortError}
+ * (`code` 'ABORT_ERR') when its signal fired, or a {@link ProactorError} (`code`
+ * 'ERR_PROACTOR_...'). Each carries `code`.
+ */
+export type OperationError = SystemError | AbortError | ProactorError;
+
+/**
+ * Node-style completion callback: `(error)` with an {@link OperationError} (it has `code`), or
+ * `(null, result)`. Typed as `@types/node` types `fs` callbacks: `result` is `T`, so it needs no
+ * check once `err` was ruled out, and it is `undefined` when `err` is set. (A union of argument
+ * tuples would tie the two together, but TypeScript then refuses the common `(err) => ...`.)
+ */
+export type Callback<T> = (err: OperationError | null, result: T) => void;
 
 /** Options every operation takes. */
 export interface OpOptions {
@@ -131,7 +145,12 @@ export interface RecvsOptions {
 /** What `recvfrom()` resolves with: the bytes copied into the buffer and the sender's address. */
 export interface RecvFromResult {
   bytes: number;
-  address: SocketAddress;
+  /**
+   * The sender. undefined when the kernel names none: on a connected TCP socket (recvfrom(2)
+   * leaves the address empty there; `remoteAddress`-style lookups are the caller's), from an
+   * unnamed unix socket that has no address, and for the 0 that ends a shut-down socket.
+   */
+  address: SocketAddress | undefined;
 }
 
 /** What `accept()` resolves with: the new connection's descriptor and the peer's address. */
@@ -241,13 +260,19 @@ const RECV_HIGH_WATER = 1024 * 1024;
 /** ...and start it again once the consumer took them down to this. */
 const ACCEPT_LOW_WATER = 32;
 const RECV_LOW_WATER = 256 * 1024;
-const SHUTDOWN_HOW: Record<string, number> = { read: SHUT_RD, write: SHUT_WR, both: SHUT_RDWR };
-const SOCKET_OPTIONS: Record<string, number> = {
-  reuseaddr: SO_REUSEADDR,
-  reuseport: SO_REUSEPORT,
-  nodelay: SO_NODELAY,
-  keepalive: SO_KEEPALIVE,
-};
+// Maps, not object literals: a user's string must never find Object.prototype's 'constructor',
+// '__proto__' or 'toString' in a table.
+const SHUTDOWN_HOW: ReadonlyMap<string, number> = new Map([
+  ['read', SHUT_RD],
+  ['write', SHUT_WR],
+  ['both', SHUT_RDWR],
+]);
+const SOCKET_OPTIONS: ReadonlyMap<string, number> = new Map([
+  ['reuseaddr', SO_REUSEADDR],
+  ['reuseport', SO_REUSEPORT],
+  ['nodelay', SO_NODELAY],
+  ['keepalive', SO_KEEPALIVE],
+]);
 
 /** What MultishotIterator needs of its queue's private methods (set by Queue's static block). */
 interface MultishotAccess {
@@ -287,6 +312,18 @@ function socketError(errno: number, syscall: string, target: AddressRecord): Sys
   fields.address = target.host;
   if (target.family !== AF_UNIX) fields.port = target.port;
   return error;
+}
+
+/** What the operations of a batch the engine refused reject with: its error when that carries a
+ * code, else ERR_PROACTOR_BACKEND_FAILED with the engine's error as the cause. */
+function backendFailure(error: unknown): Error {
+  if (error instanceof Error && typeof (error as Error & { code?: unknown }).code === 'string') return error;
+  const failure = new ProactorError(
+    'ERR_PROACTOR_BACKEND_FAILED',
+    `the backend refused the batch: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  failure.cause = error;
+  return failure;
 }
 
 function displayPath(path: string | Buffer): string {
@@ -973,7 +1010,7 @@ export class Queue implements AsyncDisposable {
     const size =
       opts.size === undefined ? 65536 : validateInteger(opts.size, 'options.size', 1, IO_MAX_LENGTH);
     const signal = validateAbortSignal(opts.signal);
-    const sink = checkCallback(callback) as Callback<Buffer | null> | undefined;
+    const sink = checkCallback(callback) as AnyCallback | undefined;
     const iterator =
       this.capabilities.multishot && !this.#destroying && this.#recvBuffers() !== null
         ? new MultishotIterator<Buffer>(this, Opcode.RECV_MULTI, fd, signal, size)
@@ -987,6 +1024,7 @@ export class Queue implements AsyncDisposable {
   #recvBuffers(): Uint8Array | null {
     if (this.#recvPool !== undefined) return this.#recvPool;
     const pool = new Uint8Array(this.#recvBufferSize * this.#recvBufferCount);
+    keepAttached(pool);
     try {
       if (this.#engine.provideBuffers === undefined) throw new Error('no provideBuffers');
       this.#engine.provideBuffers(pool, this.#recvBufferSize, this.#recvBufferCount);
@@ -1309,7 +1347,7 @@ export class Queue implements AsyncDisposable {
     op.fd = validateFd(fd);
     const how = rest[0] === undefined ? 'write' : rest[0];
     if (typeof how !== 'string') throw invalidArgType('how', 'of type string', how);
-    const value = SHUTDOWN_HOW[how];
+    const value = SHUTDOWN_HOW.get(how);
     if (value === undefined) throw invalidArgValue('how', how, "must be 'read', 'write' or 'both'");
     op.opFlags = value;
     return this.#issue(op, 'shutdown', rest[1], callback) as Promise<void> | undefined;
@@ -1332,7 +1370,7 @@ export class Queue implements AsyncDisposable {
     op.fd = validateFd(fd);
     const option = rest[0];
     if (typeof option !== 'string') throw invalidArgType('option', 'of type string', option);
-    const code = SOCKET_OPTIONS[option];
+    const code = SOCKET_OPTIONS.get(option);
     if (code === undefined) {
       throw invalidArgValue('option', option, "must be 'reuseaddr', 'reuseport', 'nodelay' or 'keepalive'");
     }
@@ -1429,6 +1467,9 @@ export class Queue implements AsyncDisposable {
    * Needs `capabilities.waitSync`.
    */
   waitSync(min = 1, timeoutMs = -1): number {
+    if (this.#closed) {
+      throw new ProactorError('ERR_PROACTOR_QUEUE_DESTROYED', 'the queue has been destroyed');
+    }
     validateInteger(min, 'min', 0, 2 ** 31 - 1);
     if (timeoutMs !== -1) validateInteger(timeoutMs, 'timeoutMs', 0, 2 ** 31 - 1);
     const wait = this.#engine.waitSync;
@@ -1465,6 +1506,7 @@ export class Queue implements AsyncDisposable {
     const register = this.#registration('registeredBuffers', this.#engine.registerBuffers);
     this.#flush();
     const copy = list.slice();
+    keepAttached(copy);
     register.call(this.#engine, copy);
     this.#registeredBuffers = copy;
   }
@@ -1744,8 +1786,13 @@ export class Queue implements AsyncDisposable {
         if (typeof options.userData !== 'number') {
           throw invalidArgType('options.userData', 'of type number', options.userData);
         }
-        if (callback)
-          throw new TypeError('an operation takes either a callback or options.userData, not both');
+        if (callback) {
+          throw invalidArgValue(
+            'options.userData',
+            options.userData,
+            'cannot be combined with a callback (an operation completes in one form)',
+          );
+        }
         op.form = Form.Polled;
         op.userData = options.userData;
       }
@@ -1864,6 +1911,7 @@ export class Queue implements AsyncDisposable {
         const slot = this.#free.pop()!;
         op.slot = slot;
         this.#slots[slot] = op;
+        keepAttached(op.res0);
         this.#resources[2 * slot] = op.res0;
         this.#resources[2 * slot + 1] = op.res1;
         this.#inFlight++;
@@ -1890,15 +1938,16 @@ export class Queue implements AsyncDisposable {
       try {
         this.#engine.submit(n);
       } catch (error) {
-        this.#failBatch(n, error);
-        throw error;
+        const failure = backendFailure(error);
+        this.#failBatch(n, failure);
+        throw failure;
       }
     }
     return n;
   }
 
   /** The engine refused a whole batch (a broken backend, not a failed operation): fail its operations. */
-  #failBatch(count: number, error: unknown): void {
+  #failBatch(count: number, failure: Error): void {
     for (let i = 0; i < count; i++) {
       const slot = this.#sq[i * SQE_WORDS + 7];
       const op = slot < this.entries ? this.#slots[slot] : undefined;
@@ -1909,10 +1958,7 @@ export class Queue implements AsyncDisposable {
       this.#free.push(slot);
       this.#inFlight--;
       op.state = State.Done;
-      const reason = error;
-      queueMicrotask(() =>
-        this.#deliver(op, reason instanceof Error ? reason : new Error(String(reason)), undefined),
-      );
+      queueMicrotask(() => this.#deliver(op, failure, undefined));
     }
   }
 
@@ -1977,11 +2023,10 @@ export class Queue implements AsyncDisposable {
       if (result >= 0) {
         if (op.opcode === Opcode.STAT || op.opcode === Opcode.FSTAT) {
           extra = new Stats(this.#stats, slot * STAT_FIELDS);
-        } else if (
-          op.opcode === Opcode.ACCEPT ||
-          op.opcode === Opcode.GETSOCKNAME ||
-          op.opcode === Opcode.RECVFROM
-        ) {
+        } else if (op.opcode === Opcode.RECVFROM) {
+          // No address (AF_NONE) stays undefined: never an invented unnamed unix socket.
+          extra = readAddress(this.#addresses, slot);
+        } else if (op.opcode === Opcode.ACCEPT || op.opcode === Opcode.GETSOCKNAME) {
           extra = readAddress(this.#addresses, slot) ?? { path: '' };
         }
       }

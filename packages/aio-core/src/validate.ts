@@ -92,32 +92,33 @@ export function validatePath(path: unknown, name = 'path'): string | Buffer {
   return value;
 }
 
-const openFlags: Record<string, number> = (() => {
+/** A Map, not an object literal: a flag string must never find Object.prototype's names. */
+const openFlags: ReadonlyMap<string, number> = (() => {
   const { O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_SYNC, O_TRUNC, O_WRONLY } = fsConstants;
-  return {
-    r: O_RDONLY,
-    rs: O_RDONLY | O_SYNC,
-    sr: O_RDONLY | O_SYNC,
-    'r+': O_RDWR,
-    'rs+': O_RDWR | O_SYNC,
-    'sr+': O_RDWR | O_SYNC,
-    w: O_TRUNC | O_CREAT | O_WRONLY,
-    wx: O_TRUNC | O_CREAT | O_WRONLY | O_EXCL,
-    xw: O_TRUNC | O_CREAT | O_WRONLY | O_EXCL,
-    'w+': O_TRUNC | O_CREAT | O_RDWR,
-    'wx+': O_TRUNC | O_CREAT | O_RDWR | O_EXCL,
-    'xw+': O_TRUNC | O_CREAT | O_RDWR | O_EXCL,
-    a: O_APPEND | O_CREAT | O_WRONLY,
-    ax: O_APPEND | O_CREAT | O_WRONLY | O_EXCL,
-    xa: O_APPEND | O_CREAT | O_WRONLY | O_EXCL,
-    as: O_APPEND | O_CREAT | O_WRONLY | O_SYNC,
-    sa: O_APPEND | O_CREAT | O_WRONLY | O_SYNC,
-    'a+': O_APPEND | O_CREAT | O_RDWR,
-    'ax+': O_APPEND | O_CREAT | O_RDWR | O_EXCL,
-    'xa+': O_APPEND | O_CREAT | O_RDWR | O_EXCL,
-    'as+': O_APPEND | O_CREAT | O_RDWR | O_SYNC,
-    'sa+': O_APPEND | O_CREAT | O_RDWR | O_SYNC,
-  };
+  return new Map([
+    ['r', O_RDONLY],
+    ['rs', O_RDONLY | O_SYNC],
+    ['sr', O_RDONLY | O_SYNC],
+    ['r+', O_RDWR],
+    ['rs+', O_RDWR | O_SYNC],
+    ['sr+', O_RDWR | O_SYNC],
+    ['w', O_TRUNC | O_CREAT | O_WRONLY],
+    ['wx', O_TRUNC | O_CREAT | O_WRONLY | O_EXCL],
+    ['xw', O_TRUNC | O_CREAT | O_WRONLY | O_EXCL],
+    ['w+', O_TRUNC | O_CREAT | O_RDWR],
+    ['wx+', O_TRUNC | O_CREAT | O_RDWR | O_EXCL],
+    ['xw+', O_TRUNC | O_CREAT | O_RDWR | O_EXCL],
+    ['a', O_APPEND | O_CREAT | O_WRONLY],
+    ['ax', O_APPEND | O_CREAT | O_WRONLY | O_EXCL],
+    ['xa', O_APPEND | O_CREAT | O_WRONLY | O_EXCL],
+    ['as', O_APPEND | O_CREAT | O_WRONLY | O_SYNC],
+    ['sa', O_APPEND | O_CREAT | O_WRONLY | O_SYNC],
+    ['a+', O_APPEND | O_CREAT | O_RDWR],
+    ['ax+', O_APPEND | O_CREAT | O_RDWR | O_EXCL],
+    ['xa+', O_APPEND | O_CREAT | O_RDWR | O_EXCL],
+    ['as+', O_APPEND | O_CREAT | O_RDWR | O_SYNC],
+    ['sa+', O_APPEND | O_CREAT | O_RDWR | O_SYNC],
+  ]);
 })();
 
 /** Node's open flags: a flag string ('r', 'w+', 'ax', ...) or a number built from fs.constants. */
@@ -125,7 +126,7 @@ export function parseOpenFlags(flags: unknown): number {
   if (flags == null) return fsConstants.O_RDONLY;
   if (typeof flags === 'number') return validateInteger(flags, 'flags', 0, 0xffffffff);
   if (typeof flags === 'string') {
-    const value = openFlags[flags];
+    const value = openFlags.get(flags);
     if (value === undefined) throw invalidArgValue('flags', flags);
     return value;
   }

@@ -111,7 +111,8 @@ describe('socket addresses in the address area', () => {
     check({ address: '::1', port: 1, family: 'IPv4' }, 'ERR_INVALID_ARG_VALUE');
     check({ address: '127.0.0.1%1', port: 1 }, 'ERR_INVALID_ARG_VALUE');
     check({ address: 'fe80::1%no-such-interface', port: 1 }, 'ERR_INVALID_ARG_VALUE');
-    check({ path: 'x'.repeat(99) }, 'ERR_OUT_OF_RANGE');
+    check({ path: 'x'.repeat(108) }, 'ERR_OUT_OF_RANGE');
+    expect(validateSocketAddress({ path: 'x'.repeat(107) }, 'address', 0).path.length).toBe(107);
     check({ path: '/x', port: 1 }, 'ERR_INVALID_ARG_VALUE');
     check({ path: 7 }, 'ERR_INVALID_ARG_TYPE');
   });

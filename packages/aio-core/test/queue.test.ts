@@ -192,8 +192,15 @@ describe('Queue and a failing engine', () => {
     const engineError = new Error('engine is broken');
     backend.failNextSubmit = engineError;
     const p = q.nop();
-    expect(() => q.submit()).toThrow(engineError);
-    await expect(p).rejects.toBe(engineError);
+    let thrown: unknown;
+    try {
+      q.submit();
+    } catch (error) {
+      thrown = error;
+    }
+    // The engine's error carries no code: the queue's does, with the engine's as its cause.
+    expect(thrown).toMatchObject({ code: 'ERR_PROACTOR_BACKEND_FAILED', cause: engineError });
+    await expect(p).rejects.toBe(thrown);
     expect(q.inFlight).toBe(0);
     const next = q.nop();
     q.submit();

@@ -10,6 +10,7 @@
  *   dropped, as a kernel drops datagrams when the socket's receive buffer is full.
  * - recvfrom takes one datagram: a datagram longer than the buffer is truncated to it and the
  *   rest discarded (recvfrom(2) without MSG_TRUNC); the result is the bytes copied.
+ * - shutdown fails with ENOTCONN (the socket is not connected) but takes effect, as on Linux.
  * - connect, listen, accept and send (without an address) are not supported on datagram
  *   sockets here; recv receives like recvfrom without reporting the sender.
  * - The socket is unref'd while no operation waits on it.
@@ -21,9 +22,14 @@ import {
   errnoOf,
   type InetSocketAddress,
   Opcode,
+  POLL_HUP,
   POLL_IN,
   POLL_OUT,
+  POLL_RDHUP,
   readAddress,
+  SHUT_RD,
+  SHUT_RDWR,
+  SHUT_WR,
   SO_KEEPALIVE,
   SO_NODELAY,
   SO_REUSEADDR,
@@ -45,6 +51,7 @@ const EIO = errnoOf('EIO');
 const ENOPROTOOPT = errnoOf('ENOPROTOOPT');
 const ENOTCONN = errnoOf('ENOTCONN');
 const ENOTSUP = errnoOf('ENOTSUP');
+const EPIPE = errnoOf('EPIPE');
 
 type InetFamily = typeof AF_INET | typeof AF_INET6;
 
@@ -68,6 +75,10 @@ export class DatagramSocket {
   state: 'idle' | 'binding' | 'bound' | 'closed' = 'idle';
   reuseAddr = false;
   dropped = 0;
+  /** shutdown() of a datagram socket that is not connected fails with ENOTCONN on Linux but
+   * still takes effect: recvfrom then returns 0 once the queue is empty, sendto fails (EPIPE). */
+  readShut = false;
+  writeShut = false;
   readonly #queue: Datagram[] = [];
   #queued = 0;
   readonly #waiters: Waiter[] = [];
@@ -79,7 +90,11 @@ export class DatagramSocket {
    * unbound socket), IN while a datagram is queued.
    */
   readonly #polls = new PollWaiters(
-    () => POLL_OUT | (this.#queue.length > 0 ? POLL_IN : 0),
+    () =>
+      POLL_OUT |
+      (this.#queue.length > 0 || this.readShut ? POLL_IN : 0) |
+      (this.readShut ? POLL_RDHUP : 0) |
+      (this.readShut && this.writeShut ? POLL_HUP : 0),
     (req) => this.#hold(req),
     (req) => this.#release(req),
   );
@@ -104,7 +119,7 @@ export class DatagramSocket {
         req.done(EDESTADDRREQ);
         return;
       case Opcode.SHUTDOWN:
-        req.done(ENOTCONN);
+        this.#shutdown(req);
         return;
       case Opcode.SETSOCKOPT:
         req.done(this.#setOption(req.sub.opFlags, req.sub.len !== 0));
@@ -224,6 +239,25 @@ export class DatagramSocket {
     });
   }
 
+  #shutdown(req: SocketRequest): void {
+    const how = req.sub.opFlags;
+    if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) {
+      req.done(EINVAL);
+      return;
+    }
+    if (how !== SHUT_WR) this.readShut = true;
+    if (how !== SHUT_RD) this.writeShut = true;
+    if (this.readShut) {
+      for (const waiter of this.#waiters.splice(0)) {
+        waiter.req.onCancel(undefined);
+        this.#release(waiter.req);
+        waiter.req.done(0);
+      }
+    }
+    this.#polls.notify();
+    req.done(ENOTCONN);
+  }
+
   #arrive(data: Buffer, rinfo: dgram.RemoteInfo): void {
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) {
@@ -257,6 +291,10 @@ export class DatagramSocket {
       this.#deliver(waiter, datagram);
       return;
     }
+    if (this.readShut) {
+      req.done(0);
+      return;
+    }
     this.#waiters.push(waiter);
     this.#hold(req);
     req.onCancel(() => {
@@ -271,6 +309,10 @@ export class DatagramSocket {
   #sendto(req: SocketRequest): void {
     const address = this.#inetAddress(req);
     if (address === undefined) return;
+    if (this.writeShut) {
+      req.done(EPIPE);
+      return;
+    }
     const data = bufferOf(req);
     this.#hold(req);
     const send = (bindResult: number) => {

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * @proactor/aio-node: the reference backend. Pure TypeScript over node:fs and timers; it reads
  * the same submission entries and writes the same completion entries as a native backend, so
@@ -28,6 +29,7 @@ import { pollFile } from './poll.js';
 import {
   closeVirtual,
   FILE_OP_ON_SOCKET,
+  isOpenVirtualFd,
   isSocketOpcode,
   isVirtualFd,
   runSocketOperation,
@@ -35,6 +37,7 @@ import {
 
 export { RECV_HIGH_WATER, VIRTUAL_FD_BASE } from './sockets.js';
 
+const EBADF = errnoOf('EBADF');
 const ECANCELED = errnoOf('ECANCELED');
 const EINVAL = errnoOf('EINVAL');
 
@@ -85,6 +88,8 @@ class NodeEngine implements Engine {
   }
 
   submit(count: number): void {
+    // A chain is recorded whole before its first member starts: a member that completes at once
+    // (socket(), setsockopt, an ENOTCONN send, EBADF...) must find the rest of its chain.
     let chain: Submission[] | undefined;
     for (let i = 0; i < count; i++) {
       const sub = decodeSubmission(this.#sq, i);
@@ -92,17 +97,21 @@ class NodeEngine implements Engine {
         this.#cancel(sub.target);
         continue;
       }
-      const linked = (sub.flags & SQE_F_LINK) !== 0;
-      if (chain !== undefined) {
-        // A later member of a chain: it starts when its predecessor succeeded.
-        chain.push(sub);
-        if (!linked) chain = undefined;
-        continue;
+      chain ??= [];
+      chain.push(sub);
+      if ((sub.flags & SQE_F_LINK) === 0) {
+        this.#startChain(chain);
+        chain = undefined;
       }
-      const rest: Submission[] | undefined = linked ? [] : undefined;
-      this.#start(sub, rest);
-      chain = rest;
     }
+    // A batch that ends on a linked member: the chain ends with the batch.
+    if (chain !== undefined) this.#startChain(chain);
+  }
+
+  /** Starts the first member of `members`; the others wait for it in order. */
+  #startChain(members: Submission[]): void {
+    const first = members.shift()!;
+    this.#start(first, members.length > 0 ? members : undefined);
   }
 
   ref(): void {
@@ -164,7 +173,13 @@ class NodeEngine implements Engine {
     }
     if (isVirtualFd(sub.fd) && FD_FILE_OPS.has(sub.opcode)) {
       // A virtual descriptor is a node:net socket: close destroys it; file operations refuse it.
-      const result = sub.opcode === Opcode.CLOSE ? closeVirtual(sub.fd) : FILE_OP_ON_SOCKET;
+      // One that names no socket is not open at all: EBADF, as for any descriptor not open.
+      const result =
+        sub.opcode === Opcode.CLOSE
+          ? closeVirtual(sub.fd)
+          : isOpenVirtualFd(sub.fd)
+            ? FILE_OP_ON_SOCKET
+            : EBADF;
       setImmediate(done, result);
       return;
     }

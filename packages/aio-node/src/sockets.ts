@@ -16,6 +16,7 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { devNull } from 'node:os';
 import {
   type AddressRecord,
   AF_INET,
@@ -95,7 +96,14 @@ class Stream {
   writeShut = false;
   /** The error the socket failed with (a negative errno). */
   errno = 0;
-  readonly waiters: { req: SocketRequest; target: Buffer }[] = [];
+  /** `sender`: for recvfrom, the address reported with data (none: no address is written). */
+  readonly waiters: { req: SocketRequest; target: Buffer; sender: AddressRecord | undefined }[] = [];
+  /**
+   * Sends node:net has not finished writing. close() ends them with ECANCELED: node:net calls
+   * the write callback of a destroyed socket without an error, which would report the whole
+   * length as sent when only part of it (or none) reached the peer.
+   */
+  readonly sends = new Set<SocketRequest>();
   /** The peer, captured when the connection arrived (node:net forgets it once closed). */
   peer: { host: string; port: number } | undefined;
 
@@ -147,12 +155,12 @@ class Stream {
     return mask;
   }
 
-  recv(req: SocketRequest, target: Buffer): void {
+  recv(req: SocketRequest, target: Buffer, sender?: AddressRecord): void {
     if (target.length === 0) {
       req.done(0);
       return;
     }
-    this.waiters.push({ req, target });
+    this.waiters.push({ req, target, sender });
     this.owner.hold(req);
     req.onCancel(() => {
       const index = this.waiters.findIndex((w) => w.req === req);
@@ -167,10 +175,13 @@ class Stream {
   /** Completes waiting recv calls from the buffer, or with 0 / the error once no more will come. */
   serve(): void {
     while (this.waiters.length > 0) {
-      const { req, target } = this.waiters[0];
+      const { req, target, sender } = this.waiters[0];
       let result: number;
-      if (this.buffered > 0 && !this.readShut) result = this.take(target);
-      else if (this.readShut || this.ended) result = this.errno && !this.readShut ? this.errno : 0;
+      if (this.buffered > 0 && !this.readShut) {
+        result = this.take(target);
+        // As the kernel: the sender is reported with data, never with the 0 of an ended stream.
+        if (sender !== undefined) writeAddress(req.ring.addresses, req.sub.slot, sender);
+      } else if (this.readShut || this.ended) result = this.errno && !this.readShut ? this.errno : 0;
       else if (this.errno) result = this.errno;
       else break;
       this.waiters.shift();
@@ -203,9 +214,15 @@ class Stream {
     return n;
   }
 
-  /** Ends every waiting recv (the descriptor was closed). */
+  /** Ends every waiting recv and unfinished send (the descriptor was closed). */
   cancelAll(): void {
     for (const { req } of this.waiters.splice(0)) {
+      this.owner.release(req);
+      req.done(ECANCELED);
+    }
+    const sends = [...this.sends];
+    this.sends.clear();
+    for (const req of sends) {
       this.owner.release(req);
       req.done(ECANCELED);
     }
@@ -229,6 +246,8 @@ class VirtualSocket {
   reusePort = false;
   /** For accepted unix sockets: the listener's path, which getsockname reports. */
   localPath = '';
+  /** For unix clients: the path connected to, which recvfrom reports as the sender. */
+  peerPath = '';
   /** A UDP socket (datagrams.ts); the stream state above is unused then. */
   dgram: DatagramSocket | undefined;
   /** Polls waiting on this (stream) socket. */
@@ -317,9 +336,30 @@ export function isVirtualFd(fd: number): boolean {
   return fd >= VIRTUAL_FD_BASE;
 }
 
+/** Whether `fd` names an open virtual socket. */
+export function isOpenVirtualFd(fd: number): boolean {
+  return table.has(fd);
+}
+
 /** Whether `opcode` is one of the socket operations this module runs (poll only on virtual descriptors). */
 export function isSocketOpcode(opcode: number): boolean {
   return (opcode >= Opcode.SOCKET && opcode <= Opcode.SENDTO) || opcode === Opcode.POLL;
+}
+
+/**
+ * EMFILE or ENFILE when the process (or system) has no descriptor left, else 0. socket(2) takes
+ * a descriptor at once; node:net takes one only at bind or connect. Opening and closing the null
+ * device asks the kernel the same question, so socket() fails where the kernel's would. (The
+ * virtual descriptor itself still holds no real one until bind or connect.)
+ */
+function descriptorShortage(): number {
+  try {
+    fs.closeSync(fs.openSync(devNull, 'r'));
+    return 0;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'EMFILE' || code === 'ENFILE' ? errnoOf(code) : 0;
+  }
 }
 
 /** close() of a virtual descriptor: destroys its server or socket; waiting operations end with ECANCELED. */
@@ -348,6 +388,11 @@ export function runSocketOperation(req: SocketRequest): void {
     const family = sub.opFlags;
     if (family !== AF_INET && family !== AF_INET6 && family !== AF_UNIX) {
       req.done(EAFNOSUPPORT);
+      return;
+    }
+    const shortage = descriptorShortage();
+    if (shortage !== 0) {
+      req.done(shortage);
       return;
     }
     if (sub.mode === SOCK_DGRAM) {
@@ -396,11 +441,19 @@ export function runSocketOperation(req: SocketRequest): void {
       connect(vs, req);
       return;
     case Opcode.RECV:
+    case Opcode.RECVFROM:
       if (vs.stream === undefined || vs.state !== 'connected') {
         req.done(ENOTCONN);
         return;
       }
-      vs.stream.recv(req, bufferOf(req));
+      // recvfrom on a connection names the sender as Linux does: nobody on TCP (recvmsg leaves
+      // the address empty), the peer's path on a unix socket whose peer has one (a client's peer
+      // is the listener's path; an accepted socket's client is unnamed here).
+      vs.stream.recv(
+        req,
+        bufferOf(req),
+        sub.opcode === Opcode.RECVFROM && vs.peerPath !== '' ? unixRecord(vs.peerPath) : undefined,
+      );
       return;
     case Opcode.SEND:
       send(vs, req);
@@ -418,9 +471,8 @@ export function runSocketOperation(req: SocketRequest): void {
     case Opcode.POLL:
       vs.polls.add(req);
       return;
-    case Opcode.RECVFROM:
     case Opcode.SENDTO:
-      // recvfrom and sendto are for datagram sockets here.
+      // sendto is for datagram sockets here.
       req.done(ENOTSUP);
       return;
     default:
@@ -598,6 +650,7 @@ function connect(vs: VirtualSocket, req: SocketRequest): void {
   vs.server?.close();
   vs.server = undefined;
   vs.bound = undefined;
+  vs.peerPath = target.path ?? '';
   const socket = new net.Socket({ allowHalfOpen: true });
   vs.state = 'connecting';
   vs.stream = new Stream(socket, vs);
@@ -645,9 +698,15 @@ function send(vs: VirtualSocket, req: SocketRequest): void {
     return;
   }
   vs.hold(req);
+  stream.sends.add(req);
   socket.write(data, (error) => {
-    vs.release(req);
-    req.done(error ? errnoFromSocket(error) : data.length);
+    if (!stream.sends.delete(req)) return; // ended by close()
+    stream.owner.release(req);
+    // node:net calls back without an error for a write still unfinished when the socket was
+    // destroyed; after a reset or other failure that write did not all reach the peer, and
+    // how much did is not known: the failure, as the kernel may also report it.
+    if (!error && socket.destroyed && stream.errno !== 0) req.done(stream.errno);
+    else req.done(error ? errnoFromSocket(error) : data.length);
   });
 }
 

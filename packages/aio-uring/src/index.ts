@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * @proactor/aio-uring: the io_uring backend. A Node-API addon (native/uring, built by
  * cmake-js) drives io_uring with raw system calls: one ring per Node environment (the main
@@ -10,6 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Backend, Capabilities, Engine, OperationName, RingContext } from '@proactor/aio-core';
 import {
   invalidArgType,
@@ -234,26 +237,57 @@ export function setupError(failure: { code: string; errno: number; syscall: stri
   return error;
 }
 
+/** Where this package's files are: build/Release (built here), prebuilds/ (shipped). */
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+
+/** The libc this process runs on: what a Linux prebuild must have been built against. */
+function runningLibc(): 'glibc' | 'musl' {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)
+    ?.header;
+  return header?.glibcVersionRuntime === undefined ? 'musl' : 'glibc';
+}
+
+/**
+ * Loads the addon the way node-gyp-build resolves it: `build/Release` first (built from source
+ * in this directory by the install script, or in the repository), then the prebuilt binary for
+ * this platform, architecture and libc under `prebuilds/<platform>-<arch>/`. A failure names,
+ * in one message, what was looked for, what was tried and what to do.
+ */
 function loadAddon(): NativeAddon {
   if (process.platform !== 'linux') {
     throw new ProactorError(
       'ERR_PROACTOR_URING_UNAVAILABLE',
-      `io_uring is Linux only (this is ${process.platform})`,
+      `io_uring is Linux only (this is ${process.platform}); use @proactor/aio, which picks another backend`,
     );
   }
   const require = createRequire(import.meta.url);
   // PROACTOR_URING_ADDON selects another build of the addon (the sanitizer build in CI).
-  const path = process.env.PROACTOR_URING_ADDON || '../build/Release/proactor_uring.node';
+  const override = process.env.PROACTOR_URING_ADDON;
+  if (override) return require(override) as NativeAddon;
+  const target = `${process.platform}-${process.arch} (${runningLibc()}, Node-API 8)`;
+  let path: string;
+  try {
+    path = (require('node-gyp-build') as { path(dir: string): string }).path(packageDir);
+  } catch (error) {
+    throw addonError(
+      `no io_uring addon for ${target}: looked in ${join(packageDir, 'build', 'Release')} and ${join(packageDir, 'prebuilds')}, found none; to build one from the sources the package ships, install cmake, make and a C++17 compiler (g++ 8 or clang 7), allow the package's install script (\`npm install-scripts approve @proactor/aio-uring\` with npm 11, \`pnpm approve-builds\` with pnpm) and run \`npm rebuild @proactor/aio-uring\`; or use @proactor/aio, which falls back to another backend`,
+      error,
+    );
+  }
   try {
     return require(path) as NativeAddon;
   } catch (error) {
-    const e = new ProactorError(
-      'ERR_PROACTOR_URING_UNAVAILABLE',
-      `the io_uring addon could not be loaded (build it with \`pnpm --filter @proactor/aio-uring build\`): ${(error as Error).message}`,
+    throw addonError(
+      `the io_uring addon for ${target} at ${path} does not load (${(error as Error).message.split('\n')[0]}); rebuild it from source for this machine with cmake, make and a C++17 compiler installed and the package's install script allowed: \`npm rebuild @proactor/aio-uring --build-from-source\``,
+      error,
     );
-    Object.assign(e, { cause: error });
-    throw e;
   }
+}
+
+function addonError(message: string, cause: unknown): ProactorError {
+  const error = new ProactorError('ERR_PROACTOR_URING_UNAVAILABLE', message);
+  Object.assign(error, { cause });
+  return error;
 }
 
 const addon = loadAddon();

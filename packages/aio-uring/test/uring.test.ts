@@ -300,6 +300,31 @@ describe('completion delivery', () => {
     expect(q.peek()?.userData).toBe(7);
   });
 
+  it('waitSync() from a callback of the same queue and engine calls after close throw coded errors', async () => {
+    const q = queue();
+    const thrown = await new Promise<unknown>((resolve) =>
+      q.nop(() => {
+        try {
+          q.waitSync(1, 0);
+          resolve(undefined);
+        } catch (error) {
+          resolve(error);
+        }
+      }),
+    );
+    expect(thrown).toMatchObject({ code: 'ERR_INVALID_STATE' });
+    // The engine itself (below aio-core's own checks) after the queue closed it.
+    const { backend: seen, engines } = watched(backend);
+    const closed = new Queue(seen);
+    await closed.destroy();
+    expect(() => engines[0].waitSync!(1, 0)).toThrow(
+      expect.objectContaining({ code: 'ERR_PROACTOR_QUEUE_DESTROYED' }),
+    );
+    expect(() => engines[0].submit(0)).toThrow(
+      expect.objectContaining({ code: 'ERR_PROACTOR_QUEUE_DESTROYED' }),
+    );
+  });
+
   it('waitSync() gives up after timeoutMs with what it has', () => {
     const q = queue();
     q.timeout(10_000, () => {});

@@ -1,7 +1,9 @@
+/// <reference types="node" preserve="true" />
 export * from '@proactor/aio-core';
 export {
   type CandidateOutcome,
   createQueue,
+  type SelectedQueue,
   type Selection,
   type SelectOptions,
   selectBackend,

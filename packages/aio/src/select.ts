@@ -1,4 +1,10 @@
-import { type Backend, type BackendName, Queue, type QueueOptions } from '@proactor/aio-core';
+import {
+  type Backend,
+  type BackendName,
+  invalidArgValue,
+  Queue,
+  type QueueOptions,
+} from '@proactor/aio-core';
 
 /** A backend @proactor/aio knows how to find. */
 interface Candidate {
@@ -6,35 +12,47 @@ interface Candidate {
   package: string;
 }
 
-const candidatesByPlatform: Record<string, Candidate[]> = {
-  linux: [
-    { name: 'io_uring', package: '@proactor/aio-uring' },
-    { name: 'epoll', package: '@proactor/aio-epoll' },
-    { name: 'node', package: '@proactor/aio-node' },
-  ],
-  darwin: [
-    { name: 'kqueue', package: '@proactor/aio-kqueue' },
-    { name: 'node', package: '@proactor/aio-node' },
-  ],
-  freebsd: [
-    { name: 'kqueue', package: '@proactor/aio-kqueue' },
-    { name: 'node', package: '@proactor/aio-node' },
-  ],
-  win32: [
-    { name: 'iocp', package: '@proactor/aio-iocp' },
-    { name: 'node', package: '@proactor/aio-node' },
-  ],
-};
+/** Backend packages that are designed but not published yet: never "not installed". */
+const planned: ReadonlySet<string> = new Set([
+  '@proactor/aio-epoll',
+  '@proactor/aio-kqueue',
+  '@proactor/aio-iocp',
+]);
 
-const aliases: Record<string, BackendName> = {
-  io_uring: 'io_uring',
-  uring: 'io_uring',
-  'aio-uring': 'io_uring',
-  epoll: 'epoll',
-  kqueue: 'kqueue',
-  iocp: 'iocp',
-  node: 'node',
-};
+// Maps, not object literals: PROACTOR_BACKEND=constructor must name no backend.
+const candidatesByPlatform: ReadonlyMap<string, Candidate[]> = new Map(
+  Object.entries<Candidate[]>({
+    linux: [
+      { name: 'io_uring', package: '@proactor/aio-uring' },
+      { name: 'epoll', package: '@proactor/aio-epoll' },
+      { name: 'node', package: '@proactor/aio-node' },
+    ],
+    darwin: [
+      { name: 'kqueue', package: '@proactor/aio-kqueue' },
+      { name: 'node', package: '@proactor/aio-node' },
+    ],
+    freebsd: [
+      { name: 'kqueue', package: '@proactor/aio-kqueue' },
+      { name: 'node', package: '@proactor/aio-node' },
+    ],
+    win32: [
+      { name: 'iocp', package: '@proactor/aio-iocp' },
+      { name: 'node', package: '@proactor/aio-node' },
+    ],
+  }),
+);
+
+const aliases: ReadonlyMap<string, BackendName> = new Map(
+  Object.entries<BackendName>({
+    io_uring: 'io_uring',
+    uring: 'io_uring',
+    'aio-uring': 'io_uring',
+    epoll: 'epoll',
+    kqueue: 'kqueue',
+    iocp: 'iocp',
+    node: 'node',
+  }),
+);
 
 /** What happened to one candidate during selection. */
 export interface CandidateOutcome {
@@ -61,13 +79,26 @@ export interface SelectOptions {
   load?: (specifier: string) => Promise<unknown>;
 }
 
-function describeError(error: unknown): string {
+/** Why `candidate` could not be loaded, on one line. */
+function describeError(candidate: Candidate, error: unknown): string {
   if (error instanceof Error) {
     const code = (error as Error & { code?: unknown }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return 'not installed';
-    return error.message;
+    const missing =
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      error.message.includes(`'${candidate.package}'`);
+    if (missing && planned.has(candidate.package)) return 'planned, not published yet';
+    if (missing) return `not installed (npm install ${candidate.package})`;
+    return oneLine(error.message);
   }
-  return String(error);
+  return oneLine(String(error));
+}
+
+function oneLine(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .join('; ');
 }
 
 function isBackend(value: unknown): value is Backend {
@@ -89,13 +120,15 @@ export async function selectBackend(options: SelectOptions = {}): Promise<Select
   const platform = options.platform ?? process.platform;
   const load = options.load ?? ((specifier: string) => import(specifier));
   const requested = options.backend ?? process.env.PROACTOR_BACKEND;
-  let candidates = candidatesByPlatform[platform] ?? [{ name: 'node', package: '@proactor/aio-node' }];
+  let candidates = candidatesByPlatform.get(platform) ?? [{ name: 'node', package: '@proactor/aio-node' }];
   const outcomes: CandidateOutcome[] = [];
   if (requested !== undefined && requested !== '') {
-    const name = aliases[requested];
+    const name = aliases.get(requested);
     if (name === undefined) {
-      throw new TypeError(
-        `PROACTOR_BACKEND=${requested} names no backend; use one of io_uring, epoll, kqueue, iocp, node`,
+      throw invalidArgValue(
+        'PROACTOR_BACKEND',
+        requested,
+        'names no backend; use one of io_uring, epoll, kqueue, iocp, node',
       );
     }
     for (const c of candidates) {
@@ -121,7 +154,7 @@ export async function selectBackend(options: SelectOptions = {}): Promise<Select
       const backend = mod.default;
       return { backend, outcomes, explain: () => explain(outcomes) };
     } catch (error) {
-      outcomes.push({ ...candidate, status: 'unavailable', reason: describeError(error) });
+      outcomes.push({ ...candidate, status: 'unavailable', reason: describeError(candidate, error) });
     }
   }
   const err = new Error(`no proactor backend could be loaded:\n${explain(outcomes)}`) as Error & {
@@ -137,8 +170,19 @@ function explain(outcomes: CandidateOutcome[]): string {
     .join('\n');
 }
 
-/** A queue on the best available backend (see selectBackend). */
-export async function createQueue(options?: QueueOptions & SelectOptions): Promise<Queue> {
-  const { backend } = await selectBackend(options);
-  return new Queue(backend, options);
+/** A Queue made by createQueue(): it also says how its backend was chosen. */
+export type SelectedQueue = Queue & {
+  /** The selection that picked this queue's backend: every candidate's outcome, and explain(). */
+  readonly selection: Selection;
+};
+
+/**
+ * A queue on the best available backend (see selectBackend). The queue's `selection` says why
+ * that backend was chosen: `q.selection.explain()`.
+ */
+export async function createQueue(options?: QueueOptions & SelectOptions): Promise<SelectedQueue> {
+  const selection = await selectBackend(options);
+  const queue = new Queue(selection.backend, options);
+  Object.defineProperty(queue, 'selection', { value: selection, enumerable: false });
+  return queue as SelectedQueue;
 }

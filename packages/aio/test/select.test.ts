@@ -28,7 +28,12 @@ describe('selectBackend', () => {
         status: 'unavailable',
         reason: 'io_uring_setup failed: EPERM (blocked by seccomp)',
       },
-      { name: 'epoll', package: '@proactor/aio-epoll', status: 'unavailable', reason: 'not installed' },
+      {
+        name: 'epoll',
+        package: '@proactor/aio-epoll',
+        status: 'unavailable',
+        reason: 'planned, not published yet',
+      },
       { name: 'node', package: '@proactor/aio-node', status: 'selected' },
     ]);
     expect(selection.explain()).toMatch(/unavailable io_uring .*EPERM/);
@@ -40,8 +45,11 @@ describe('selectBackend', () => {
     expect(selection.outcomes.find((o) => o.name === 'iocp')).toMatchObject({ status: 'not tried' });
   });
 
-  it('rejects an unknown backend name', async () => {
+  it('rejects an unknown backend name with ERR_INVALID_ARG_VALUE, names of Object.prototype included', async () => {
     await expect(selectBackend({ backend: 'select' })).rejects.toThrow(/names no backend/);
+    for (const name of ['select', 'constructor', '__proto__', 'toString']) {
+      await expect(selectBackend({ backend: name })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    }
   });
 
   it('fails with ERR_PROACTOR_NO_BACKEND and every reason when nothing loads', async () => {
@@ -49,8 +57,32 @@ describe('selectBackend', () => {
       selectBackend({ platform: 'darwin', backend: '', load: async (s) => Promise.reject(notFound(s)) }),
     ).rejects.toMatchObject({
       code: 'ERR_PROACTOR_NO_BACKEND',
-      message: expect.stringMatching(/kqueue.*not installed/),
+      message: expect.stringMatching(
+        /kqueue.*planned, not published yet[\s\S]*node.*not installed \(npm install @proactor\/aio-node\)/,
+      ),
     });
+  });
+
+  it('puts a multi-line load error on one line of explain()', async () => {
+    const selection = await selectBackend({
+      platform: 'linux',
+      backend: '',
+      load: async (specifier) => {
+        if (specifier === '@proactor/aio-uring') throw new Error('first line\n    second line\n');
+        return import(specifier);
+      },
+    });
+    const lines = selection.explain().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^unavailable io_uring +@proactor\/aio-uring: first line; second line$/);
+  });
+
+  it('createQueue exposes its selection on the queue', async () => {
+    const q = await createQueue({ backend: 'node' });
+    expect(q.selection.backend).toBe(q.backend);
+    expect(q.selection.outcomes.find((o) => o.status === 'selected')?.name).toBe('node');
+    expect(q.selection.explain()).toMatch(/^selected +node/m);
+    await q.destroy();
   });
 
   it('createQueue gives a queue that does real I/O', async () => {

@@ -6,6 +6,7 @@ import { controlCases } from './control.js';
 import { directoryEntryCases } from './directory-entries.js';
 import { exhaustionCases } from './exhaustion.js';
 import { formCases } from './forms.js';
+import { hostileInputCases } from './hostile-input.js';
 import { lifecycleCases } from './lifecycle.js';
 import { linkedCases } from './linked.js';
 import { openCloseCases } from './open-close.js';
@@ -41,5 +42,6 @@ export const cases: readonly ConformanceCase[] = [
   ...socketCases,
   ...udpCases,
   ...pollCases,
+  ...hostileInputCases,
   ...exhaustionCases,
 ];

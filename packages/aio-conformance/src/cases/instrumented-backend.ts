@@ -1,10 +1,5 @@
-import {
-  type Backend,
-  decodeSubmission,
-  type Engine,
-  type RingContext,
-  type Submission,
-} from '@proactor/aio-core';
+import { type Backend, decodeSubmission, type Submission } from '@proactor/aio-core';
+import { observeBoundary } from '../observed-backend.js';
 
 /** What an instrumented backend saw cross the boundary. */
 export interface BoundaryCounts {
@@ -35,41 +30,18 @@ export function instrument(backend: Backend): { backend: Backend; counts: Bounda
     submitted: [],
     maxOutstanding: 0,
   };
-  const wrapped: Backend = {
-    name: backend.name,
-    capabilities: backend.capabilities,
-    attach(ring: RingContext): Engine {
+  const wrapped = observeBoundary(backend, {
+    submitted(ring, count) {
       const sq = new Uint32Array(ring.submissions);
-      const observed: RingContext = {
-        entries: ring.entries,
-        submissions: ring.submissions,
-        completions: ring.completions,
-        completionEntries: ring.completionEntries,
-        resources: ring.resources,
-        stats: ring.stats,
-        addresses: ring.addresses,
-        complete(count: number) {
-          counts.completeCalls++;
-          counts.completions += count;
-          ring.complete(count);
-        },
-      };
-      const engine = backend.attach(observed);
-      const proxy: Engine = {
-        submit(count: number) {
-          counts.submitCalls++;
-          counts.entries += count;
-          for (let i = 0; i < count; i++) counts.submitted.push(decodeSubmission(sq, i));
-          counts.maxOutstanding = Math.max(counts.maxOutstanding, counts.entries - counts.completions);
-          engine.submit(count);
-        },
-        ref: () => engine.ref(),
-        unref: () => engine.unref(),
-        close: () => engine.close(),
-      };
-      if (engine.waitSync) proxy.waitSync = (min, timeoutMs) => engine.waitSync!(min, timeoutMs);
-      return proxy;
+      counts.submitCalls++;
+      counts.entries += count;
+      for (let i = 0; i < count; i++) counts.submitted.push(decodeSubmission(sq, i));
+      counts.maxOutstanding = Math.max(counts.maxOutstanding, counts.entries - counts.completions);
     },
-  };
+    completed(_ring, count) {
+      counts.completeCalls++;
+      counts.completions += count;
+    },
+  });
   return { backend: wrapped, counts };
 }

@@ -24,6 +24,8 @@ export interface ChildResult {
 export interface ChildOptions {
   /** Killed after this long (default 10 s). */
   timeoutMs?: number;
+  /** Node options before the code (e.g. '--expose-gc'). */
+  execArgv?: readonly string[];
   /** Resource limits set (with the POSIX shell's ulimit) before Node starts. */
   limits?: {
     /** RLIMIT_NOFILE: open descriptors. */
@@ -46,7 +48,7 @@ export function childPrelude(t: CaseContext): string {
 export function runNode(t: CaseContext, code: string, options: ChildOptions = {}): Promise<ChildResult> {
   const limit = options.timeoutMs ?? 10_000;
   const started = performance.now();
-  const nodeArgs = ['--input-type=module', '-e', code];
+  const nodeArgs = [...(options.execArgv ?? []), '--input-type=module', '-e', code];
   const { descriptors, fileBlocks } = options.limits ?? {};
   const ulimits = [
     descriptors === undefined ? '' : `ulimit -n ${descriptors} && `,

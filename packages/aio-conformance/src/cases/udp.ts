@@ -46,8 +46,11 @@ async function bound(
   return { fd, address: (await q.localAddress(fd)) as InetSocketAddress };
 }
 
-function inet(address: SocketAddress): InetSocketAddress {
-  assert.ok('port' in address, `expected an IP address, got ${JSON.stringify(address)}`);
+function inet(address: SocketAddress | undefined): InetSocketAddress {
+  assert.ok(
+    address !== undefined && 'port' in address,
+    `expected an IP address, got ${JSON.stringify(address)}`,
+  );
   return address;
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CaseContext, ConformanceCase } from '../case.js';
@@ -85,6 +85,67 @@ await q.close(fd);
 await q.destroy();
 parentPort.postMessage({ written, read, back });
 `;
+
+/**
+ * A worker with a file, a listening socket, a connection waiting in recv, 32 reads, an accept
+ * and a timeout in flight, that then submits on every microtask checkpoint until it is
+ * terminated. Once everything is in flight it posts the descriptors it opened.
+ */
+const SUBMITTING_WORKER = `
+const q = new Queue(backend);
+const fd = await q.open(workerData.path, 'r');
+const opened = [fd];
+const pending = [];
+if (q.capabilities.ops.has('listen')) {
+  const s = await q.socket(4);
+  await q.bind(s, { address: '127.0.0.1', port: 0 });
+  await q.listen(s, 16);
+  const c = await q.socket(4);
+  const accepted = q.accept(s);
+  await q.connect(c, await q.localAddress(s));
+  const connection = (await accepted).fd;
+  opened.push(s, c, connection);
+  pending.push(q.recv(connection, Buffer.alloc(1024)), q.accept(s));
+}
+const buf = Buffer.alloc(4096);
+for (let i = 0; i < 32; i++) pending.push(q.read(fd, buf, 0, 4096, i * 4096));
+pending.push(q.timeout(60_000));
+for (const p of pending) p.catch(() => {});
+// The descriptors are the program's, as fs.open's are: its parent closes them after terminate().
+parentPort.postMessage({ descriptors: opened });
+// Every microtask checkpoint crosses into the backend until the worker is terminated.
+for (let n = 0; ; n++) {
+  q.nop().catch(() => {});
+  if (n % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
+  else await null;
+}
+`;
+
+/**
+ * Child-process source: `cycle(i)` starts the worker at `url`, terminates it once its operations
+ * are in flight, closes the descriptors it opened, and resolves to its exit code.
+ */
+function terminatingCycles(url: URL, path: string): string {
+  return `
+import { Worker } from 'node:worker_threads';
+import { closeSync } from 'node:fs';
+async function cycle(i) {
+  const worker = new Worker(new URL(${JSON.stringify(url.href)}), { workerData: { path: ${JSON.stringify(path)} }, execArgv: [] });
+  let descriptors = [];
+  const code = await new Promise((resolve, reject) => {
+    worker.on('message', (m) => {
+      descriptors = m.descriptors;
+      setTimeout(() => void worker.terminate(), i % 4);
+    });
+    worker.on('error', reject);
+    worker.on('exit', resolve);
+  });
+  // A backend may have closed them with the worker already (node:net does): EBADF then.
+  for (const fd of descriptors) try { closeSync(fd); } catch {}
+  return code;
+}
+`;
+}
 
 export const workerCases: ConformanceCase[] = [
   {
@@ -208,45 +269,15 @@ for (let round = 0; ; round++) {
     timeoutMs: 90_000,
     async run(t) {
       const path = fixture(t, 'churn.bin', pattern(32 * 4096, 47));
-      const url = workerModule(
-        t,
-        'submitting.mjs',
-        `
-const q = new Queue(backend);
-const fd = await q.open(workerData.path, 'r');
-const pending = [];
-if (q.capabilities.ops.has('listen')) {
-  const s = await q.socket(4);
-  await q.bind(s, { address: '127.0.0.1', port: 0 });
-  await q.listen(s, 16);
-  pending.push(q.accept(s));
-}
-const buf = Buffer.alloc(4096);
-for (let i = 0; i < 32; i++) pending.push(q.read(fd, buf, 0, 4096, i * 4096));
-pending.push(q.timeout(60_000));
-for (const p of pending) p.catch(() => {});
-parentPort.postMessage('started');
-// Every microtask checkpoint crosses into the backend until the worker is terminated.
-for (let n = 0; ; n++) {
-  q.nop().catch(() => {});
-  if (n % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
-  else await null;
-}
-`,
-      );
+      const url = workerModule(t, 'submitting.mjs', SUBMITTING_WORKER);
       const cycles = 100;
       const r = await runNode(
         t,
         `
-import { Worker } from 'node:worker_threads';
+${terminatingCycles(url, path)}
 let ended = 0;
 for (let i = 0; i < ${cycles}; i++) {
-  const worker = new Worker(new URL(${JSON.stringify(url.href)}), { workerData: { path: ${JSON.stringify(path)} }, execArgv: [] });
-  const code = await new Promise((resolve, reject) => {
-    worker.on('message', () => setTimeout(() => void worker.terminate(), i % 4));
-    worker.on('error', reject);
-    worker.on('exit', resolve);
-  });
+  const code = await cycle(i);
   if (code === 1) ended++;
 }
 console.log(JSON.stringify({ ended }));
@@ -259,6 +290,51 @@ console.log(JSON.stringify({ ended }));
         { ended: cycles },
         'every worker was terminated while it submitted',
       );
+    },
+  },
+  {
+    name: 'workers: workers with files, sockets and timers in flight, started and terminated one after another (200; PROACTOR_LOAD_WORKERS sets how many), leave no descriptor of their queues open and RSS within 64 MiB',
+    needs: ['open', 'read', 'timeout', 'nop'],
+    timeoutMs: 600_000,
+    skip: () =>
+      existsSync('/proc/self/fd') || existsSync('/dev/fd')
+        ? undefined
+        : 'no /proc/self/fd or /dev/fd to count descriptors',
+    async run(t) {
+      const path = fixture(t, 'load.bin', pattern(32 * 4096, 48));
+      const url = workerModule(t, 'load.mjs', SUBMITTING_WORKER);
+      const cycles = Number(process.env.PROACTOR_LOAD_WORKERS ?? 200);
+      const r = await runNode(
+        t,
+        `
+import { readdirSync } from 'node:fs';
+${terminatingCycles(url, path)}
+const fdDir = ${JSON.stringify(existsSync('/proc/self/fd') ? '/proc/self/fd' : '/dev/fd')};
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+async function measure() {
+  for (let i = 0; i < 3; i++) { globalThis.gc(); await settle(); }
+  return { descriptors: readdirSync(fdDir).length, rss: process.memoryUsage().rss };
+}
+// Warm-up: code caches, libuv's thread pool and the allocator's arenas grow to their working size.
+for (let i = 0; i < 50; i++) await cycle(i);
+const before = await measure();
+let ended = 0;
+for (let i = 0; i < ${cycles}; i++) if ((await cycle(i)) === 1) ended++;
+const after = await measure();
+console.log(JSON.stringify({ ended, before, after }));
+`,
+        { timeoutMs: Math.min(590_000, 60_000 + cycles * 400), execArgv: ['--expose-gc'] },
+      );
+      assertExited(r);
+      const { ended, before, after } = JSON.parse(r.stdout) as {
+        ended: number;
+        before: { descriptors: number; rss: number };
+        after: { descriptors: number; rss: number };
+      };
+      assert.equal(ended, cycles, 'every worker was terminated with its operations in flight');
+      assert.equal(after.descriptors, before.descriptors, 'no descriptor of a queue outlived its worker');
+      const grown = (after.rss - before.rss) / 2 ** 20;
+      assert.ok(grown < 64, `RSS grew by ${grown.toFixed(1)} MiB over ${cycles} workers`);
     },
   },
   {
