@@ -9,11 +9,13 @@
  * "after" is the workspace's package; "before" replaces it, for every process started, through a
  * module resolve hook (so the examples, which reach it through @proactor/aio, load it too).
  * Rounds interleave the two (A B, then B A, ...) so that drift on a shared machine hits both
- * alike; medians, min and max per build are printed as a markdown table.
+ * alike; medians, min and max per build are printed as a markdown table. Then, per build, what
+ * an echo round trip costs the server in counts that the machine's load does not move
+ * (echo-counters.js: wakeups and io_uring_enter calls per message), with its CPU time.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -170,6 +172,12 @@ const metrics: Metric[] = [
   },
 ];
 
+const load = (): string =>
+  loadavg()
+    .map((v) => v.toFixed(1))
+    .join(' / ');
+const loadAtStart = load();
+
 // samples[metric][build][figure] = values over rounds
 const samples = metrics.map(() => ({ before: [] as number[][], after: [] as number[][] }));
 for (let round = 0; round < rounds; round++) {
@@ -212,5 +220,32 @@ metrics.forEach((metric, m) => {
   });
 });
 process.stdout.write(
-  `${rounds} rounds of ${seconds} s, before/after interleaved (ABBA)\n\n${lines.join('\n')}\n`,
+  `${rounds} rounds of ${seconds} s, before/after interleaved (ABBA); load average (1/5/15 min) ${loadAtStart} at the start, ${load()} at the end\n\n${lines.join('\n')}\n`,
 );
+
+// Per echo round trip, 1 connection: deterministic counts first, CPU time as measured.
+const counterLines = [
+  '| build | wakeups / message | io_uring_enter / message | server CPU µs / message (user + system) |',
+  '|---|---|---|---|',
+];
+for (const build of ['before', 'after'] as Build[]) {
+  const out = spawnSync(
+    process.execPath,
+    [...execArgv(build), join(benchDir, 'dist', 'echo-counters.js'), '20000'],
+    {
+      encoding: 'utf8',
+      cwd: benchDir,
+    },
+  );
+  if (out.status !== 0) throw new Error(`echo-counters (${build}) failed: ${out.stderr}`);
+  const c = JSON.parse(out.stdout.trim().split('\n').pop() as string) as {
+    wakeups: number;
+    enterCalls: number;
+    userUs: number;
+    systemUs: number;
+  };
+  counterLines.push(
+    `| ${build} | ${c.wakeups} | ${c.enterCalls} | ${(c.userUs + c.systemUs).toFixed(1)} (${c.userUs.toFixed(1)} + ${c.systemUs.toFixed(1)}) |`,
+  );
+}
+process.stdout.write(`\necho round trip, 1 connection, 20,000 messages\n\n${counterLines.join('\n')}\n`);
