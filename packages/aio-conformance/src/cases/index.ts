@@ -17,6 +17,7 @@ import { registrationCases } from './registration.js';
 import { socketCases } from './sockets.js';
 import { statCases } from './stat.js';
 import { streamIteratorCases } from './stream-iterators.js';
+import { streamSocketCases } from './stream-sockets.js';
 import { syncTruncateCases } from './sync-truncate.js';
 import { udpCases } from './udp.js';
 import { vectoredCases } from './vectored.js';
@@ -46,4 +47,5 @@ export const cases: readonly ConformanceCase[] = [
   ...hostileInputCases,
   ...exhaustionCases,
   ...gcRaceCases,
+  ...streamSocketCases,
 ];
