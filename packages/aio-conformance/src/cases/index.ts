@@ -16,6 +16,7 @@ import { readWriteCases } from './read-write.js';
 import { registrationCases } from './registration.js';
 import { socketCases } from './sockets.js';
 import { statCases } from './stat.js';
+import { streamFileCases } from './stream-files.js';
 import { streamIteratorCases } from './stream-iterators.js';
 import { streamSocketCases } from './stream-sockets.js';
 import { syncTruncateCases } from './sync-truncate.js';
@@ -48,4 +49,5 @@ export const cases: readonly ConformanceCase[] = [
   ...exhaustionCases,
   ...gcRaceCases,
   ...streamSocketCases,
+  ...streamFileCases,
 ];
