@@ -3,14 +3,32 @@
  * every backend. test/abi.test.ts parses the header and fails when the two disagree.
  */
 
+/**
+ * Version of this layout (PROACTOR_ABI_VERSION). Nothing checks it at run time yet: aio-core and
+ * a native backend must come from the same release.
+ */
 export const ABI_VERSION = 1;
 
+/** Bytes of one submission entry (struct proactor_sqe; field offsets in {@link SqeOffset}). */
 export const SQE_SIZE = 64;
+/** Bytes of one completion entry (struct proactor_cqe; field offsets in {@link CqeOffset}). */
 export const CQE_SIZE = 16;
+/** Float64 fields of one slot's record in the stat area (their order: {@link StatField}). */
 export const STAT_FIELDS = 18;
+/**
+ * The slot of an entry whose completion nobody waits for (a cancel request): its completion,
+ * if the backend posts one, is ignored. Every other slot gets exactly one final completion.
+ */
 export const SLOT_NONE = 0xffffffff;
+/** Most buffers one readv or writev entry may name (its `len` is the buffer count). */
 export const IOV_MAX = 1024;
 
+/**
+ * The operation codes of submission entries (enum proactor_opcode in abi.h, where each one's
+ * entry fields, resources and result are listed). A backend lists the ones it implements in
+ * `capabilities.ops` by operation name; ACCEPT_MULTI and RECV_MULTI belong to the multishot
+ * capability: one request, many completions flagged {@link CQE_F_MORE}.
+ */
 export const Opcode = {
   NOP: 0,
   OPEN: 1,
@@ -45,40 +63,69 @@ export const Opcode = {
   ACCEPT_MULTI: 30,
   RECV_MULTI: 31,
 } as const;
+/** One of the {@link Opcode} values. */
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
+/** How many opcodes there are (PROACTOR_OP_COUNT): every opcode is below it. */
 export const OPCODE_COUNT = 32;
 
+/**
+ * Submission entry flag: the next entry starts only once this one succeeded; an error or a
+ * short read/write completes every later entry of the chain with ECANCELED. A chain is never
+ * split across two submit() calls.
+ */
 export const SQE_F_LINK = 0x01;
+/** stat's op_flags: do not follow a final symbolic link (lstat). */
 export const STAT_F_NOFOLLOW = 0x01;
+/** unlink's op_flags: remove a directory (rmdir). */
 export const UNLINK_F_DIR = 0x01;
+/** Completion flag: more completions follow for this slot (a multishot item, not the final one). */
 export const CQE_F_MORE = 0x01;
+/** Completion flag: the entry's `buffer` field names the provided buffer that holds the data. */
 export const CQE_F_BUFFER = 0x02;
 /** send's op_flags: zero-copy send (a hint; completes once the buffer is released). */
 export const SEND_F_ZEROCOPY = 0x01;
 
-/** Events of poll (portable values). */
+// Events of poll: portable values, not the platform's POLL* numbers. `Queue.poll(fd, events)`
+// takes an OR of them and resolves with the events ready; ERR and HUP are reported whether asked
+// for or not.
+/** poll event: data can be read (or a connection accepted) without waiting. */
 export const POLL_IN = 0x01;
+/** poll event: data can be sent without waiting. */
 export const POLL_OUT = 0x04;
+/** poll event: the socket has an error pending (always reported). */
 export const POLL_ERR = 0x08;
+/** poll event: hung up: both directions are shut down or the peer closed (always reported). */
 export const POLL_HUP = 0x10;
+/** poll event: the peer shut its writing side down (reading returns the end of stream). */
 export const POLL_RDHUP = 0x20;
 
-/** Portable address families (socket's op_flags and the address area's family byte). */
+// Address families of the socket opcode's op_flags and of the address area's family byte:
+// portable values, not the platform's AF_* numbers.
+/** Address family: no address (an empty record in the address area). */
 export const AF_NONE = 0;
+/** Address family: unix domain socket, addressed by path. */
 export const AF_UNIX = 1;
+/** Address family: IPv4. */
 export const AF_INET = 4;
+/** Address family: IPv6. */
 export const AF_INET6 = 6;
-/** Socket types (socket's mode). */
+/** Socket type (the socket opcode's mode): a byte stream (TCP, unix stream sockets). */
 export const SOCK_STREAM = 1;
+/** Socket type (the socket opcode's mode): datagrams (UDP). */
 export const SOCK_DGRAM = 2;
-/** shutdown's op_flags. */
+/** shutdown's op_flags: stop receiving. */
 export const SHUT_RD = 0;
+/** shutdown's op_flags: stop sending (the peer reads the end of stream). */
 export const SHUT_WR = 1;
+/** shutdown's op_flags: stop both. */
 export const SHUT_RDWR = 2;
-/** setsockopt's op_flags; the value is in len. */
+/** setsockopt's op_flags: SO_REUSEADDR; the value (0 or 1) is in the entry's len. */
 export const SO_REUSEADDR = 1;
+/** setsockopt's op_flags: SO_REUSEPORT; the value (0 or 1) is in the entry's len. */
 export const SO_REUSEPORT = 2;
+/** setsockopt's op_flags: TCP_NODELAY; the value (0 or 1) is in the entry's len. */
 export const SO_NODELAY = 3;
+/** setsockopt's op_flags: SO_KEEPALIVE; the value (0 or 1) is in the entry's len. */
 export const SO_KEEPALIVE = 4;
 
 /** Bytes of one slot's record in the address area. */

@@ -19,6 +19,10 @@ export interface UnixSocketAddress {
   path: string;
 }
 
+/**
+ * A socket address as the queue reports it (accept, recvfrom, localAddress): `{ address, port,
+ * family }` for TCP and UDP, `{ path }` for unix sockets. Test with `'port' in a` to narrow it.
+ */
 export type SocketAddress = InetSocketAddress | UnixSocketAddress;
 
 /** What the socket operations accept: `family` may also be 4 or 6 and may be left out. */

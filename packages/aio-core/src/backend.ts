@@ -164,6 +164,7 @@ export interface Engine {
    * The queue keeps the buffers referenced while they are registered.
    */
   registerBuffers?(buffers: readonly ArrayBufferView[]): void;
+  /** Drops the buffer registration, if any (only with `capabilities.registeredBuffers`). */
   unregisterBuffers?(): void;
   /**
    * Registers file descriptors, replacing an earlier registration (only with
@@ -172,6 +173,7 @@ export interface Engine {
    * through the queue also removes it from the registration.
    */
   registerFiles?(fds: readonly number[]): void;
+  /** Drops the file registration, if any (only with `capabilities.registeredFiles`). */
   unregisterFiles?(): void;
   /**
    * Lends the engine `count` buffers of `size` bytes (buffer i is memory[i * size, (i + 1) * size))
@@ -181,8 +183,19 @@ export interface Engine {
   provideBuffers?(memory: Uint8Array, size: number, count: number): void;
 }
 
+/**
+ * A completion mechanism: what a backend package exports by default and `new Queue(backend)`
+ * takes. One backend serves any number of queues; each queue attaches once.
+ */
 export interface Backend {
+  /** The mechanism's name, as `q.backend.name` reports it. */
   readonly name: BackendName;
+  /** What queues on this backend can do; the queue refuses the rest before submitting. */
   readonly capabilities: Capabilities;
+  /**
+   * Called once by each new queue with its rings (the buffers stay owned by the queue); returns
+   * the engine that consumes that queue's submissions. Throws when the mechanism cannot set up
+   * (an io_uring ring refused by the kernel, for instance): the queue constructor then throws it.
+   */
   attach(ring: RingContext): Engine;
 }

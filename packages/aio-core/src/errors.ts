@@ -65,8 +65,10 @@ export class ProactorError extends Error {
   }
 }
 
-type CodedTypeError = TypeError & { code: string };
-type CodedRangeError = RangeError & { code: string };
+/** A TypeError with Node's `code` (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE): a bad argument. */
+export type CodedTypeError = TypeError & { code: string };
+/** A RangeError with Node's `code` (ERR_OUT_OF_RANGE): a number outside its allowed range. */
+export type CodedRangeError = RangeError & { code: string };
 
 function describeReceived(value: unknown): string {
   if (value == null) return ` Received ${value}`;

@@ -59,24 +59,31 @@ export class Stats {
     return new Date(this.birthtimeMs);
   }
 
+  /** True for a regular file. */
   isFile(): boolean {
     return (this.mode & S_IFMT) === S_IFREG;
   }
+  /** True for a directory. */
   isDirectory(): boolean {
     return (this.mode & S_IFMT) === S_IFDIR;
   }
+  /** True for a symbolic link: only from `lstat()`, as `stat()` and `fstat()` follow links. */
   isSymbolicLink(): boolean {
     return (this.mode & S_IFMT) === S_IFLNK;
   }
+  /** True for a character device (a tty, /dev/null, ...). */
   isCharacterDevice(): boolean {
     return (this.mode & S_IFMT) === S_IFCHR;
   }
+  /** True for a block device (a disk). */
   isBlockDevice(): boolean {
     return (this.mode & S_IFMT) === S_IFBLK;
   }
+  /** True for a FIFO (a named or anonymous pipe). */
   isFIFO(): boolean {
     return (this.mode & S_IFMT) === S_IFIFO;
   }
+  /** True for a socket (a unix socket's file, or an fstat of a socket descriptor). */
   isSocket(): boolean {
     return (this.mode & S_IFMT) === S_IFSOCK;
   }

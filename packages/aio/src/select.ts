@@ -63,13 +63,17 @@ export interface CandidateOutcome {
   reason?: string;
 }
 
+/** What `selectBackend()` resolves with: the backend chosen, and why. */
 export interface Selection {
+  /** The first candidate that loaded (aio-node, the last, loads everywhere). */
   backend: Backend;
+  /** Every candidate of this platform in probe order: selected, unavailable with the reason, or not tried. */
   outcomes: CandidateOutcome[];
   /** Human-readable account of the choice, one line per candidate. */
   explain(): string;
 }
 
+/** How `selectBackend()` and `createQueue()` choose; every field is optional. */
 export interface SelectOptions {
   /** Overrides PROACTOR_BACKEND: a backend name (io_uring, epoll, kqueue, iocp, node). */
   backend?: string;
