@@ -6,6 +6,7 @@ import { controlCases } from './control.js';
 import { directoryEntryCases } from './directory-entries.js';
 import { exhaustionCases } from './exhaustion.js';
 import { formCases } from './forms.js';
+import { gcRaceCases } from './gc-races.js';
 import { hostileInputCases } from './hostile-input.js';
 import { lifecycleCases } from './lifecycle.js';
 import { linkedCases } from './linked.js';
@@ -44,4 +45,5 @@ export const cases: readonly ConformanceCase[] = [
   ...pollCases,
   ...hostileInputCases,
   ...exhaustionCases,
+  ...gcRaceCases,
 ];

@@ -333,8 +333,12 @@ console.log(JSON.stringify({ ended, before, after }));
       };
       assert.equal(ended, cycles, 'every worker was terminated with its operations in flight');
       assert.equal(after.descriptors, before.descriptors, 'no descriptor of a queue outlived its worker');
-      const grown = (after.rss - before.rss) / 2 ** 20;
-      assert.ok(grown < 64, `RSS grew by ${grown.toFixed(1)} MiB over ${cycles} workers`);
+      // AddressSanitizer (preloaded by the sanitizer run) holds freed memory in its quarantine:
+      // RSS there says nothing about leaks; the descriptor count above still holds.
+      if (!/libasan/.test(process.env.LD_PRELOAD ?? '')) {
+        const grown = (after.rss - before.rss) / 2 ** 20;
+        assert.ok(grown < 64, `RSS grew by ${grown.toFixed(1)} MiB over ${cycles} workers`);
+      }
     },
   },
   {
