@@ -89,6 +89,7 @@ export const SOCKET_OPERATIONS: ReadonlySet<SocketOperationName> = new Set<Socke
 
 /** What a backend can do. An operation outside `ops` fails with ERR_PROACTOR_UNSUPPORTED. */
 export interface Capabilities {
+  /** The operations that work: the queue throws ERR_PROACTOR_UNSUPPORTED for the others. */
   readonly ops: ReadonlySet<OperationName>;
   /** Linked operations (`{ link: true }`) run in order, the rest cancelled after a failure. */
   readonly linkedOperations: boolean;
@@ -120,6 +121,7 @@ export interface RingContext {
   readonly submissions: ArrayBuffer;
   /** Completion entries (CQE_SIZE bytes each); `completionEntries` of them. */
   readonly completions: ArrayBuffer;
+  /** How many completion entries fit in `completions`: the most one `complete()` call may hand over. */
   readonly completionEntries: number;
   /**
    * Resources of in-flight operations: index 2 * slot and 2 * slot + 1 (buffers, buffer arrays,

@@ -147,12 +147,15 @@ export type SocketOption = 'reuseaddr' | 'reuseport' | 'nodelay' | 'keepalive';
 
 /** recvs(): the largest chunk (default 64 KiB), and a signal that ends it. */
 export interface RecvsOptions {
+  /** The largest chunk, in bytes: an integer from 1 to IO_MAX_LENGTH (default 65536). */
   size?: number;
+  /** Ends the iteration: the iterator throws an AbortError. */
   signal?: AbortSignal;
 }
 
 /** What `recvfrom()` resolves with: the bytes copied into the buffer and the sender's address. */
 export interface RecvFromResult {
+  /** Bytes of the datagram copied into the buffer (a longer datagram is cut to the buffer). */
   bytes: number;
   /**
    * The sender. undefined when the kernel names none: on a connected TCP socket (recvfrom(2)
@@ -164,7 +167,9 @@ export interface RecvFromResult {
 
 /** What `accept()` resolves with: the new connection's descriptor and the peer's address. */
 export interface AcceptResult {
+  /** The connected socket's descriptor; `close()` it when done. */
   fd: number;
+  /** The peer: `{ address, port, family }` for TCP, `{ path }` for unix (usually '': unnamed). */
   address: SocketAddress;
 }
 
@@ -193,11 +198,13 @@ export interface QueueOptions {
    * 16384 bytes, 256 buffers (4 MiB). The count is a power of two up to 32768.
    */
   recvBufferSize?: number;
+  /** Buffers in the receive pool: a power of two from 1 to 32768 (default 256). */
   recvBufferCount?: number;
 }
 
 /** A completion of the polled form. */
 export interface Completion {
+  /** The `userData` the operation was issued with. */
   userData: number;
   /** >= 0: the operation's value (bytes, fd, 0). < 0: a negative errno; see `Queue.errorOf`. */
   result: number;
@@ -393,8 +400,11 @@ function rethrowLater(error: unknown): void {
  * ERR_PROACTOR_QUEUE_DESTROYED.
  */
 export class Queue implements AsyncDisposable {
+  /** The backend this queue runs on; `backend.name` names the mechanism. */
   readonly backend: Backend;
+  /** What this queue can do: the backend's capabilities. */
   readonly capabilities: Capabilities;
+  /** Slots: the most operations in flight at once (QueueOptions.entries). */
   readonly entries: number;
 
   readonly #engine: Engine;
@@ -447,6 +457,13 @@ export class Queue implements AsyncDisposable {
     };
   }
 
+  /**
+   * Attaches a new queue to `backend` (a backend package's default export). Throws
+   * ERR_INVALID_ARG_TYPE when `backend` is not a Backend, ERR_OUT_OF_RANGE or
+   * ERR_INVALID_ARG_VALUE for option values outside their ranges, and whatever the backend's
+   * `attach()` throws when the mechanism cannot set up. The rings are allocated here:
+   * `entries` x 128 bytes of submissions, `completionEntries` x 16 bytes of completions.
+   */
   constructor(backend: Backend, options: QueueOptions = {}) {
     if (backend === null || typeof backend !== 'object' || typeof backend.attach !== 'function') {
       throw invalidArgType('backend', 'a proactor Backend', backend);
