@@ -641,11 +641,11 @@ export class Queue implements AsyncDisposable {
   /**
    * Writes to `fd`, as `fs.write` does: `length` bytes (default: the rest of the buffer) of
    * `buffer` from byte `offset` (default 0), at file position `position` (null, -1 or absent: the
-   * current position; a file opened with 'a' appends whatever it says). A string is encoded with
-   * `encoding` (default 'utf8') and all its bytes are asked for: `(fd, string, position?,
-   * encoding?)`. Resolves with the number of bytes written, which may be fewer than asked (a
-   * short write: issue the rest again). `buffer` stays in use until the operation completed; a
-   * string is copied at the call. Range errors as for `read()`.
+   * current position; on Linux a file opened with 'a' appends whatever it says, as with
+   * `fs.write`). A string is encoded with `encoding` (default 'utf8') and all its bytes are
+   * asked for: `(fd, string, position?, encoding?)`. Resolves with the number of bytes written,
+   * which may be fewer than asked (a short write: issue the rest again). `buffer` stays in use
+   * until the operation completed; a string is copied at the call. Range errors as for `read()`.
    */
   write(fd: number, buffer: ArrayBufferView, options: WriteOptions & PolledOptions): void;
   write(fd: number, buffer: ArrayBufferView, options?: WriteOptions): Promise<number>;
@@ -857,7 +857,7 @@ export class Queue implements AsyncDisposable {
 
   /**
    * As `stat()`, but of a symbolic link itself rather than of what it points to (syscall
-   * 'lstat'): `isSymbolicLink()` of the result is then true.
+   * 'lstat'): for a link, `isSymbolicLink()` of the result is true and `size` is the link's.
    */
   lstat(path: PathLike, options: PolledOptions): void;
   lstat(path: PathLike, options?: OpOptions): Promise<Stats>;
