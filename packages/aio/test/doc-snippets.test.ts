@@ -27,7 +27,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -182,13 +182,14 @@ function compile(snippets: readonly Snippet[]): Compiled[] {
     compiled.map((c) => c.source),
     compilerOptions,
   );
-  const bySource = new Map(compiled.map((c) => [c.source, c]));
+  const bySource = new Map(compiled.map((c) => [resolve(c.source), c]));
   const global: string[] = [];
   for (const d of [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()]) {
     global.push(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
   }
   for (const d of ts.getPreEmitDiagnostics(program)) {
-    const entry = d.file ? bySource.get(d.file.fileName) : undefined;
+    // resolve(): TypeScript names files with '/', which on Windows join() does not.
+    const entry = d.file ? bySource.get(resolve(d.file.fileName)) : undefined;
     const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
     if (!entry || !d.file || d.start === undefined) {
       const where = d.file ? relative(root, d.file.fileName) : 'options';
@@ -205,7 +206,7 @@ function compile(snippets: readonly Snippet[]): Compiled[] {
   }
   if (global.length > 0) for (const c of compiled) c.errors.push(...global);
   program.emit(undefined, (fileName, text) => {
-    const source = join(work, relative(join(work, 'out'), fileName)).replace(/\.js$/, '.ts');
+    const source = resolve(work, relative(join(work, 'out'), fileName)).replace(/\.js$/, '.ts');
     const entry = bySource.get(source);
     if (entry) entry.output = text;
   });
