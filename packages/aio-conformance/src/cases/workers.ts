@@ -266,7 +266,7 @@ for (let round = 0; ; round++) {
     // every run of this case; a few cycles in sequence catch it.
     name: 'workers: workers terminated while they submit, 100 in sequence, never take the process down',
     needs: ['open', 'read', 'timeout', 'nop'],
-    timeoutMs: 90_000,
+    timeoutMs: 200_000,
     async run(t) {
       const path = fixture(t, 'churn.bin', pattern(32 * 4096, 47));
       const url = workerModule(t, 'submitting.mjs', SUBMITTING_WORKER);
@@ -282,7 +282,7 @@ for (let i = 0; i < ${cycles}; i++) {
 }
 console.log(JSON.stringify({ ended }));
 `,
-        { timeoutMs: 80_000 },
+        { timeoutMs: 190_000 },
       );
       assertExited(r);
       assert.deepEqual(
