@@ -15,11 +15,6 @@ export LD_PRELOAD="$asan $ubsan"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 cli=../aio-conformance/dist/cli.js
-# The worker-load case checks that RSS stays within 64 MiB over its workers; under ASan every
-# worker's threads add allocator caches and freed memory waits in the quarantine, so 200 workers
-# grow RSS by 90-135 MiB with no leak (the same case grows 15-17 MiB without ASan, on main's
-# build as on this one). 40 workers here keep its descriptor and memory-error checks meaningful.
-export PROACTOR_LOAD_WORKERS=${PROACTOR_LOAD_WORKERS:-40}
 echo "== conformance on the sanitizer build ($addon)"
 node "$cli" @proactor/aio-uring --quiet
 echo "== differential on the sanitizer build"

@@ -80,3 +80,11 @@ ${bars}
 </svg>
 `;
 }
+
+/** A table row from a variant's samples: median (of the middle two for an even count), min, max. */
+export function rowFrom(label: string, kind: Row['kind'], samples: number[]): Row {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { label, kind, median, min: sorted[0], max: sorted[sorted.length - 1], samples };
+}

@@ -20,14 +20,21 @@ export interface CaseContext {
   defer(cleanup: () => unknown): void;
 }
 
+/**
+ * One behaviour every backend must show, checked on one backend. The runner skips a case whose
+ * `needs` the backend lacks (with the reason), gives it a fresh {@link CaseContext}, and fails it
+ * when `run` rejects or outlasts `timeoutMs`.
+ */
 export interface ConformanceCase {
   /** Reads as a specification: '<area>: <behaviour>'. */
   readonly name: string;
+  /** The capabilities the case uses; a backend without one of them skips it. */
   readonly needs?: readonly Need[];
   /** Default 20 s. */
   readonly timeoutMs?: number;
   /** When set and returning a string, the case is skipped with that reason (platform limits). */
   readonly skip?: (backend: Backend) => string | undefined;
+  /** The case: resolves when the behaviour held, rejects (an assertion error) when it did not. */
   run(t: CaseContext): Promise<void>;
 }
 

@@ -9,6 +9,7 @@
 import * as net from 'node:net';
 import { type Backend, type InetSocketAddress, POLL_IN, POLL_OUT, Queue } from '@proactor/aio-core';
 
+/** How `socketChurn()` runs. */
 export interface ChurnOptions {
   /** How long new clients keep coming. */
   seconds: number;
@@ -16,15 +17,26 @@ export interface ChurnOptions {
   signal?: AbortSignal;
   /** Receive pool (defaults: 8 buffers of 512 bytes, far too few on purpose). */
   recvBufferSize?: number;
+  /** Buffers in the receive pool (a power of two). */
   recvBufferCount?: number;
 }
 
+/**
+ * What `socketChurn()` saw; `churnFailure()` says whether it shows a problem. The counts say
+ * which paths the random churn exercised.
+ */
 export interface ChurnReport {
+  /** Connections the server accepted. */
   connections: number;
+  /** Bytes the server received (and echoed). */
   bytes: number;
+  /** Receive loops the server left early, before the client was done (its recvs() iterator ended by break). */
   breaks: number;
+  /** Connections closed through the queue while a receive waited on them. */
   closesWhileWaiting: number;
+  /** poll() calls on accepted connections. */
   polls: number;
+  /** Zero-copy sends issued. */
   zeroCopy: number;
   /** Errors seen, by `code:syscall`. */
   errors: Record<string, number>;

@@ -328,6 +328,7 @@ export type KnownDifference =
   | 'rebind-unix'
   | 'address-after-end';
 
+/** Which socket kinds `generateSocketScript()` may use, and which known differences it generates. */
 export interface SocketScriptOptions {
   /** Whether to create IPv6 sockets (default true; the machine needs ::1). */
   ipv6?: boolean;
@@ -1046,10 +1047,15 @@ function describeError(error: unknown): string {
   return typeof e.syscall === 'string' ? `error ${e.code} (${e.syscall})` : `error ${e.code}`;
 }
 
+/** The first place where two backends running the same script differ. */
 export interface Divergence {
+  /** The step's index in the script; the script's length when only the files left behind differ. */
   index: number;
+  /** The step that differed, or 'files' for the directory contents after the script. */
   step: Step | SocketStep | 'files';
+  /** What the oracle (aio-node) produced, as text: the step's result, or the directory listing for 'files'. */
   expected: string;
+  /** What the backend under test produced, rendered the same way. */
   actual: string;
 }
 
@@ -1088,6 +1094,7 @@ export async function compareBackends(
   return undefined;
 }
 
+/** The kinds of random script the differential runner generates: file operations, or socket operations. */
 export type ScriptKind = 'files' | 'sockets';
 
 /** What socket scripts use: the socket operations but poll, and close and open. */

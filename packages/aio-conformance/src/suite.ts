@@ -3,7 +3,9 @@ import { cases, runCase, type Target } from './runner.js';
 
 /** The describe/it pair of a test framework; the suite itself is written without one. */
 export interface TestHost {
+  /** Groups the cases under `name`; `body` registers them synchronously. */
   describe(name: string, body: () => void): void;
+  /** Registers one case: `body` rejects when it fails, and must settle within `timeoutMs`. */
   it(name: string, body: () => Promise<void>, timeoutMs: number): void;
   /** Registers a case that does not run, with the reason. */
   skip(name: string, reason: string): void;
@@ -24,18 +26,25 @@ export function registerConformance(
   });
 }
 
+/** What a suite run counted: the numbers of the summary line, and each failure with its error. */
 export interface SuiteResult {
+  /** Cases whose behaviour held. */
   passed: number;
+  /** Cases that rejected or timed out; each one is in `failures`. */
   failed: number;
+  /** Cases the backend lacks a capability for, or that a platform limit rules out. */
   skipped: number;
+  /** The failed cases by name, with what they rejected with. */
   failures: { name: string; error: unknown }[];
 }
 
+/** Which cases a suite run takes, and how it reports progress. */
 export interface RunOptions {
   /** Only cases whose name contains this text (or matches this expression). */
   filter?: string | RegExp;
   /** Called after each case. */
   report?(name: string, outcome: 'passed' | 'failed' | 'skipped', detail?: unknown): void;
+  /** The cases to run (default: the whole suite); `filter` applies to them. */
   cases?: readonly ConformanceCase[];
 }
 

@@ -9,27 +9,48 @@ import { invalidArgType, invalidArgValue, outOfRange } from './errors.js';
 
 /** An IPv4 or IPv6 address and port, as node:net reports them. */
 export interface InetSocketAddress {
+  /** The IP address as text: '127.0.0.1', '::1', 'fe80::1%eth0' (an IPv6 scope after '%'). */
   address: string;
+  /** The port, 0 to 65535, in host order. */
   port: number;
+  /** Which IP version `address` is. */
   family: 'IPv4' | 'IPv6';
 }
 
 /** A unix domain socket address: '' for an unnamed socket. */
 export interface UnixSocketAddress {
+  /** The socket's path; '' for an unnamed socket. */
   path: string;
 }
 
+/**
+ * A socket address as the queue reports it (accept, recvfrom, localAddress): `{ address, port,
+ * family }` for TCP and UDP, `{ path }` for unix sockets. Test with `'port' in a` to narrow it.
+ */
 export type SocketAddress = InetSocketAddress | UnixSocketAddress;
 
 /** What the socket operations accept: `family` may also be 4 or 6 and may be left out. */
 export type SocketAddressInput =
-  | { address: string; port: number; family?: 'IPv4' | 'IPv6' | 4 | 6 }
-  | { path: string | Buffer };
+  | {
+      /** An IP address as text (no host names: nothing is resolved); '%' and a scope id for IPv6. */
+      address: string;
+      /** The port, an integer from 0 (bind: any free port) to 65535. */
+      port: number;
+      /** Must agree with `address` when given; taken from it otherwise. */
+      family?: 'IPv4' | 'IPv6' | 4 | 6;
+    }
+  | {
+      /** A unix socket path, at most ADDRESS_PATH_MAX (107) bytes. */
+      path: string | Buffer;
+    };
 
 /** A validated address, ready for the address area. */
 export interface AddressRecord {
+  /** The portable family written into the address area. */
   family: typeof AF_UNIX | typeof AF_INET | typeof AF_INET6;
+  /** The port in host order (0 for unix sockets). */
   port: number;
+  /** IPv6 scope (interface index); 0 when none. */
   scopeId: number;
   /** 16 bytes; IPv4 in the first 4. */
   bytes: Uint8Array;

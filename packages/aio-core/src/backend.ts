@@ -89,6 +89,7 @@ export const SOCKET_OPERATIONS: ReadonlySet<SocketOperationName> = new Set<Socke
 
 /** What a backend can do. An operation outside `ops` fails with ERR_PROACTOR_UNSUPPORTED. */
 export interface Capabilities {
+  /** The operations that work: the queue throws ERR_PROACTOR_UNSUPPORTED for the others. */
   readonly ops: ReadonlySet<OperationName>;
   /** Linked operations (`{ link: true }`) run in order, the rest cancelled after a failure. */
   readonly linkedOperations: boolean;
@@ -120,6 +121,7 @@ export interface RingContext {
   readonly submissions: ArrayBuffer;
   /** Completion entries (CQE_SIZE bytes each); `completionEntries` of them. */
   readonly completions: ArrayBuffer;
+  /** How many completion entries fit in `completions`: the most one `complete()` call may hand over. */
   readonly completionEntries: number;
   /**
    * Resources of in-flight operations: index 2 * slot and 2 * slot + 1 (buffers, buffer arrays,
@@ -164,6 +166,7 @@ export interface Engine {
    * The queue keeps the buffers referenced while they are registered.
    */
   registerBuffers?(buffers: readonly ArrayBufferView[]): void;
+  /** Drops the buffer registration, if any (only with `capabilities.registeredBuffers`). */
   unregisterBuffers?(): void;
   /**
    * Registers file descriptors, replacing an earlier registration (only with
@@ -172,6 +175,7 @@ export interface Engine {
    * through the queue also removes it from the registration.
    */
   registerFiles?(fds: readonly number[]): void;
+  /** Drops the file registration, if any (only with `capabilities.registeredFiles`). */
   unregisterFiles?(): void;
   /**
    * Lends the engine `count` buffers of `size` bytes (buffer i is memory[i * size, (i + 1) * size))
@@ -181,8 +185,19 @@ export interface Engine {
   provideBuffers?(memory: Uint8Array, size: number, count: number): void;
 }
 
+/**
+ * A completion mechanism: what a backend package exports by default and `new Queue(backend)`
+ * takes. One backend serves any number of queues; each queue attaches once.
+ */
 export interface Backend {
+  /** The mechanism's name, as `q.backend.name` reports it. */
   readonly name: BackendName;
+  /** What queues on this backend can do; the queue refuses the rest before submitting. */
   readonly capabilities: Capabilities;
+  /**
+   * Called once by each new queue with its rings (the buffers stay owned by the queue); returns
+   * the engine that consumes that queue's submissions. Throws when the mechanism cannot set up
+   * (an io_uring ring refused by the kernel, for instance): the queue constructor then throws it.
+   */
   attach(ring: RingContext): Engine;
 }

@@ -2,11 +2,15 @@ import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
 
 /** An Error shaped like the ones node:fs produces for failed system calls. */
 export interface SystemError extends Error {
+  /** The error's name: 'ENOENT', 'ECONNREFUSED', ... */
   code: string;
   /** Negative libuv error code, as Node reports it (on Linux: -errno). */
   errno: number;
+  /** The system call that failed, as Node names it: 'open', 'read', 'connect', 'recvmsg', ... */
   syscall: string;
+  /** The path the operation was given, for path operations. */
   path?: string;
+  /** rename's destination. */
   dest?: string;
 }
 
@@ -48,7 +52,9 @@ function safeErrorName(errno: number): string {
 
 /** Node's AbortError: what an operation cancelled through its AbortSignal rejects with. */
 export class AbortError extends Error {
+  /** Always 'ABORT_ERR', as Node's own AbortError. */
   readonly code = 'ABORT_ERR';
+  /** `options.cause` is the signal's reason, where there is one. */
   constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'AbortError';
@@ -57,7 +63,9 @@ export class AbortError extends Error {
 
 /** An error of proactor itself (not of the operating system), with a stable `code`. */
 export class ProactorError extends Error {
+  /** 'ERR_PROACTOR_UNSUPPORTED', 'ERR_PROACTOR_QUEUE_DESTROYED', 'ERR_PROACTOR_URING_UNAVAILABLE', ... */
   readonly code: string;
+  /** An error with `code` and a one-line `message` that says what to do. */
   constructor(code: string, message: string) {
     super(message);
     this.code = code;
@@ -65,8 +73,16 @@ export class ProactorError extends Error {
   }
 }
 
-type CodedTypeError = TypeError & { code: string };
-type CodedRangeError = RangeError & { code: string };
+/** A TypeError with Node's `code` (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE): a bad argument. */
+export type CodedTypeError = TypeError & {
+  /** 'ERR_INVALID_ARG_TYPE' or 'ERR_INVALID_ARG_VALUE'. */
+  code: string;
+};
+/** A RangeError with Node's `code` (ERR_OUT_OF_RANGE): a number outside its allowed range. */
+export type CodedRangeError = RangeError & {
+  /** 'ERR_OUT_OF_RANGE'. */
+  code: string;
+};
 
 function describeReceived(value: unknown): string {
   if (value == null) return ` Received ${value}`;

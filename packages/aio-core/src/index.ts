@@ -26,6 +26,8 @@ export {
 } from './backend.js';
 export {
   AbortError,
+  type CodedRangeError,
+  type CodedTypeError,
   errnoOf,
   invalidArgType,
   invalidArgValue,

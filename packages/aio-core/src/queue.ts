@@ -100,6 +100,7 @@ export interface PolledOptions extends OpOptions {
   userData: number;
 }
 
+/** read and write: where in the buffer, how many bytes, and where in the file. */
 export interface ReadOptions extends OpOptions {
   /** Where in the buffer to start (default 0). */
   offset?: number;
@@ -108,6 +109,7 @@ export interface ReadOptions extends OpOptions {
   /** File position; null or -1 means the file's current position (the default). */
   position?: number | bigint | null;
 }
+/** write's options: the same as {@link ReadOptions} (offset and length in the buffer, file position). */
 export type WriteOptions = ReadOptions;
 
 /** recv and send: where in the buffer, and how many bytes. */
@@ -133,17 +135,27 @@ export interface SendOptions extends RecvOptions {
 export type SocketFamily = 4 | 6 | 'unix';
 /** What `socket()` creates: 'stream' (TCP, the default) or 'dgram' (UDP). */
 export type SocketType = 'stream' | 'dgram';
+/** Which direction `shutdown()` ends: receiving ('read'), sending ('write', the peer then
+ * reads the end of stream) or both, as shutdown(2)'s SHUT_RD, SHUT_WR and SHUT_RDWR. */
 export type ShutdownHow = 'read' | 'write' | 'both';
+/**
+ * The options `setsockopt()` sets, each on (true) or off (false): SO_REUSEADDR, SO_REUSEPORT
+ * (several sockets bound to one port, the kernel spreading connections among them),
+ * TCP_NODELAY (no Nagle delay on small sends) and SO_KEEPALIVE.
+ */
 export type SocketOption = 'reuseaddr' | 'reuseport' | 'nodelay' | 'keepalive';
 
 /** recvs(): the largest chunk (default 64 KiB), and a signal that ends it. */
 export interface RecvsOptions {
+  /** The largest chunk, in bytes: an integer from 1 to IO_MAX_LENGTH (default 65536). */
   size?: number;
+  /** Ends the iteration: the iterator throws an AbortError. */
   signal?: AbortSignal;
 }
 
 /** What `recvfrom()` resolves with: the bytes copied into the buffer and the sender's address. */
 export interface RecvFromResult {
+  /** Bytes of the datagram copied into the buffer (a longer datagram is cut to the buffer). */
   bytes: number;
   /**
    * The sender. undefined when the kernel names none: on a connected TCP socket (recvfrom(2)
@@ -155,18 +167,25 @@ export interface RecvFromResult {
 
 /** What `accept()` resolves with: the new connection's descriptor and the peer's address. */
 export interface AcceptResult {
+  /** The connected socket's descriptor; `close()` it when done. */
   fd: number;
+  /** The peer: `{ address, port, family }` for TCP, `{ path }` for unix (usually '': unnamed). */
   address: SocketAddress;
 }
 
+/** readv and writev: the file position. */
 export interface VectorOptions extends OpOptions {
+  /** File position in bytes; null or -1 means the file's current position (the default). */
   position?: number | bigint | null;
 }
 
+/** mkdir: the new directory's permissions. */
 export interface MkdirOptions extends OpOptions {
+  /** Permission bits, an integer or an octal string (default 0o777), less the umask. */
   mode?: number | string;
 }
 
+/** The sizes `new Queue()` takes; all optional. */
 export interface QueueOptions {
   /** Slots: how many operations may be in flight at once; more wait in the queue (default 256). */
   entries?: number;
@@ -179,11 +198,13 @@ export interface QueueOptions {
    * 16384 bytes, 256 buffers (4 MiB). The count is a power of two up to 32768.
    */
   recvBufferSize?: number;
+  /** Buffers in the receive pool: a power of two from 1 to 32768 (default 256). */
   recvBufferCount?: number;
 }
 
 /** A completion of the polled form. */
 export interface Completion {
+  /** The `userData` the operation was issued with. */
   userData: number;
   /** >= 0: the operation's value (bytes, fd, 0). < 0: a negative errno; see `Queue.errorOf`. */
   result: number;
@@ -361,10 +382,29 @@ function rethrowLater(error: unknown): void {
  * Submissions are encoded into a submission buffer and handed to the backend in one call per
  * microtask checkpoint (or at `submit()`); completions come back in batches. At most `entries`
  * operations are in flight; more wait, in order, and are never dropped.
+ *
+ * Every operation method has the same three forms, chosen by its trailing arguments: without a
+ * callback it returns a promise of the result; with a trailing Node-style {@link Callback} it
+ * returns nothing and calls back once; with `{ userData }` in its options ({@link PolledOptions})
+ * it returns nothing and its {@link Completion} is collected for `drain()` / `peek()` /
+ * `waitSync()`. Each operation completes exactly once. A failed one rejects (or calls back) with
+ * an {@link OperationError}: a {@link SystemError} named after its syscall, an AbortError when
+ * its signal fired, ECANCELED when a linked operation before it failed.
+ *
+ * Arguments are checked before anything is submitted, and a bad one throws synchronously, in
+ * every form: a wrong type throws a TypeError with code ERR_INVALID_ARG_TYPE, a value outside its
+ * range a RangeError with ERR_OUT_OF_RANGE (a descriptor must be an integer from 0 to 2^31-1), a
+ * name not in its list ERR_INVALID_ARG_VALUE. An operation the backend does not list in
+ * `capabilities.ops`, or `link` on a backend without linked operations, throws a
+ * {@link ProactorError} with ERR_PROACTOR_UNSUPPORTED; any use of a destroyed queue,
+ * ERR_PROACTOR_QUEUE_DESTROYED.
  */
 export class Queue implements AsyncDisposable {
+  /** The backend this queue runs on; `backend.name` names the mechanism. */
   readonly backend: Backend;
+  /** What this queue can do: the backend's capabilities. */
   readonly capabilities: Capabilities;
+  /** Slots: the most operations in flight at once (QueueOptions.entries). */
   readonly entries: number;
 
   readonly #engine: Engine;
@@ -417,6 +457,13 @@ export class Queue implements AsyncDisposable {
     };
   }
 
+  /**
+   * Attaches a new queue to `backend` (a backend package's default export). Throws
+   * ERR_INVALID_ARG_TYPE when `backend` is not a Backend, ERR_OUT_OF_RANGE or
+   * ERR_INVALID_ARG_VALUE for option values outside their ranges, and whatever the backend's
+   * `attach()` throws when the mechanism cannot set up. The rings are allocated here:
+   * `entries` x 128 bytes of submissions, `completionEntries` x 16 bytes of completions.
+   */
   constructor(backend: Backend, options: QueueOptions = {}) {
     if (backend === null || typeof backend !== 'object' || typeof backend.attach !== 'function') {
       throw invalidArgType('backend', 'a proactor Backend', backend);
@@ -493,6 +540,15 @@ export class Queue implements AsyncDisposable {
 
   // ---- file operations -------------------------------------------------------------------
 
+  /**
+   * Opens a file, as `fs.open` does. `flags` is one of Node's flag strings ('r', the default,
+   * 'r+', 'w', 'w+', 'wx', 'a', 'ax+', ...) or a number built from `fs.constants.O_*`; `mode` (an
+   * integer or an octal string, default 0o666, less the umask) applies when the file is created.
+   * Resolves with the new descriptor, which stays open until `close()`; rejects with a
+   * {@link SystemError} of syscall 'open' and the `path` (ENOENT, EACCES, EEXIST for 'wx', ...).
+   * An unknown flag string throws ERR_INVALID_ARG_VALUE; a path with a NUL byte,
+   * ERR_INVALID_ARG_VALUE.
+   */
   open(
     path: PathLike,
     flags: string | number | undefined,
@@ -526,6 +582,11 @@ export class Queue implements AsyncDisposable {
     return this.#issue(op, 'open', rest[2], callback) as Promise<number> | undefined;
   }
 
+  /**
+   * Closes descriptor `fd`. Operations of this queue still waiting on a socket `fd` (accept,
+   * recv, poll, ...) end with ECANCELED, and connections a multishot `accepts()` took ahead on it
+   * are closed too. Rejects with EBADF when `fd` is not open.
+   */
   close(fd: number, options: PolledOptions): void;
   close(fd: number, options?: OpOptions): Promise<void>;
   close(fd: number, callback: Callback<void>): void;
@@ -537,6 +598,16 @@ export class Queue implements AsyncDisposable {
     return this.#fdOp(Opcode.CLOSE, 'close', 'close', fd, options, callback) as Promise<void> | undefined;
   }
 
+  /**
+   * Reads from `fd` into `buffer`, as `fs.read` does: `length` bytes (default: the rest of the
+   * buffer) into the buffer at byte `offset` (default 0), from file position `position` (a number
+   * or bigint in bytes; null, -1 or absent: the file's current position, which then advances).
+   * Takes `(buffer, options)` or Node's positional `(buffer, offset, length, position)`.
+   * Resolves with the number of bytes read: 0 at the end of the file, fewer than asked near it.
+   * `buffer` stays in use by the backend (and must not be detached) until the operation completed.
+   * An offset or length outside the buffer, or a length above {@link IO_MAX_LENGTH}, throws
+   * ERR_OUT_OF_RANGE.
+   */
   read(fd: number, buffer: ArrayBufferView, options: ReadOptions & PolledOptions): void;
   read(fd: number, buffer: ArrayBufferView, options?: ReadOptions): Promise<number>;
   read(
@@ -567,6 +638,15 @@ export class Queue implements AsyncDisposable {
     return this.#transfer(Opcode.READ, 'read', fd, buffer, a, b, c, d) as Promise<number> | undefined;
   }
 
+  /**
+   * Writes to `fd`, as `fs.write` does: `length` bytes (default: the rest of the buffer) of
+   * `buffer` from byte `offset` (default 0), at file position `position` (null, -1 or absent: the
+   * current position; on Linux a file opened with 'a' appends whatever it says, as with
+   * `fs.write`). A string is encoded with `encoding` (default 'utf8') and all its bytes are
+   * asked for: `(fd, string, position?, encoding?)`. Resolves with the number of bytes written,
+   * which may be fewer than asked (a short write: issue the rest again). `buffer` stays in use
+   * until the operation completed; a string is copied at the call. Range errors as for `read()`.
+   */
   write(fd: number, buffer: ArrayBufferView, options: WriteOptions & PolledOptions): void;
   write(fd: number, buffer: ArrayBufferView, options?: WriteOptions): Promise<number>;
   write(
@@ -622,6 +702,13 @@ export class Queue implements AsyncDisposable {
     return this.#transfer(Opcode.WRITE, 'write', fd, buffer, a, b, c, d) as Promise<number> | undefined;
   }
 
+  /**
+   * Reads from `fd` into several buffers in one operation, filling each in turn, as
+   * `fs.readv` does, from file position `position` (null, -1 or absent: the current position).
+   * At most 1024 buffers (ERR_OUT_OF_RANGE beyond, and when their lengths add up to more than
+   * {@link IO_MAX_LENGTH}). The array is copied at the call; the buffers stay in use until the
+   * operation completed. Resolves with the total number of bytes read (0 at the end of the file).
+   */
   readv(
     fd: number,
     buffers: readonly ArrayBufferView[],
@@ -652,6 +739,13 @@ export class Queue implements AsyncDisposable {
     return this.#vector(Opcode.READV, 'read', 'readv', fd, buffers, rest) as Promise<number> | undefined;
   }
 
+  /**
+   * Writes several buffers to `fd` in one operation, in order, as `fs.writev` does, at file
+   * position `position` (null, -1 or absent: the current position). At most 1024 buffers and
+   * {@link IO_MAX_LENGTH} bytes in all (ERR_OUT_OF_RANGE). The array is copied at the call; the
+   * buffers stay in use until the operation completed. Resolves with the total number of bytes
+   * written, which may be fewer than asked.
+   */
   writev(
     fd: number,
     buffers: readonly ArrayBufferView[],
@@ -682,6 +776,11 @@ export class Queue implements AsyncDisposable {
     return this.#vector(Opcode.WRITEV, 'write', 'writev', fd, buffers, rest) as Promise<number> | undefined;
   }
 
+  /**
+   * Flushes the data and metadata of file `fd` to its storage device (fsync(2)). Resolves once
+   * the device reported them written; rejects with EBADF, EINVAL (a descriptor that cannot be
+   * synced, such as a pipe) or EIO.
+   */
   fsync(fd: number, options: PolledOptions): void;
   fsync(fd: number, options?: OpOptions): Promise<void>;
   fsync(fd: number, callback: Callback<void>): void;
@@ -690,6 +789,10 @@ export class Queue implements AsyncDisposable {
     return this.#fdOp(Opcode.FSYNC, 'fsync', 'fsync', fd, options, callback) as Promise<void> | undefined;
   }
 
+  /**
+   * Flushes the data of file `fd`, and only the metadata needed to read it back (its size, not
+   * its times), to its storage device (fdatasync(2)): cheaper than `fsync()` for overwrites.
+   */
   fdatasync(fd: number, options: PolledOptions): void;
   fdatasync(fd: number, options?: OpOptions): Promise<void>;
   fdatasync(fd: number, callback: Callback<void>): void;
@@ -700,6 +803,11 @@ export class Queue implements AsyncDisposable {
       | undefined;
   }
 
+  /**
+   * The status of open descriptor `fd`, as `fs.fstat` gives it: resolves with a {@link Stats}
+   * (sizes in bytes, times in milliseconds since the epoch). In the polled form the completion's
+   * `stats` holds it.
+   */
   fstat(fd: number, options: PolledOptions): void;
   fstat(fd: number, options?: OpOptions): Promise<Stats>;
   fstat(fd: number, callback: Callback<Stats>): void;
@@ -708,6 +816,12 @@ export class Queue implements AsyncDisposable {
     return this.#fdOp(Opcode.FSTAT, 'fstat', 'fstat', fd, options, callback) as Promise<Stats> | undefined;
   }
 
+  /**
+   * Sets the size of file `fd` to `length` bytes (default 0): bytes beyond it are discarded,
+   * and a larger size reads back as zeros. `length` is an integer from 0 to
+   * `Number.MAX_SAFE_INTEGER` (ERR_OUT_OF_RANGE otherwise). Rejects with EINVAL or EBADF on a
+   * descriptor not open for writing.
+   */
   ftruncate(fd: number, length: number | undefined, options: PolledOptions): void;
   ftruncate(fd: number, length?: number, options?: OpOptions): Promise<void>;
   ftruncate(fd: number, callback: Callback<void>): void;
@@ -726,6 +840,11 @@ export class Queue implements AsyncDisposable {
     return this.#issue(op, 'ftruncate', rest[1], callback) as Promise<void> | undefined;
   }
 
+  /**
+   * The status of the file at `path`, following symbolic links, as `fs.stat` gives it: resolves
+   * with a {@link Stats}; rejects with a {@link SystemError} of syscall 'stat' and the `path`
+   * (ENOENT, ENOTDIR, EACCES, ...). In the polled form the completion's `stats` holds it.
+   */
   stat(path: PathLike, options: PolledOptions): void;
   stat(path: PathLike, options?: OpOptions): Promise<Stats>;
   stat(path: PathLike, callback: Callback<Stats>): void;
@@ -736,6 +855,10 @@ export class Queue implements AsyncDisposable {
       | undefined;
   }
 
+  /**
+   * As `stat()`, but of a symbolic link itself rather than of what it points to (syscall
+   * 'lstat'): for a link, `isSymbolicLink()` of the result is true and `size` is the link's.
+   */
   lstat(path: PathLike, options: PolledOptions): void;
   lstat(path: PathLike, options?: OpOptions): Promise<Stats>;
   lstat(path: PathLike, callback: Callback<Stats>): void;
@@ -746,6 +869,11 @@ export class Queue implements AsyncDisposable {
       | undefined;
   }
 
+  /**
+   * Removes the name `path` from the file system, as `fs.unlink` does (not a directory: EISDIR
+   * or EPERM, depending on the OS; use `rmdir()`). The file's data goes once no descriptor
+   * holds it open. Rejects with a {@link SystemError} of syscall 'unlink' and the `path`.
+   */
   unlink(path: PathLike, options: PolledOptions): void;
   unlink(path: PathLike, options?: OpOptions): Promise<void>;
   unlink(path: PathLike, callback: Callback<void>): void;
@@ -756,6 +884,10 @@ export class Queue implements AsyncDisposable {
       | undefined;
   }
 
+  /**
+   * Removes the empty directory `path`, as `fs.rmdir` does without options. Rejects with
+   * ENOTEMPTY when it holds entries, ENOTDIR when it is not a directory.
+   */
   rmdir(path: PathLike, options: PolledOptions): void;
   rmdir(path: PathLike, options?: OpOptions): Promise<void>;
   rmdir(path: PathLike, callback: Callback<void>): void;
@@ -766,6 +898,11 @@ export class Queue implements AsyncDisposable {
       | undefined;
   }
 
+  /**
+   * Creates directory `path` with permission `mode` (an integer or an octal string, default
+   * 0o777, less the umask), given directly or as `options.mode`. Not recursive: rejects with
+   * ENOENT when the parent is missing and EEXIST when `path` exists.
+   */
   mkdir(path: PathLike, options: MkdirOptions & PolledOptions): void;
   mkdir(path: PathLike, mode?: number | string | MkdirOptions): Promise<void>;
   mkdir(path: PathLike, callback: Callback<void>): void;
@@ -788,6 +925,11 @@ export class Queue implements AsyncDisposable {
     return this.#issue(op, 'mkdir', options, checkCallback(callback)) as Promise<void> | undefined;
   }
 
+  /**
+   * Renames `from` to `to`, replacing `to` if it exists (atomically, on POSIX file systems),
+   * as `fs.rename` does. Rejects with a {@link SystemError} of syscall 'rename' that carries both
+   * `path` and `dest` (EXDEV across file systems, ENOENT, ...).
+   */
   rename(from: PathLike, to: PathLike, options: PolledOptions): void;
   rename(from: PathLike, to: PathLike, options?: OpOptions): Promise<void>;
   rename(from: PathLike, to: PathLike, callback: Callback<void>): void;
@@ -1600,6 +1742,7 @@ export class Queue implements AsyncDisposable {
     return this.#destroying;
   }
 
+  /** `await using q = new Queue(...)`: the same as `destroy()` when the scope ends. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.destroy();
   }

@@ -181,8 +181,10 @@ class Stream {
         result = this.take(target);
         // As the kernel: the sender is reported with data, never with the 0 of an ended stream.
         if (sender !== undefined) writeAddress(req.ring.addresses, req.sub.slot, sender);
-      } else if (this.readShut || this.ended) result = this.errno && !this.readShut ? this.errno : 0;
-      else if (this.errno) result = this.errno;
+      } else if (this.readShut || this.ended)
+        result = this.readErrno() && !this.readShut ? this.readErrno() : 0;
+      else if (this.readErrno()) result = this.readErrno();
+      else if (this.errno) result = 0;
       else break;
       this.waiters.shift();
       this.owner.release(req);
@@ -192,6 +194,15 @@ class Stream {
       this.paused = false;
       this.socket.resume();
     }
+  }
+
+  /**
+   * The error a recv reports after the socket failed. A write that failed with EPIPE (the
+   * connection was shut for sending, the peer's reset already reported) leaves nothing for the
+   * reading side but the end of the stream: Linux's recv returns 0 then, never EPIPE.
+   */
+  readErrno(): number {
+    return this.errno === EPIPE ? 0 : this.errno;
   }
 
   /** The stream's state changed (ended, failed, closed): waiting recvs and polls look again. */

@@ -56,20 +56,30 @@ const aliases: ReadonlyMap<string, BackendName> = new Map(
 
 /** What happened to one candidate during selection. */
 export interface CandidateOutcome {
+  /** The mechanism: io_uring, epoll, kqueue, iocp or node. */
   name: BackendName;
+  /** The package that provides it ('@proactor/aio-uring', ...). */
   package: string;
+  /**
+   * selected: its package loaded and is the backend; unavailable: it did not load (see
+   * `reason`); not tried: an earlier candidate was selected, or PROACTOR_BACKEND named another.
+   */
   status: 'selected' | 'unavailable' | 'not tried';
   /** Why it was unavailable or not tried. */
   reason?: string;
 }
 
+/** What `selectBackend()` resolves with: the backend chosen, and why. */
 export interface Selection {
+  /** The first candidate that loaded, or the one PROACTOR_BACKEND (or `options.backend`) named. */
   backend: Backend;
+  /** Every candidate of this platform in probe order: selected, unavailable with the reason, or not tried. */
   outcomes: CandidateOutcome[];
   /** Human-readable account of the choice, one line per candidate. */
   explain(): string;
 }
 
+/** How `selectBackend()` and `createQueue()` choose; every field is optional. */
 export interface SelectOptions {
   /** Overrides PROACTOR_BACKEND: a backend name (io_uring, epoll, kqueue, iocp, node). */
   backend?: string;

@@ -17,7 +17,9 @@ function run(...args: string[]) {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-describe.skipIf(!existsSync(cli))('proactor CLI', () => {
+// Each command may take up to run()'s 120 s on a loaded machine (the conformance run took over
+// vitest's default 5 s with other builds on the 2 cores).
+describe.skipIf(!existsSync(cli))('proactor CLI', { timeout: 130_000 }, () => {
   it('info names the chosen backend, one line per candidate, and the deciding facts', () => {
     const { status, stdout } = run('info');
     expect(status).toBe(0);

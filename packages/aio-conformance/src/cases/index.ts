@@ -6,6 +6,7 @@ import { controlCases } from './control.js';
 import { directoryEntryCases } from './directory-entries.js';
 import { exhaustionCases } from './exhaustion.js';
 import { formCases } from './forms.js';
+import { gcRaceCases } from './gc-races.js';
 import { hostileInputCases } from './hostile-input.js';
 import { lifecycleCases } from './lifecycle.js';
 import { linkedCases } from './linked.js';
@@ -15,7 +16,9 @@ import { readWriteCases } from './read-write.js';
 import { registrationCases } from './registration.js';
 import { socketCases } from './sockets.js';
 import { statCases } from './stat.js';
+import { streamFileCases } from './stream-files.js';
 import { streamIteratorCases } from './stream-iterators.js';
+import { streamSocketCases } from './stream-sockets.js';
 import { syncTruncateCases } from './sync-truncate.js';
 import { udpCases } from './udp.js';
 import { vectoredCases } from './vectored.js';
@@ -44,4 +47,7 @@ export const cases: readonly ConformanceCase[] = [
   ...pollCases,
   ...hostileInputCases,
   ...exhaustionCases,
+  ...gcRaceCases,
+  ...streamSocketCases,
+  ...streamFileCases,
 ];

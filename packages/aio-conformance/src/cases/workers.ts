@@ -266,7 +266,7 @@ for (let round = 0; ; round++) {
     // every run of this case; a few cycles in sequence catch it.
     name: 'workers: workers terminated while they submit, 100 in sequence, never take the process down',
     needs: ['open', 'read', 'timeout', 'nop'],
-    timeoutMs: 90_000,
+    timeoutMs: 200_000,
     async run(t) {
       const path = fixture(t, 'churn.bin', pattern(32 * 4096, 47));
       const url = workerModule(t, 'submitting.mjs', SUBMITTING_WORKER);
@@ -282,7 +282,7 @@ for (let i = 0; i < ${cycles}; i++) {
 }
 console.log(JSON.stringify({ ended }));
 `,
-        { timeoutMs: 80_000 },
+        { timeoutMs: 190_000 },
       );
       assertExited(r);
       assert.deepEqual(
@@ -333,8 +333,12 @@ console.log(JSON.stringify({ ended, before, after }));
       };
       assert.equal(ended, cycles, 'every worker was terminated with its operations in flight');
       assert.equal(after.descriptors, before.descriptors, 'no descriptor of a queue outlived its worker');
-      const grown = (after.rss - before.rss) / 2 ** 20;
-      assert.ok(grown < 64, `RSS grew by ${grown.toFixed(1)} MiB over ${cycles} workers`);
+      // AddressSanitizer (preloaded by the sanitizer run) holds freed memory in its quarantine:
+      // RSS there says nothing about leaks; the descriptor count above still holds.
+      if (!/libasan/.test(process.env.LD_PRELOAD ?? '')) {
+        const grown = (after.rss - before.rss) / 2 ** 20;
+        assert.ok(grown < 64, `RSS grew by ${grown.toFixed(1)} MiB over ${cycles} workers`);
+      }
     },
   },
   {

@@ -1,0 +1,263 @@
+/**
+ * A listening socket of a proactor queue shaped like net.Server: 'listening', 'connection'
+ * (with a {@link Socket}), 'error', 'close'; listen(), address(), close(), getConnections().
+ * Connections come from the queue's `accepts()` in its callback form (one multishot accept on
+ * io_uring).
+ */
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import {
+  type AcceptResult,
+  invalidArgType,
+  type OperationError,
+  type Queue,
+  type SocketAddress,
+  type SocketAddressInput,
+  type SocketFamily,
+} from '@proactor/aio-core';
+import { QueueRef } from './queue-refs.js';
+import { Socket } from './socket.js';
+
+export interface ServerOptions {
+  /** Accepted sockets keep their writable side open after the peer ended (default false). */
+  allowHalfOpen?: boolean;
+  /** TCP_NODELAY on accepted sockets (default false, as node:net). */
+  noDelay?: boolean;
+  /** SO_KEEPALIVE on accepted sockets (default false). */
+  keepAlive?: boolean;
+  /** Largest chunk one receive of an accepted socket delivers (default 64 KiB). */
+  recvSize?: number;
+}
+
+export interface ListenOptions {
+  port?: number;
+  host?: string;
+  path?: string;
+  backlog?: number;
+  /** SO_REUSEPORT (Linux), to share a port between processes or threads. */
+  reusePort?: boolean;
+}
+
+type ConnectionListener = (socket: Socket) => void;
+
+export class Server extends EventEmitter {
+  readonly queue: Queue;
+  readonly #options: ServerOptions;
+  #fd = -1;
+  #address: SocketAddress | undefined;
+  /** Bound to a wildcard address: an accepted socket's own address must be asked for. */
+  #wildcard = false;
+  #accepting: AbortController | undefined;
+  readonly #connections = new Set<Socket>();
+  #closing = false;
+  #ref: QueueRef | undefined;
+  #unrefd = false;
+
+  constructor(queue: Queue, options: ServerOptions = {}, listener?: ConnectionListener) {
+    super();
+    if (queue === null || typeof queue !== 'object') throw invalidArgType('queue', 'a proactor Queue', queue);
+    this.queue = queue;
+    this.#options = options;
+    if (listener) this.on('connection', listener);
+  }
+
+  get listening(): boolean {
+    return this.#fd >= 0 && this.#address !== undefined && !this.#closing;
+  }
+
+  /** listen(port[, host][, backlog][, callback]), listen(path[, backlog][, callback]) or listen(options[, callback]). */
+  listen(options: ListenOptions, callback?: () => void): this;
+  listen(port?: number, host?: string, backlog?: number, callback?: () => void): this;
+  listen(port: number, host: string, callback?: () => void): this;
+  listen(port: number, callback?: () => void): this;
+  listen(path: string, callback?: () => void): this;
+  listen(...args: unknown[]): this {
+    const callback = typeof args[args.length - 1] === 'function' ? (args.pop() as () => void) : undefined;
+    let options: ListenOptions;
+    if (args[0] !== null && typeof args[0] === 'object') options = args[0] as ListenOptions;
+    else if (typeof args[0] === 'string' && !/^\d+$/.test(args[0]))
+      options = { path: args[0], backlog: args[1] as number };
+    else
+      options = {
+        port: args[0] === undefined ? 0 : Number(args[0]),
+        host: typeof args[1] === 'string' ? args[1] : undefined,
+        backlog: typeof args[1] === 'number' ? args[1] : (args[2] as number | undefined),
+      };
+    if (this.#fd >= 0) {
+      throw Object.assign(new Error('Listen method has been called more than once without closing.'), {
+        code: 'ERR_SERVER_ALREADY_LISTEN',
+      });
+    }
+    if (callback) this.once('listening', callback);
+    let family: SocketFamily;
+    let address: SocketAddressInput;
+    if (options.path !== undefined) {
+      family = 'unix';
+      address = { path: options.path };
+    } else {
+      // node:net listens on '::' when no host is given; this listens on IPv4's wildcard so that
+      // it works on machines without IPv6 (give host '::' for dual stack).
+      const host = options.host ?? '0.0.0.0';
+      const version = isIP(host === 'localhost' ? '127.0.0.1' : host);
+      if (version === 0) throw invalidArgType('options.host', 'an IP address or localhost', host);
+      family = version as 4 | 6;
+      address = { address: host === 'localhost' ? '127.0.0.1' : host, port: options.port ?? 0 };
+      this.#wildcard = host === '0.0.0.0' || host === '::';
+    }
+    this.#closing = false;
+    const q = this.queue;
+    const fail = (error: OperationError, fd: number) => {
+      this.#fd = -1;
+      if (fd >= 0) q.close(fd, () => {});
+      this.#release();
+      this.emit('error', error);
+    };
+    this.#ref = new QueueRef(q);
+    if (this.#unrefd) this.#ref.unref();
+    this.#fd = 0x7fffffff; // listening in progress: refuses a second listen()
+    q.socket(family, 'stream', (error, fd) => {
+      if (error) return fail(error, -1);
+      this.#fd = fd;
+      if (family !== 'unix') q.setsockopt(fd, 'reuseaddr', true, () => {});
+      if (options.reusePort) q.setsockopt(fd, 'reuseport', true, () => {});
+      q.bind(fd, address, (bindError) => {
+        if (bindError) return fail(bindError, fd);
+        q.listen(fd, options.backlog ?? 511, (listenError) => {
+          if (listenError) return fail(listenError, fd);
+          q.localAddress(fd, (nameError, local) => {
+            if (nameError) return fail(nameError, fd);
+            if (this.#closing) return;
+            this.#address = family === 'unix' ? { path: String(options.path) } : local;
+            this.#accept(fd);
+            this.emit('listening');
+          });
+        });
+      });
+    });
+    return this;
+  }
+
+  #accept(fd: number): void {
+    const accepting = new AbortController();
+    this.#accepting = accepting;
+    this.queue.accepts(fd, { signal: accepting.signal }, (error, accepted) => {
+      if (error) {
+        this.#accepting = undefined;
+        if (accepting.signal.aborted || error.code === 'ECANCELED') {
+          // close(), or the listener closed under the server (its queue destroyed): it ends.
+          this.#closing = true;
+          this.#closeListener(fd);
+        } else this.emit('error', error);
+        return;
+      }
+      this.#connection(accepted);
+    });
+  }
+
+  #connection(accepted: AcceptResult): void {
+    if (this.#closing) {
+      this.queue.close(accepted.fd, () => {});
+      return;
+    }
+    const make = (local: SocketAddress | undefined) => {
+      const socket = new Socket({
+        queue: this.queue,
+        fd: accepted.fd,
+        remote: accepted.address,
+        local,
+        allowHalfOpen: this.#options.allowHalfOpen,
+        noDelay: this.#options.noDelay,
+        keepAlive: this.#options.keepAlive,
+        recvSize: this.#options.recvSize,
+      });
+      this.#connections.add(socket);
+      socket.once('close', () => {
+        this.#connections.delete(socket);
+        this.#maybeClosed();
+      });
+      this.emit('connection', socket);
+    };
+    if (!this.#wildcard) make(this.#address);
+    else this.queue.localAddress(accepted.fd, (_e, local) => make(local));
+  }
+
+  /** The bound address: `{ address, family, port }`, the path for a unix socket, null before listening. */
+  address(): { address: string; family: string; port: number } | string | null {
+    const a = this.#address;
+    if (a === undefined || this.#fd < 0) return null;
+    return 'path' in a ? a.path : { address: a.address, family: a.family, port: a.port };
+  }
+
+  /** Stops accepting; 'close' once every connection has closed too. */
+  close(callback?: (error?: Error) => void): this {
+    if (this.#fd < 0 || this.#closing) {
+      if (callback)
+        process.nextTick(
+          callback,
+          Object.assign(new Error('Server is not running.'), { code: 'ERR_SERVER_NOT_RUNNING' }),
+        );
+      return this;
+    }
+    if (callback) this.once('close', callback);
+    this.#closing = true;
+    if (this.#accepting) this.#accepting.abort();
+    else if (this.#fd !== 0x7fffffff) this.#closeListener(this.#fd);
+    return this;
+  }
+
+  #closeListener(fd: number): void {
+    if (this.#fd !== fd) return;
+    this.queue.close(fd, () => {
+      this.#fd = -1;
+      this.#release();
+      this.#maybeClosed();
+    });
+  }
+
+  #maybeClosed(): void {
+    if (this.#closing && this.#fd < 0 && this.#connections.size === 0) {
+      this.#closing = false;
+      this.#address = undefined;
+      this.emit('close');
+    }
+  }
+
+  #release(): void {
+    this.#ref?.release();
+    this.#ref = undefined;
+  }
+
+  getConnections(callback: (error: Error | null, count: number) => void): this {
+    process.nextTick(callback, null, this.#connections.size);
+    return this;
+  }
+
+  ref(): this {
+    this.#unrefd = false;
+    this.#ref?.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.#unrefd = true;
+    this.#ref?.unref();
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#fd < 0) return;
+    await new Promise<void>((resolve) => this.close(() => resolve()));
+  }
+}
+
+/** net.createServer(): a Server on `queue`. */
+export function createServer(queue: Queue, listener?: ConnectionListener): Server;
+export function createServer(queue: Queue, options?: ServerOptions, listener?: ConnectionListener): Server;
+export function createServer(
+  queue: Queue,
+  options?: ServerOptions | ConnectionListener,
+  listener?: ConnectionListener,
+): Server {
+  if (typeof options === 'function') return new Server(queue, {}, options);
+  return new Server(queue, options, listener);
+}
