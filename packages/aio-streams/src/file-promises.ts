@@ -19,12 +19,14 @@ const CHUNK = 1 << 20;
 /** Reads or writes in flight at once per call. */
 const IN_FLIGHT = 16;
 
+/** readFile()'s options, as node:fs/promises' readFile takes them. */
 export interface ReadFileOptions {
   encoding?: BufferEncoding | null;
   flag?: string | number;
   signal?: AbortSignal;
 }
 
+/** writeFile() and appendFile()'s options, as node:fs/promises takes them. */
 export interface WriteFileOptions {
   encoding?: BufferEncoding | null;
   mode?: number;
@@ -32,6 +34,11 @@ export interface WriteFileOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Reads a whole file through `queue`, as node:fs/promises' readFile does: a Buffer, or a string
+ * with an encoding. The reads are issued in batches, several in flight; errors are the queue's
+ * Node-style system errors (ENOENT, EISDIR, ...), and an aborted `signal` rejects with AbortError.
+ */
 export function readFile(
   queue: Queue,
   path: PathLike,
@@ -95,7 +102,8 @@ async function readRange(
   return end;
 }
 
-type WriteData =
+/** What writeFile() and appendFile() write: a string, bytes, or an (async) iterable of them. */
+export type WriteData =
   | string
   | NodeJS.ArrayBufferView
   | Iterable<string | NodeJS.ArrayBufferView>

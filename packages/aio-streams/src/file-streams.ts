@@ -29,6 +29,7 @@ export interface ReadStreamOptions extends FileStreamOptions {
   readAhead?: number;
 }
 
+/** createWriteStream()'s options: fs.createWriteStream's. */
 export type WriteStreamOptions = FileStreamOptions;
 
 type Slot = { buffer: Buffer; bytes: number; done: boolean };
@@ -85,6 +86,10 @@ function closeFile(
   return () => stream.queue.close(fd, (closeError) => callback(error ?? closeError));
 }
 
+/**
+ * A file's bytes as a Readable, like fs.ReadStream (start, end, highWaterMark, flags, mode, fd),
+ * with several reads through the queue in flight ahead of the consumer.
+ */
 export class ReadStream extends Readable {
   readonly queue: Queue;
   readonly path: PathLike | undefined;
@@ -135,10 +140,12 @@ export class ReadStream extends Readable {
     if (path === undefined && this.fd === null) throw invalidArgType('path', 'a path or options.fd', path);
   }
 
+  /** @internal node:stream's implementation hook. */
   override _construct(callback: (error?: Error | null) => void): void {
     openFile(this, this.#flags, this.#mode, callback);
   }
 
+  /** @internal node:stream's implementation hook. */
   override _read(): void {
     this.#wanted = true;
     this.#issue();
@@ -192,6 +199,7 @@ export class ReadStream extends Readable {
     this.#issue();
   }
 
+  /** @internal node:stream's implementation hook. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const close = closeFile(this, this.#autoClose, error, callback);
     if (close === undefined) return;
@@ -203,12 +211,14 @@ export class ReadStream extends Readable {
     else close();
   }
 
+  /** Ends the stream and closes its descriptor, as fs streams' close(); `callback` after 'close'. */
   close(callback?: (error?: Error | null) => void): void {
     if (callback) this.once('close', () => callback(this.errored));
     this.destroy();
   }
 }
 
+/** A Writable into a file, like fs.WriteStream; queued chunks go out as one writev. */
 export class WriteStream extends Writable {
   readonly queue: Queue;
   readonly path: PathLike | undefined;
@@ -244,10 +254,12 @@ export class WriteStream extends Writable {
     if (path === undefined && this.fd === null) throw invalidArgType('path', 'a path or options.fd', path);
   }
 
+  /** @internal node:stream's implementation hook. */
   override _construct(callback: (error?: Error | null) => void): void {
     openFile(this, this.#flags, this.#mode, callback);
   }
 
+  /** @internal node:stream's implementation hook. */
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.#writeFrom(chunk, 0, callback);
   }
@@ -263,6 +275,7 @@ export class WriteStream extends Writable {
     });
   }
 
+  /** @internal node:stream's implementation hook. */
   override _writev(
     chunks: { chunk: Buffer; encoding: BufferEncoding }[],
     callback: (error?: Error | null) => void,
@@ -279,10 +292,12 @@ export class WriteStream extends Writable {
     });
   }
 
+  /** @internal node:stream's implementation hook. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     closeFile(this, this.#autoClose, error, callback)?.();
   }
 
+  /** Ends the stream and closes its descriptor, as fs streams' close(); `callback` after 'close'. */
   close(callback?: (error?: Error | null) => void): void {
     if (callback) this.once('close', () => callback(this.errored));
     if (!this.writableEnded) this.end();

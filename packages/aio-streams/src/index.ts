@@ -5,6 +5,7 @@ export {
   copyFile,
   type ReadFileOptions,
   readFile,
+  type WriteData,
   type WriteFileOptions,
   writeFile,
 } from './file-promises.js';
@@ -19,5 +20,11 @@ export {
 } from './file-streams.js';
 export { serveHttp } from './http.js';
 export { createNet, type NetConnectOptions, type ProactorNet } from './net.js';
-export { createServer, type ListenOptions, Server, type ServerOptions } from './server.js';
+export {
+  type ConnectionListener,
+  createServer,
+  type ListenOptions,
+  Server,
+  type ServerOptions,
+} from './server.js';
 export { type ConnectOptions, connect, Socket, type SocketOptions } from './socket.js';

@@ -18,6 +18,7 @@ import {
 import { QueueRef } from './queue-refs.js';
 import { Socket } from './socket.js';
 
+/** createServer()'s options. */
 export interface ServerOptions {
   /** Accepted sockets keep their writable side open after the peer ended (default false). */
   allowHalfOpen?: boolean;
@@ -29,6 +30,7 @@ export interface ServerOptions {
   recvSize?: number;
 }
 
+/** listen()'s options: a TCP port and host, or a unix path, as net.Server#listen takes them. */
 export interface ListenOptions {
   port?: number;
   host?: string;
@@ -38,8 +40,14 @@ export interface ListenOptions {
   reusePort?: boolean;
 }
 
-type ConnectionListener = (socket: Socket) => void;
+/** Called with each accepted connection (the 'connection' event). */
+export type ConnectionListener = (socket: Socket) => void;
 
+/**
+ * A listening socket on the queue whose connections arrive as {@link Socket}s, shaped like
+ * net.Server: listen(), address(), close(), getConnections(), 'listening', 'connection', 'close',
+ * 'error'.
+ */
 export class Server extends EventEmitter {
   readonly queue: Queue;
   readonly #options: ServerOptions;
@@ -227,23 +235,27 @@ export class Server extends EventEmitter {
     this.#ref = undefined;
   }
 
+  /** The number of open connections, as net.Server#getConnections. */
   getConnections(callback: (error: Error | null, count: number) => void): this {
     process.nextTick(callback, null, this.#connections.size);
     return this;
   }
 
+  /** Keeps the process alive while the server listens (the default). */
   ref(): this {
     this.#unrefd = false;
     this.#ref?.ref();
     return this;
   }
 
+  /** Lets the process exit while the server listens. */
   unref(): this {
     this.#unrefd = true;
     this.#ref?.unref();
     return this;
   }
 
+  /** Closes the server (for `await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#fd < 0) return;
     await new Promise<void>((resolve) => this.close(() => resolve()));

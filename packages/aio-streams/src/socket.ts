@@ -25,6 +25,7 @@ import { QueueRef } from './queue-refs.js';
 /** Largest chunk a receive hands to push() (the recvs() size). */
 const DEFAULT_RECV_SIZE = 65536;
 
+/** The options of a {@link Socket}. */
 export interface SocketOptions
   extends Pick<DuplexOptions, 'readableHighWaterMark' | 'writableHighWaterMark' | 'signal'> {
   /** The queue every operation of this socket goes through. */
@@ -58,6 +59,12 @@ export interface ConnectOptions {
 
 type Pending = { chunk: Buffer | null; callback: (error?: Error | null) => void };
 
+/**
+ * A stream socket of the queue as a Duplex that behaves like net.Socket where users touch it:
+ * connect(), write()/end()/destroy(), 'connect', 'ready', 'data', 'end', 'close', 'error',
+ * half-open, setNoDelay/setKeepAlive/setTimeout, addresses, byte counts, ref/unref, and
+ * backpressure through write()'s return and 'drain'.
+ */
 export class Socket extends Duplex {
   readonly queue: Queue;
   /** Bytes received (pushed to the readable side). */
@@ -246,6 +253,7 @@ export class Socket extends Duplex {
     }
   }
 
+  /** @internal node:stream's implementation hook. */
   override _read(): void {
     this.#wantData = true;
     if (this.#fd >= 0 && this.#receiving === undefined && !this.connecting) this.#receive();
@@ -280,6 +288,7 @@ export class Socket extends Duplex {
     });
   }
 
+  /** @internal node:stream's implementation hook. */
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.#fd < 0 || this.connecting) {
       this.#beforeConnect.push({ chunk, callback });
@@ -288,6 +297,7 @@ export class Socket extends Duplex {
     this.#send(chunk, 0, callback);
   }
 
+  /** @internal node:stream's implementation hook. */
   override _writev(
     chunks: { chunk: Buffer; encoding: BufferEncoding }[],
     callback: (error?: Error | null) => void,
@@ -315,6 +325,7 @@ export class Socket extends Duplex {
     });
   }
 
+  /** @internal node:stream's implementation hook. */
   override _final(callback: (error?: Error | null) => void): void {
     if (this.#fd < 0 || this.connecting) {
       this.#beforeConnect.push({ chunk: null, callback });
@@ -328,6 +339,7 @@ export class Socket extends Duplex {
     });
   }
 
+  /** @internal node:stream's implementation hook. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#clearTimer();
     this.#ref.release();
@@ -424,6 +436,7 @@ export class Socket extends Duplex {
     return this;
   }
 
+  /** Keeps the process alive while the socket is open (the default). */
   ref(): this {
     this.#ref.ref();
     return this;
