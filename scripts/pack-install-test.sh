@@ -99,7 +99,8 @@ if $linux; then
   new_project "$src" '{ "@proactor/aio-uring": true }'
   npm_install "$src" "$work/aio-uring-source-only.tgz" \
     "$(ls "$work"/tarballs/proactor-aio-core-*.tgz)" "$(ls "$work"/tarballs/proactor-aio-node-*.tgz)" \
-    "$(ls "$work"/tarballs/proactor-aio-conformance-*.tgz)" "$(ls "$work"/tarballs/proactor-aio-[0-9]*.tgz)"
+    "$(ls "$work"/tarballs/proactor-aio-conformance-*.tgz)" "$(ls "$work"/tarballs/proactor-aio-streams-*.tgz)" \
+    "$(ls "$work"/tarballs/proactor-aio-[0-9]*.tgz)"
   built="$src/node_modules/@proactor/aio-uring/build/Release/proactor_uring.node"
   [ -f "$built" ] || { echo "pack-install: the install script built no addon"; exit 1; }
   [ ! -e "$src/node_modules/@proactor/aio-uring/prebuilds" ] || { echo "pack-install: prebuilds/ present"; exit 1; }
