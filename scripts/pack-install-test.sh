@@ -97,10 +97,12 @@ if $linux; then
   tar czf "$work/aio-uring-source-only.tgz" -C "$work/repack" package
   src="$work/app-source"
   new_project "$src" '{ "@proactor/aio-uring": true }'
-  npm_install "$src" "$work/aio-uring-source-only.tgz" \
-    "$(ls "$work"/tarballs/proactor-aio-core-*.tgz)" "$(ls "$work"/tarballs/proactor-aio-node-*.tgz)" \
-    "$(ls "$work"/tarballs/proactor-aio-conformance-*.tgz)" "$(ls "$work"/tarballs/proactor-aio-streams-*.tgz)" \
-    "$(ls "$work"/tarballs/proactor-aio-[0-9]*.tgz)"
+  # Every other tarball as it was packed (a package missing here would be asked of the registry).
+  others=()
+  for t in "$work"/tarballs/*.tgz; do
+    [ "$t" = "$uring_tgz" ] || others+=("$t")
+  done
+  npm_install "$src" "$work/aio-uring-source-only.tgz" "${others[@]}"
   built="$src/node_modules/@proactor/aio-uring/build/Release/proactor_uring.node"
   [ -f "$built" ] || { echo "pack-install: the install script built no addon"; exit 1; }
   [ ! -e "$src/node_modules/@proactor/aio-uring/prebuilds" ] || { echo "pack-install: prebuilds/ present"; exit 1; }
