@@ -261,7 +261,8 @@ bool EngineCore::Continue(uint16_t index, int32_t* result) {
     case PROACTOR_OP_READ:
     case PROACTOR_OP_WRITE: {
       const int32_t piece = *result;
-      if (may_restart && piece > 0 && static_cast<uint32_t>(piece) < op.len && CompletesInFull(op.fd)) {
+      if (may_restart && piece > 0 && static_cast<uint32_t>(piece) < op.len &&
+          ContinuesShortTransfer(op, static_cast<uint32_t>(piece))) {
         slot.transferred += static_cast<uint32_t>(piece);
         op.data += piece;
         op.len -= static_cast<uint32_t>(piece);

@@ -118,14 +118,17 @@ int Decode(napi_env env, napi_value resources, const QueueBuffers& buffers, cons
 int64_t Call(const Operation& op);
 
 /*
- * Whether a read or write of `fd` that moved fewer bytes than asked is continued by the engine
- * until all were moved, end of file or an error (EngineCore::Continue): true for regular files
- * and block devices, whose short transfers the kernel's own io_uring path completes in full too
- * (a short read then means end of file, which readFile loops and linked chains rely on); false
- * for pipes, sockets and terminals, where a short count is the answer (continuing could wait
- * for data that never comes). Asked only when a transfer came back short.
+ * Whether a READ or WRITE `op` that moved `moved` bytes, fewer than asked, is continued by the
+ * engine until all were moved, end of file or an error (EngineCore::Continue). True for regular
+ * files and block devices, whose short transfers io_uring itself completes in full in the kernel
+ * and libuv's write loop completes too (so a short read means end of file, which readFile loops
+ * and linked chains rely on, and a write is all done or reports what its error left done) -
+ * except a read that reached the end of the file (its short count is the answer, found without a
+ * second read). False for pipes, sockets and terminals, where a short count is the answer
+ * (continuing could wait for data that never comes). Asked only when a transfer came back short:
+ * one fstat (and an lseek for a read at the current position).
  */
-bool CompletesInFull(int fd);
+bool ContinuesShortTransfer(const Operation& op, uint32_t moved);
 
 /*
  * A descriptor an accept returned, or, in fault-injection builds when an accept site fires, the

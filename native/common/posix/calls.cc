@@ -78,10 +78,15 @@ int64_t Poll(const Operation& op) {
 
 }  // namespace
 
-bool CompletesInFull(int fd) {
+bool ContinuesShortTransfer(const Operation& op, uint32_t moved) {
   struct stat st;
-  if (fstat(fd, &st) != 0) return false;
-  return S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
+  if (fstat(op.fd, &st) != 0) return false;
+  if (S_ISBLK(st.st_mode)) return true;
+  if (!S_ISREG(st.st_mode)) return false;
+  if (op.opcode != PROACTOR_OP_READ) return true;
+  // A read that reached the end of the file is complete: no second read to learn that.
+  const off_t end = op.offset >= 0 ? static_cast<off_t>(op.offset) + moved : lseek(op.fd, 0, SEEK_CUR);
+  return end >= 0 && end < st.st_size;
 }
 
 #ifdef PROACTOR_FAULTS
