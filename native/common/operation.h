@@ -126,7 +126,7 @@ int64_t Call(const Operation& op);
  * except a read that reached the end of the file (its short count is the answer, found without a
  * second read). False for pipes, sockets and terminals, where a short count is the answer
  * (continuing could wait for data that never comes). Asked only when a transfer came back short:
- * one fstat (and an lseek for a read at the current position).
+ * one statx or fstat (and an lseek for a read at the current position).
  */
 bool ContinuesShortTransfer(const Operation& op, uint32_t moved);
 
