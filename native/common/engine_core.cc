@@ -244,8 +244,9 @@ void EngineCore::Finish(uint16_t index, int32_t result) {
 bool EngineCore::Continue(uint16_t index, int32_t* result) {
   Slot& slot = slots_[index];
   Operation& op = slot.op;
-  // Only results from the mechanism or the pool, and only while the host is there.
-  const bool may_restart = slot.where != Slot::Where::Local && host_ != nullptr;
+  // Only results from the mechanism or the pool, and only while the host is there and not
+  // draining for teardown (which waits for what is in the mechanism to end).
+  const bool may_restart = slot.where != Slot::Where::Local && host_ != nullptr && !host_->torn_down();
   switch (op.opcode) {
     case PROACTOR_OP_ACCEPT:
       if (*result != UV_ECONNABORTED) return false;
