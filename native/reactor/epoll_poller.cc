@@ -34,8 +34,10 @@ class EpollPoller final : public Poller {
   int Arm(int fd, uint32_t interest) override {
     if (fd < 0) return -EBADF;
     struct epoll_event ev = {};
-    ev.events = EPOLLONESHOT | ((interest & kPollReadable) ? EPOLLIN | EPOLLRDHUP : 0) |
-                ((interest & kPollWritable) ? EPOLLOUT : 0);
+    uint32_t events = EPOLLONESHOT;
+    if (interest & kPollReadable) events |= EPOLLIN | EPOLLRDHUP;
+    if (interest & kPollWritable) events |= EPOLLOUT;
+    ev.events = events;
     ev.data.fd = fd;
     // Registered as far as we know: MOD; a descriptor closed and reused behind our back left the
     // set (ENOENT): ADD. New to us: ADD; one we forgot but the kernel kept (EEXIST): MOD.

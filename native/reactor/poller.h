@@ -55,12 +55,11 @@
 
 namespace proactor {
 
-enum PollInterest : uint32_t {
-  kPollReadable = 1u << 0,
-  kPollWritable = 1u << 1,
-};
+/* Directions of interest (bits of a uint32_t). */
+constexpr uint32_t kPollReadable = 1u << 0;
+constexpr uint32_t kPollWritable = 1u << 1;
 
-/* One report: `fd` is ready in the directions of `ready` (PollInterest bits). */
+/* One report: `fd` is ready in the directions of `ready` (kPoll* bits). */
 struct PollEvent {
   int fd;
   uint32_t ready;
