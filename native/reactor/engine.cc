@@ -139,7 +139,11 @@ int64_t ReactorEngine::Retry(uint64_t tag) {
   const Operation* op = core_.Active(tag);
   if (op == nullptr) return UV_ECANCELED;
   retries_++;
-  return Attempt(state_[TagSlot(tag)], *op);
+  const int64_t r = Attempt(state_[TagSlot(tag)], *op);
+  if (r == UV_EAGAIN && (op->opcode == PROACTOR_OP_RECV || op->opcode == PROACTOR_OP_RECVFROM)) {
+    return ReceiveAfterShutdown(*op);
+  }
+  return r;
 }
 
 void ReactorEngine::Cancel(uint16_t slot, uint64_t tag, const Operation& op) {
