@@ -61,8 +61,9 @@ export interface EngineInfo {
   parks: number;
   /** Tries after a readiness report (more than `parks` when a report was a false alarm). */
   retries: number;
-  /** The receive pool of multishot recvs (0 until the first recvs()): buffers and their size. */
+  /** The receive pool of multishot recvs: its buffers (0 until the first recvs()). */
   providedBuffers: number;
+  /** The size of each buffer of the receive pool, in bytes. */
   providedBufferSize: number;
   /** Buffers of the pool not holding data on its way to JavaScript. */
   providedBuffersFree: number;
@@ -74,10 +75,20 @@ interface NativeEngine extends Engine {
   info(): EngineInfo;
 }
 
+/** One entry of the addon's operation table (native/common/operation.h). */
+export interface NativeOperation {
+  /** The aio-core `Opcode`. */
+  opcode: number;
+  /** aio-core's `Opcode` key, lower case. */
+  name: string;
+  /** The system call its blocking form makes. */
+  syscall: string;
+}
+
 interface NativeAddon {
   ReactorEngine: new (ring: RingContext, options: { poller: PollerName }) => NativeEngine;
   pollers(): string[];
-  operations(): { opcode: number; name: string; syscall: string }[];
+  operations(): NativeOperation[];
 }
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
@@ -124,9 +135,7 @@ const addon = loadAddon();
 export const pollers: readonly string[] = Object.freeze(addon.pollers());
 
 /** The addon's operation table (native/common/operation.h), indexed by aio-core `Opcode`. */
-export const operations: readonly { opcode: number; name: string; syscall: string }[] = Object.freeze(
-  addon.operations(),
-);
+export const operations: readonly NativeOperation[] = Object.freeze(addon.operations());
 
 /**
  * What the reactor does. Every file and socket operation; linked operations and waitSync from

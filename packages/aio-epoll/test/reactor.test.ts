@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { type Backend, type Engine, Queue } from '@proactor/aio-core';
+import { type Backend, type Engine, OPCODE_COUNT, Opcode, Queue } from '@proactor/aio-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import backend, { createBackend, engineInfo, pollers } from '../src/index.js';
+import backend, { createBackend, engineInfo, operations, pollers } from '../src/index.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -116,5 +116,14 @@ describe('the build entry', () => {
     expect(build.stdout.trim()).toBe(
       '@proactor/aio-epoll: skipping the epoll addon: epoll is Linux only (this is darwin)',
     );
+  });
+});
+
+describe('the operation table', () => {
+  it("is aio-core's: every opcode under its aio-core name", () => {
+    expect(operations.length).toBe(OPCODE_COUNT);
+    for (const op of operations) {
+      expect(Opcode[op.name.toUpperCase() as keyof typeof Opcode]).toBe(op.opcode);
+    }
   });
 });
