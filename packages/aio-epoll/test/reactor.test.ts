@@ -116,7 +116,7 @@ describe('the build entry', () => {
     expect(build.stdout.trim()).toBe(
       '@proactor/aio-epoll: skipping the epoll addon: epoll is Linux only (this is darwin)',
     );
-  });
+  }, 60_000); // runs tsc -b: seconds on a loaded machine
 });
 
 describe('the operation table', () => {
