@@ -14,6 +14,12 @@ const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
 
 if (!existsSync(join(packageDir, 'native', 'include', 'proactor', 'abi.h'))) process.exit(0);
+if (process.platform !== 'linux') {
+  process.stderr.write(
+    `@proactor/aio-epoll: skipping the epoll addon: epoll is Linux only (this is ${process.platform})\n`,
+  );
+  process.exit(0);
+}
 
 const libc = process.report?.getReport()?.header?.glibcVersionRuntime === undefined ? 'musl' : 'glibc';
 const target = `${process.platform}-${process.arch} (${libc}, Node-API 8)`;
