@@ -29,7 +29,6 @@ import {
   POLL_IN,
   POLL_OUT,
   POLL_RDHUP,
-  type RingContext,
   readAddress,
   SHUT_RD,
   SHUT_RDWR,
@@ -40,12 +39,12 @@ import {
   SO_REUSEPORT,
   SOCK_DGRAM,
   SOCK_STREAM,
-  type Submission,
   validateSocketAddress,
   writeAddress,
 } from '@proactor/aio-core';
 import { DatagramSocket } from './datagrams.js';
 import { PollWaiters } from './poll.js';
+import type { SocketRequest } from './socket-request.js';
 
 /** The first virtual descriptor: real descriptors never come near it. */
 export const VIRTUAL_FD_BASE = 0x40000000;
@@ -70,18 +69,6 @@ const HAS_REUSE_PORT = (() => {
   const [major, minor] = process.versions.node.split('.').map(Number);
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 })();
-
-/** What a socket operation gets from the engine. */
-export interface SocketRequest {
-  readonly sub: Submission;
-  readonly ring: RingContext;
-  /** Whether the queue keeps the event loop alive while this operation is in flight. */
-  readonly referenced: boolean;
-  /** Delivers the result, exactly once. */
-  done(result: number): void;
-  /** Sets (or clears) what the engine calls to cancel the operation while it waits. */
-  onCancel(cancel: (() => void) | undefined): void;
-}
 
 type Family = typeof AF_INET | typeof AF_INET6 | typeof AF_UNIX;
 type State = 'idle' | 'bound' | 'listening' | 'connecting' | 'connected';
