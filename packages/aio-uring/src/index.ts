@@ -44,8 +44,16 @@ export type ProbeResult =
 
 interface NativeEngine extends Engine {
   waitSync(min: number, timeoutMs: number): number;
+  registerBuffers(buffers: readonly ArrayBufferView[]): void;
   info(): EngineInfo;
 }
+
+/**
+ * The most bytes one registered buffer may hold: the kernel refuses more (io_uring_register(2)
+ * with IORING_REGISTER_BUFFERS2). An io_uring limit, so checked here and not by aio-core; the
+ * queue has checked the list itself (types, 1 to 1024 buffers of at least 1 byte).
+ */
+const REGISTERED_BUFFER_MAX = 2 ** 30;
 
 /** Diagnostics of one attached engine. */
 export interface EngineInfo {
@@ -292,6 +300,24 @@ function addonError(message: string, cause: unknown): ProactorError {
 
 const addon = loadAddon();
 
+/** The addon's engine, with the io_uring limits checked before the addon is called. */
+class UringEngine extends addon.UringEngine {
+  /** Refuses a buffer above REGISTERED_BUFFER_MAX with Node's ERR_OUT_OF_RANGE; the addon's own
+   * check is a backstop that throws an error without a code. */
+  override registerBuffers(buffers: readonly ArrayBufferView[]): void {
+    for (let i = 0; i < buffers.length; i++) {
+      if (buffers[i].byteLength > REGISTERED_BUFFER_MAX) {
+        throw outOfRange(
+          `buffers[${i}].byteLength`,
+          `>= 1 && <= ${REGISTERED_BUFFER_MAX}`,
+          buffers[i].byteLength,
+        );
+      }
+    }
+    super.registerBuffers(buffers);
+  }
+}
+
 /** The probe made when this module was loaded. */
 export const probe: ProbeResult = addon.probe();
 if (!probe.ok) throw setupError(probe);
@@ -397,7 +423,7 @@ export function createBackend(options: UringBackendOptions = {}): Backend {
     capabilities,
     attach(ring: RingContext): Engine {
       try {
-        return new addon.UringEngine(ring, native);
+        return new UringEngine(ring, native);
       } catch (error) {
         const e = error as Error & { code?: string; errno?: number; syscall?: string };
         if (typeof e.errno === 'number' && typeof e.code === 'string' && typeof e.syscall === 'string') {
