@@ -37,6 +37,7 @@ export {
   systemError,
 } from './errors.js';
 export { FileOperations } from './file-operations.js';
+export { LinkedChains } from './linked-chains.js';
 export { OPERATION_TABLE, type OperationFacts, type ResultKind } from './operation-table.js';
 export type {
   AcceptResult,

@@ -339,11 +339,6 @@ export function isOpenVirtualFd(fd: number): boolean {
   return table.has(fd);
 }
 
-/** Whether `opcode` is one of the socket operations this module runs (poll only on virtual descriptors). */
-export function isSocketOpcode(opcode: number): boolean {
-  return (opcode >= Opcode.SOCKET && opcode <= Opcode.SENDTO) || opcode === Opcode.POLL;
-}
-
 /**
  * EMFILE or ENFILE when the process (or system) has no descriptor left, else 0. socket(2) takes
  * a descriptor at once; node:net takes one only at bind or connect. Opening and closing the null
