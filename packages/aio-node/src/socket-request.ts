@@ -5,13 +5,14 @@
  * three import it without importing each other.
  */
 import type { RingContext, Submission } from '@proactor/aio-core';
+import type { LoopRef } from './loop-ref.js';
 
 /** What a socket operation gets from the engine. */
 export interface SocketRequest {
   readonly sub: Submission;
   readonly ring: RingContext;
-  /** Whether the queue keeps the event loop alive while this operation is in flight. */
-  readonly referenced: boolean;
+  /** The queue's ref()/unref() state: the handle the operation waits on keeps the loop alive while it is referenced. */
+  readonly loop: LoopRef;
   /** Delivers the result, exactly once. */
   done(result: number): void;
   /** Sets (or clears) what the engine calls to cancel the operation while it waits. */

@@ -43,6 +43,7 @@ import {
   writeAddress,
 } from '@proactor/aio-core';
 import { DatagramSocket } from './datagrams.js';
+import { LoopHolds } from './loop-ref.js';
 import { PollWaiters } from './poll.js';
 import type { SocketRequest } from './socket-request.js';
 
@@ -254,7 +255,7 @@ class VirtualSocket {
     (req) => this.hold(req),
     (req) => this.release(req),
   );
-  #holds = 0;
+  readonly #holds = new LoopHolds(() => this.updateRef());
 
   constructor(
     readonly fd: number,
@@ -290,19 +291,17 @@ class VirtualSocket {
   }
 
   hold(req: SocketRequest): void {
-    if (!req.referenced) return;
-    if (this.#holds++ === 0 && this.state !== 'connecting') this.handle?.ref();
+    this.#holds.hold(req.loop);
   }
 
   release(req: SocketRequest): void {
-    if (!req.referenced) return;
-    if (--this.#holds === 0) this.updateRef();
+    this.#holds.release(req.loop);
   }
 
   updateRef(): void {
     // A connecting socket has no handle to unref yet; it is referenced by its pending connect.
     if (this.state === 'connecting') return;
-    if (this.#holds > 0) this.handle?.ref();
+    if (this.#holds.referenced) this.handle?.ref();
     else this.handle?.unref();
   }
 
