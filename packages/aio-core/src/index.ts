@@ -36,7 +36,7 @@ export {
   type SystemError,
   systemError,
 } from './errors.js';
-export { FileOperations } from './file-operations.js';
+export type { FileOperations } from './file-operations.js';
 export { LinkedChains } from './linked-chains.js';
 export { OPERATION_TABLE, type OperationFacts, type ResultKind } from './operation-table.js';
 export type {
@@ -61,6 +61,6 @@ export type {
   WriteOptions,
 } from './options.js';
 export { Queue } from './queue.js';
-export { SocketOperations } from './socket-operations.js';
+export type { SocketOperations } from './socket-operations.js';
 export { Stats } from './stats.js';
 export { IO_MAX_LENGTH, type PathLike } from './validate.js';
