@@ -30,6 +30,7 @@ export {
   type FaultReport,
   faultCases,
 } from './fault-cases.js';
+export { type NativeOperationFacts, operationTableDifferences } from './operation-table.js';
 export { cases, loadTarget, runCase, type Target } from './runner.js';
 export {
   type RunOptions,
