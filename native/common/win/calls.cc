@@ -23,6 +23,7 @@
 #include "error_table.h"
 #include "handle_table.h"
 
+#include <mswsock.h>
 #include <uv.h>
 
 namespace proactor {
@@ -247,7 +248,8 @@ int64_t StatHandle(HANDLE h, bool link, StatBuffer* out) {
 int64_t Stat(const Operation& op) {
   if (op.opcode == PROACTOR_OP_FSTAT) {
     HandleEntry entry;
-    if (!FileEntry(op.fd, &entry)) return UV_EBADF;
+    if (!HandleTable::Process().Get(op.fd, &entry)) return UV_EBADF;
+    if (entry.kind == HandleEntry::Kind::Socket) return UV_ENOTSUP;  // no file information
     return StatHandle(entry.handle, false, op.stat);
   }
   std::wstring path;
@@ -335,6 +337,13 @@ int64_t Socket(const Operation& op) {
   const int type = PlatformSocketType(op.mode);
   SOCKET s = WSASocketW(family, type, 0, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
   if (s == INVALID_SOCKET) return SocketError();
+  if (type == SOCK_DGRAM) {
+    // An ICMP "port unreachable" must not fail the socket's next receive (WSAECONNRESET), as
+    // libuv and POSIX behave: off, as libuv sets it.
+    BOOL report = FALSE;
+    DWORD bytes = 0;
+    (void)WSAIoctl(s, SIO_UDP_CONNRESET, &report, sizeof report, nullptr, 0, &bytes, nullptr, nullptr);
+  }
   return AddSocket(s, family, type);
 }
 
@@ -385,6 +394,7 @@ int64_t SocketCall(const Operation& op) {
     case PROACTOR_OP_SHUTDOWN:
       return result(shutdown(s, PlatformShutdown(op.op_flags)));
     case PROACTOR_OP_SETSOCKOPT: {
+      if (op.op_flags == PROACTOR_SO_REUSEADDR) return 0;  // Windows' default (socket_options.h)
       int level = 0;
       int name = 0;
       if (!PlatformSocketOption(op.op_flags, &level, &name)) return UV_ENOTSUP;

@@ -12,12 +12,13 @@
 
 namespace proactor {
 
-/* A PROACTOR_SO_* option as a setsockopt level and name; false for an unknown one.
- * SO_REUSEPORT: Windows has none (SO_REUSEADDR there already lets a second socket take the
- * port, which is why libuv never sets it); false, as on systems without it. */
+/* A PROACTOR_SO_* option as a setsockopt level and name; false for an unknown one. Not here:
+ * - REUSEADDR: what it means on POSIX (bind a port that connections in TIME_WAIT still name) is
+ *   Windows' default, and Winsock's SO_REUSEADDR means more (a second socket may take a port in
+ *   use), which is why libuv never sets it: Call() accepts the option and sets nothing.
+ * - REUSEPORT: Windows has none; false, as on other systems without it. */
 inline bool PlatformSocketOption(uint32_t option, int* level, int* name) {
   switch (option) {
-    case PROACTOR_SO_REUSEADDR: *level = SOL_SOCKET; *name = SO_REUSEADDR; return true;
     case PROACTOR_SO_NODELAY: *level = IPPROTO_TCP; *name = TCP_NODELAY; return true;
     case PROACTOR_SO_KEEPALIVE: *level = SOL_SOCKET; *name = SO_KEEPALIVE; return true;
     default: return false;

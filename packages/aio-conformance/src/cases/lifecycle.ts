@@ -344,7 +344,10 @@ console.log('pending', q.inFlight);
       // process start alone takes seconds, the 60 s timer is what must not hold the process.
       const idle = await runNode(t, childPrelude(t));
       assertExited(idle, 0);
-      assert.ok(r.ms < idle.ms + 5_000, `exited after ${r.ms.toFixed(0)} ms (a bare child: ${idle.ms.toFixed(0)} ms)`);
+      assert.ok(
+        r.ms < idle.ms + 5_000,
+        `exited after ${r.ms.toFixed(0)} ms (a bare child: ${idle.ms.toFixed(0)} ms)`,
+      );
     },
   },
   {
