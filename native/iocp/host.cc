@@ -259,6 +259,10 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
     *result = error;
     return Start::Done;
   };
+  // A stream socket that never connected: ENOTCONN, as POSIX says (recv, send; EPIPE for a
+  // send on Linux), before Winsock says something else.
+  const bool transfer = op.opcode == PROACTOR_OP_RECV || op.opcode == PROACTOR_OP_SEND;
+  if (transfer && entry.type == SOCK_STREAM && !entry.connected) return fail(UV_ENOTCONN);
   BOOL ok = TRUE;
   int r = 0;
   switch (op.opcode) {
@@ -337,6 +341,7 @@ int32_t IocpHost::FinishSocket(Request* request, const Operation* op, int32_t re
   if (result < 0) return result;
   if (request->opcode == PROACTOR_OP_CONNECT) {
     (void)setsockopt(request->socket, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0);
+    HandleTable::Process().SetConnected(request->fd, request->handle);
     return 0;
   }
   if (request->opcode != PROACTOR_OP_ACCEPT) return result;
@@ -364,6 +369,7 @@ int32_t IocpHost::FinishSocket(Request* request, const Operation* op, int32_t re
   entry.socket = request->accepted;
   entry.family = request->family;
   entry.type = request->type;
+  entry.connected = true;
   const int fd = HandleTable::Process().Insert(entry);
   if (fd < 0) return fd;  // the Request's destructor closes the socket
   request->accepted = INVALID_SOCKET;

@@ -320,12 +320,13 @@ bool WinsockReady() {
   return ready;
 }
 
-int64_t AddSocket(SOCKET s, int family, int type) {
+int64_t AddSocket(SOCKET s, int family, int type, bool connected) {
   HandleEntry entry;
   entry.kind = HandleEntry::Kind::Socket;
   entry.socket = s;
   entry.family = family;
   entry.type = type;
+  entry.connected = connected;
   const int fd = HandleTable::Process().Insert(entry);
   if (fd < 0) closesocket(s);
   return fd;
@@ -344,7 +345,7 @@ int64_t Socket(const Operation& op) {
     DWORD bytes = 0;
     (void)WSAIoctl(s, SIO_UDP_CONNRESET, &report, sizeof report, nullptr, 0, &bytes, nullptr, nullptr);
   }
-  return AddSocket(s, family, type);
+  return AddSocket(s, family, type, false);
 }
 
 int64_t Accept(const Operation& op, const HandleEntry& listener) {
@@ -352,7 +353,7 @@ int64_t Accept(const Operation& op, const HandleEntry& listener) {
   SOCKET s = accept(listener.socket, name, &op.address->length);
   if (s == INVALID_SOCKET) return SocketError();
   (void)SetHandleInformation(reinterpret_cast<HANDLE>(s), HANDLE_FLAG_INHERIT, 0);
-  return AddSocket(s, listener.family, listener.type);
+  return AddSocket(s, listener.family, listener.type, true);
 }
 
 int64_t Poll(const Operation& op, SOCKET s) {
@@ -385,8 +386,12 @@ int64_t SocketCall(const Operation& op) {
       return result(listen(s, static_cast<int>(op.len > SOMAXCONN ? SOMAXCONN : op.len)));
     case PROACTOR_OP_ACCEPT:
       return Accept(op, entry);
-    case PROACTOR_OP_CONNECT:
-      return result(connect(s, reinterpret_cast<const struct sockaddr*>(&op.address->storage), op.address->length));
+    case PROACTOR_OP_CONNECT: {
+      const int64_t r = result(connect(s, reinterpret_cast<const struct sockaddr*>(&op.address->storage),
+                                       op.address->length));
+      if (r == 0) HandleTable::Process().SetConnected(op.fd, reinterpret_cast<HANDLE>(s));
+      return r;
+    }
     case PROACTOR_OP_RECV:
       return result(recv(s, reinterpret_cast<char*>(op.data), static_cast<int>(op.len), 0));
     case PROACTOR_OP_SEND:
@@ -401,8 +406,16 @@ int64_t SocketCall(const Operation& op) {
       const int value = static_cast<int>(op.len);
       return result(setsockopt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value));
     }
-    case PROACTOR_OP_GETSOCKNAME:
-      return result(getsockname(s, reinterpret_cast<struct sockaddr*>(&op.address->storage), &op.address->length));
+    case PROACTOR_OP_GETSOCKNAME: {
+      if (getsockname(s, reinterpret_cast<struct sockaddr*>(&op.address->storage), &op.address->length) == 0) return 0;
+      if (WSAGetLastError() != WSAEINVAL) return SocketError();
+      // Not bound yet: POSIX gives the wildcard address of the family with port 0, Winsock
+      // WSAEINVAL. The POSIX answer, so a socket's address reads the same everywhere.
+      std::memset(&op.address->storage, 0, sizeof op.address->storage);
+      op.address->storage.ss_family = static_cast<ADDRESS_FAMILY>(entry.family);
+      op.address->length = entry.family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+      return 0;
+    }
     case PROACTOR_OP_RECVFROM:
       return result(recvfrom(s, reinterpret_cast<char*>(op.data), static_cast<int>(op.len), 0,
                              reinterpret_cast<struct sockaddr*>(&op.address->storage), &op.address->length));

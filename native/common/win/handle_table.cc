@@ -131,6 +131,11 @@ void HandleTable::SetPort(int fd, HANDLE handle, HANDLE port) {
   if (HandleEntry* entry = Find(fd, handle)) entry->port = port;
 }
 
+void HandleTable::SetConnected(int fd, HANDLE handle) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (HandleEntry* entry = Find(fd, handle)) entry->connected = true;
+}
+
 void HandleTable::SetPosition(int fd, HANDLE handle, int64_t position) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (HandleEntry* entry = Find(fd, handle)) entry->position = position;

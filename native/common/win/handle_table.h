@@ -44,6 +44,9 @@ struct HandleEntry {
   SOCKET socket = INVALID_SOCKET;       /* Socket */
   int family = 0;                       /* Socket: AF_INET, AF_INET6, AF_UNIX */
   int type = 0;                         /* Socket: SOCK_STREAM, SOCK_DGRAM */
+  /* Socket, stream: connected once (accepted, or a connect succeeded). Winsock does not say
+   * ENOTCONN for every operation on a socket that never was (Wine says ECONNRESET for a send). */
+  bool connected = false;
   /* File: opened by Call(OPEN) with FILE_FLAG_OVERLAPPED; false for node:fs's synchronous ones,
    * which keep their own file pointer. */
   bool overlapped = false;
@@ -70,6 +73,8 @@ class HandleTable {
   int Close(int fd);
   /* Records that `fd` (still naming `handle`) was associated with `port`. */
   void SetPort(int fd, HANDLE handle, HANDLE port);
+  /* Records that stream socket `fd` (still naming `handle`) is connected. */
+  void SetConnected(int fd, HANDLE handle);
   /* Moves the position of `fd` (still naming `handle`) to `position`. */
   void SetPosition(int fd, HANDLE handle, int64_t position);
 
