@@ -32,6 +32,10 @@ constexpr auto kDrainLimit = std::chrono::seconds(10);
 /* The most one ReadFile / WriteFile moves: results are int32 (a short transfer is a result). */
 constexpr DWORD kTransferMax = 0x7FFFF000;
 
+/* The largest UDP payloads: 65535 less the IPv4 and UDP headers, less the UDP header (IPv6). */
+constexpr uint32_t kUdp4PayloadMax = 65507;
+constexpr uint32_t kUdp6PayloadMax = 65527;
+
 /* AcceptEx's buffer: the local and the remote address, each with 16 bytes of its own. */
 constexpr DWORD kAcceptAddressLength = sizeof(SOCKADDR_STORAGE) + 16;
 
@@ -263,6 +267,10 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
   // send on Linux), before Winsock says something else.
   const bool transfer = op.opcode == PROACTOR_OP_RECV || op.opcode == PROACTOR_OP_SEND;
   if (transfer && entry.type == SOCK_STREAM && !entry.connected) return fail(UV_ENOTCONN);
+  // A datagram above UDP's limit: EMSGSIZE now, as sendto(2) says it. (Wine fails such a
+  // WSASendTo through the port with a status Winsock does not name, and a run crashed after it.)
+  const bool datagram_send = op.opcode == PROACTOR_OP_SENDTO || (op.opcode == PROACTOR_OP_SEND && entry.type == SOCK_DGRAM);
+  if (datagram_send && op.len > (entry.family == AF_INET6 ? kUdp6PayloadMax : kUdp4PayloadMax)) return fail(UV_EMSGSIZE);
   BOOL ok = TRUE;
   int r = 0;
   switch (op.opcode) {
