@@ -114,7 +114,13 @@ int64_t Transfer(int fd, bool write, uint8_t* data, size_t length, int64_t offse
   }
   if (!ok && !(error == ERROR_HANDLE_EOF && !write)) return TranslateTransferError(error);
   if (!ok) moved = 0;
-  if (current) HandleTable::Process().SetPosition(fd, entry.handle, at + moved);
+  if (current) {
+    // After an append, the position is the end of the file, as write(2) leaves it with O_APPEND.
+    int64_t next = at + moved;
+    LARGE_INTEGER size;
+    if (write && entry.append && GetFileSizeEx(entry.handle, &size)) next = size.QuadPart;
+    HandleTable::Process().SetPosition(fd, entry.handle, next);
+  }
   return moved;
 }
 
@@ -338,6 +344,12 @@ int64_t Socket(const Operation& op) {
   const int type = PlatformSocketType(op.mode);
   SOCKET s = WSASocketW(family, type, 0, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
   if (s == INVALID_SOCKET) return SocketError();
+  if (family == AF_INET6) {
+    // Dual-stack, as Linux makes IPv6 sockets and as libuv binds them (Windows' default is
+    // IPv6 only): '::' then takes IPv4 clients too, as node:net's listen() does.
+    DWORD v6only = 0;
+    (void)setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, reinterpret_cast<const char*>(&v6only), sizeof v6only);
+  }
   if (type == SOCK_DGRAM) {
     // An ICMP "port unreachable" must not fail the socket's next receive (WSAECONNRESET), as
     // libuv and POSIX behave: off, as libuv sets it.
