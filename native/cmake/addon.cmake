@@ -15,6 +15,12 @@
 # Every addon is a portable binary (GCC, not sanitizer builds): libstdc++ and libgcc linked in, so
 # it needs only libc, and on x86-64 glibc every symbol bound to its oldest version
 # (native/common/glibc_baseline.cc says how), so it loads on glibc 2.28.
+#
+# Windows: the Windows half of native/common (common/win/). Cross-built on Linux with mingw-w64
+# (-DCMAKE_TOOLCHAIN_FILE=native/cmake/mingw-w64-x86_64.cmake, see that file): linked -static
+# against a delay-load import library of node.exe that dlltool makes from node-api-headers'
+# node_api.def, and common/win/delay_load_hook.cc, which resolves "node.exe" to the process's
+# own module (a renamed node.exe, or an executable embedding Node).
 include_guard(GLOBAL)
 
 set(CMAKE_CXX_STANDARD 17)
@@ -37,12 +43,20 @@ execute_process(
   WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}
   OUTPUT_VARIABLE NODE_ADDON_API_DIR OUTPUT_STRIP_TRAILING_WHITESPACE)
 
+# A build without cmake-js (the mingw-w64 cross build): the Node-API headers from node-api-headers.
+if(NOT CMAKE_JS_INC)
+  execute_process(
+    COMMAND node -p "require('node-api-headers').include_dir"
+    WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}
+    OUTPUT_VARIABLE CMAKE_JS_INC OUTPUT_STRIP_TRAILING_WHITESPACE)
+endif()
+
 find_package(Threads REQUIRED)
 
 include(CheckCXXSourceCompiles)
 check_cxx_source_compiles("#include <features.h>\n#ifndef __GLIBC__\n#error not glibc\n#endif\nint main() { return 0; }" PROACTOR_GLIBC)
 # Not for sanitizer builds, whose runtime intercepts pthread_create.
-if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND NOT PROACTOR_SANITIZE)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND NOT PROACTOR_SANITIZE AND NOT WIN32)
   set(PROACTOR_PORTABLE_BINARY ON)
 else()
   set(PROACTOR_PORTABLE_BINARY OFF)
@@ -69,8 +83,15 @@ function(proactor_native_settings target)
   if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
     target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
   endif()
+  if(WIN32)
+    # Windows 10 (Node 20's oldest); wide-character Win32 calls; no min/max macros.
+    target_compile_definitions(${target} PRIVATE WIN32_LEAN_AND_MEAN NOMINMAX _WIN32_WINNT=0x0A00 UNICODE _UNICODE)
+  endif()
   if(MSVC)
     target_compile_options(${target} PRIVATE /W4 /WX /EHsc)
+  elseif(WIN32)
+    # PE has no ELF visibility: exports are __declspec(dllexport) (NAPI_MODULE_EXPORT).
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Werror)
   else()
     target_compile_options(${target} PRIVATE -Wall -Wextra -Werror -fvisibility=hidden)
   endif()
@@ -98,7 +119,13 @@ if(NOT TARGET proactor_common)
     ${PROACTOR_NATIVE}/common/queue_buffers.cc
     ${PROACTOR_NATIVE}/common/resource_views.cc)
   if(WIN32)
-    message(FATAL_ERROR "native/common/win/ (the Windows half) comes with the IOCP engine")
+    # No loop_poll.cc: uv_poll needs libuv's symbols, which node.exe's import library lacks.
+    list(REMOVE_ITEM PROACTOR_COMMON_SOURCES ${PROACTOR_NATIVE}/common/loop_poll.cc)
+    list(APPEND PROACTOR_COMMON_SOURCES
+      ${PROACTOR_NATIVE}/common/win/calls.cc
+      ${PROACTOR_NATIVE}/common/win/error_table.cc
+      ${PROACTOR_NATIVE}/common/win/handle_table.cc
+      ${PROACTOR_NATIVE}/common/win/loop_wakeup.cc)
   else()
     list(APPEND PROACTOR_COMMON_SOURCES
       ${PROACTOR_NATIVE}/common/posix/calls.cc
@@ -107,16 +134,47 @@ if(NOT TARGET proactor_common)
   add_library(proactor_common STATIC ${PROACTOR_COMMON_SOURCES})
   proactor_native_settings(proactor_common)
   target_link_libraries(proactor_common PUBLIC Threads::Threads)
+  if(WIN32)
+    target_link_libraries(proactor_common PUBLIC ws2_32 mswsock)
+  endif()
+endif()
+
+# MinGW: node.exe's delay-load import library, made once per build tree from node_api.def.
+if(MINGW AND NOT TARGET proactor_node_import)
+  execute_process(
+    COMMAND node -p "require('node-api-headers').def_paths.node_api_def"
+    WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}
+    OUTPUT_VARIABLE PROACTOR_NODE_API_DEF OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT CMAKE_DLLTOOL)
+    set(CMAKE_DLLTOOL x86_64-w64-mingw32-dlltool)
+  endif()
+  set(PROACTOR_NODE_IMPORT ${CMAKE_BINARY_DIR}/libnode_delay.a)
+  add_custom_command(
+    OUTPUT ${PROACTOR_NODE_IMPORT}
+    # -y: a delay-load library (resolved on first call, through the hook); -l would bind to a
+    # module named node.exe at load time, which breaks when the executable has another name.
+    COMMAND ${CMAKE_DLLTOOL} -d ${PROACTOR_NODE_API_DEF} -y ${PROACTOR_NODE_IMPORT}
+    DEPENDS ${PROACTOR_NODE_API_DEF}
+    VERBATIM)
+  add_custom_target(proactor_node_import DEPENDS ${PROACTOR_NODE_IMPORT})
 endif()
 
 # A Node-API addon (<target>.node) of the given sources, linked with proactor_common.
 # glibc_baseline.cc is compiled into the addon itself rather than the static library: its
 # __wrap_ definitions must be linked whether or not an archive member happens to be pulled in.
 function(proactor_addon target)
-  add_library(${target} SHARED ${ARGN} ${PROACTOR_NATIVE}/common/glibc_baseline.cc ${CMAKE_JS_SRC})
+  if(MINGW)
+    add_library(${target} SHARED ${ARGN} ${PROACTOR_NATIVE}/common/win/delay_load_hook.cc)
+    add_dependencies(${target} proactor_node_import)
+    target_link_libraries(${target} PRIVATE proactor_common ${PROACTOR_NODE_IMPORT} delayimp)
+    # No libstdc++ / libgcc / libwinpthread DLL to ship next to the addon.
+    target_link_options(${target} PRIVATE -static LINKER:--gc-sections LINKER:-s)
+  else()
+    add_library(${target} SHARED ${ARGN} ${PROACTOR_NATIVE}/common/glibc_baseline.cc ${CMAKE_JS_SRC})
+    target_link_libraries(${target} PRIVATE proactor_common ${CMAKE_JS_LIB})
+  endif()
   set_target_properties(${target} PROPERTIES PREFIX "" SUFFIX ".node")
   proactor_native_settings(${target})
-  target_link_libraries(${target} PRIVATE proactor_common ${CMAKE_JS_LIB})
   if(PROACTOR_PORTABLE_BINARY)
     target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc LINKER:--gc-sections LINKER:-s)
     if(PROACTOR_GLIBC AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")

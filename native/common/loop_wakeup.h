@@ -6,7 +6,9 @@
  * POSIX (posix/loop_wakeup.cc): an eventfd (Linux) or a non-blocking pipe (elsewhere) watched
  * by a uv_poll_t (LoopPoll). Its descriptor() becomes readable when signalled, which lets a
  * mechanism signal it from the kernel (io_uring's registered eventfd) and lets waitSync poll
- * it. The Windows form (win/) will be a napi_threadsafe_function with at most one call pending.
+ * it. Windows (win/loop_wakeup.cc): a napi_threadsafe_function with at most one call pending (an
+ * atomic flag; the call drains everything): pure Node-API, which links against node.exe's
+ * import library, where uv_async_send would need libuv symbols it lacks. It has no descriptor.
  *
  * Contracts: Signal() is thread-safe and coalesces; Clear() (JS thread) resets it before the
  * owner looks for work, so a signal after Clear() is never lost. The handle counts towards
@@ -18,7 +20,14 @@
 
 #include <node_api.h>
 
-#include "loop_poll.h"
+#include "loop_poll.h" /* the callback types (on Windows nothing else: no uv_poll there) */
+
+#ifdef _WIN32
+#include <atomic>
+#include <mutex>
+
+#include "platform.h"
+#endif
 
 namespace proactor {
 
@@ -36,12 +45,42 @@ class LoopWakeup {
   int Open(napi_env env, Callback callback, void* owner, const char** syscall);
   void Signal();
   void Clear();
-  /* Readable while signalled; -1 before Open() or after Close(). */
-  int descriptor() const { return read_fd_; }
-  void SetRef(bool referenced) { poll_.SetRef(referenced); }
   /* Stops watching and closes the descriptors; `closed(arg)` runs once the loop released the
    * handle (may be null). */
   void Close(LoopPoll::Closed closed, void* arg);
+
+#ifdef _WIN32
+  void SetRef(bool referenced);
+  /* An auto-reset event that every Signal() sets: what waitSync blocks on (the function's call
+   * cannot run while JavaScript is blocked). Null before Open() or after Close(). */
+  HANDLE event() const { return event_; }
+
+ private:
+  /* Shared with the threadsafe function, which outlives Close() until Node finalizes it. */
+  struct State {
+    std::mutex mutex;             /* guards tsfn against a Signal() racing Close() */
+    napi_threadsafe_function tsfn = nullptr;
+    std::atomic<bool> pending{false};
+    Callback callback = nullptr;
+    void* owner = nullptr;
+    LoopPoll::Closed closed = nullptr;
+    void* closed_arg = nullptr;
+    bool released = false;  /* Close() gave the function back */
+    bool finalized = false; /* Node finalized it before that */
+  };
+  void CloseEvent();
+  static void CallJs(napi_env env, napi_value js_callback, void* context, void* data);
+  static void Finalize(napi_env env, void* data, void* hint);
+
+  napi_env env_ = nullptr;
+  HANDLE event_ = nullptr;
+  State* state_ = nullptr; /* freed by Finalize */
+  bool referenced_ = false;
+};
+#else
+  /* Readable while signalled; -1 before Open() or after Close(). */
+  int descriptor() const { return read_fd_; }
+  void SetRef(bool referenced) { poll_.SetRef(referenced); }
 
  private:
   void CloseDescriptors();
@@ -50,6 +89,7 @@ class LoopWakeup {
   int read_fd_ = -1;
   int write_fd_ = -1; /* == read_fd_ for an eventfd */
 };
+#endif
 
 }  // namespace proactor
 

@@ -2,15 +2,15 @@
  * The platform's types behind the portable pieces: IoVec (one buffer of a vectored call),
  * StatBuffer (what a stat call fills), SocketAddress (a sockaddr with its length).
  *
- * POSIX types live in posix/, Windows ones will live in win/ (WSABUF, FILE_* information,
- * SOCKADDR_STORAGE with an int length) when the IOCP engine brings them; code outside those
- * folders uses only these names.
+ * POSIX types live in posix/, Windows ones in win/ (WSABUF, a stat record filled from the file's
+ * information, SOCKADDR_STORAGE with an int length); code outside those folders uses only these
+ * names (and SetIoVec to fill an IoVec).
  */
 #ifndef PROACTOR_COMMON_PLATFORM_H
 #define PROACTOR_COMMON_PLATFORM_H
 
 #ifdef _WIN32
-#error "the Windows half of native/common (win/) comes with the IOCP engine"
+#include "win/platform.h"
 #else
 #include "posix/platform.h"
 #endif

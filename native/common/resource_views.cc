@@ -82,8 +82,7 @@ bool GetIovecs(napi_env env, napi_value list, uint32_t count, IoVec* iov, size_t
     if (napi_get_element(env, list, i, &element) != napi_ok) return false;
     ByteSpan span;
     if (!GetByteSpan(env, element, &span)) return false;
-    iov[i].iov_base = span.data;
-    iov[i].iov_len = span.length;
+    if (!SetIoVec(&iov[i], span.data, span.length)) return false;
     sum += span.length;
   }
   *total = sum;

@@ -1,7 +1,7 @@
 /*
  * Reading operation resources (packages/aio-core queue: index 2 * slot and 2 * slot + 1 of the
- * resource table) from native code: buffers as pointer + length, buffer lists as iovecs,
- * paths as owned NUL-terminated copies.
+ * resource table) from native code: buffers as pointer + length, buffer lists as IoVecs (iovec,
+ * WSABUF on Windows), paths as owned NUL-terminated copies.
  *
  * Pointers returned here stay valid while the JS value is referenced (aio-core keeps it in
  * the resource table until the operation's final completion); see queue_buffers.h for why they do
@@ -29,7 +29,8 @@ bool GetByteSpan(napi_env env, napi_value value, ByteSpan* out);
 
 /*
  * Fills iov[0, count) from the JS array `list` of ArrayBufferViews; `total` receives the sum of
- * their lengths. False when `list` is not an array of `count` views.
+ * their lengths. False when `list` is not an array of `count` views, or a view is longer than
+ * an IoVec holds (WSABUF: 4 GiB - 1).
  */
 bool GetIovecs(napi_env env, napi_value list, uint32_t count, IoVec* iov, size_t* total);
 

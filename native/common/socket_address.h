@@ -1,6 +1,7 @@
 /*
  * Converting the portable address record of the ABI (struct proactor_address, abi.h) to and
- * from the platform's sockaddr_in / sockaddr_in6 / sockaddr_un (POSIX).
+ * from the platform's sockaddr_in / sockaddr_in6 / sockaddr_un (POSIX, and Winsock's, whose
+ * sockaddr_un is afunix.h's). PeerAddress is the platform's (posix/ and win/peer_address.h).
  *
  * The record is read and written with memcpy: the address area is a JS Uint8Array whose
  * records need not be aligned for the struct.
@@ -17,12 +18,6 @@
 #ifndef PROACTOR_COMMON_SOCKET_ADDRESS_H
 #define PROACTOR_COMMON_SOCKET_ADDRESS_H
 
-#ifndef _WIN32
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <uv.h>
 
 #include <cstddef>
@@ -31,6 +26,15 @@
 
 #include "platform.h"
 #include "proactor/abi.h"
+
+#ifdef _WIN32
+#include <afunix.h> /* sockaddr_un (Windows 10 1803); winsock2.h came with platform.h */
+#else
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#endif
 
 namespace proactor {
 
@@ -89,16 +93,18 @@ inline int DecodeAddressRecord(const uint8_t* record, SocketAddress* out) {
 inline void EncodeAddressRecord(const struct sockaddr_storage& in, socklen_t length, uint8_t* record) {
   proactor_address a;
   std::memset(&a, 0, sizeof a);
-  if (length > sizeof in) length = sizeof in;
+  // socklen_t is unsigned on POSIX and an int in Winsock, which never reports a negative length.
+  size_t size = static_cast<size_t>(length);
+  if (size > sizeof in) size = sizeof in;
   const size_t family_end = offsetof(struct sockaddr_storage, ss_family) + sizeof in.ss_family;
-  const sa_family_t family = length >= family_end ? in.ss_family : AF_UNSPEC;
-  if (family == AF_INET && length >= sizeof(struct sockaddr_in)) {
+  const auto family = size >= family_end ? in.ss_family : static_cast<decltype(in.ss_family)>(AF_UNSPEC);
+  if (family == AF_INET && size >= sizeof(struct sockaddr_in)) {
     struct sockaddr_in sin;
     std::memcpy(&sin, &in, sizeof sin);
     a.family = PROACTOR_AF_INET;
     a.port = ntohs(sin.sin_port);
     std::memcpy(a.addr, &sin.sin_addr, 4);
-  } else if (family == AF_INET6 && length >= sizeof(struct sockaddr_in6)) {
+  } else if (family == AF_INET6 && size >= sizeof(struct sockaddr_in6)) {
     struct sockaddr_in6 sin6;
     std::memcpy(&sin6, &in, sizeof sin6);
     a.family = PROACTOR_AF_INET6;
@@ -109,9 +115,9 @@ inline void EncodeAddressRecord(const struct sockaddr_storage& in, socklen_t len
   } else if (family == AF_UNIX) {
     struct sockaddr_un un;
     std::memset(&un, 0, sizeof un);
-    std::memcpy(&un, &in, length < sizeof un ? length : sizeof un);
+    std::memcpy(&un, &in, size < sizeof un ? size : sizeof un);
     const size_t offset = offsetof(struct sockaddr_un, sun_path);
-    size_t n = length > offset ? length - offset : 0;
+    size_t n = size > offset ? size - offset : 0;
     if (n > sizeof un.sun_path) n = sizeof un.sun_path;
     // A pathname ends at its first NUL; an abstract name (leading NUL) is kept whole.
     if (n > 0 && un.sun_path[0] != '\0') n = strnlen(un.sun_path, n);
@@ -123,16 +129,13 @@ inline void EncodeAddressRecord(const struct sockaddr_storage& in, socklen_t len
   std::memcpy(record, &a, sizeof a);
 }
 
-/* The peer of connected socket `fd` (an accepted connection); length 0 (no address: family
- * PROACTOR_AF_NONE once encoded) when the system cannot say. */
-inline void PeerAddress(int fd, SocketAddress* out) {
-  std::memset(&out->storage, 0, sizeof out->storage);
-  out->length = sizeof out->storage;
-  if (getpeername(fd, reinterpret_cast<struct sockaddr*>(&out->storage), &out->length) < 0) out->length = 0;
-}
-
 }  // namespace proactor
 
-#endif  // _WIN32
+/* PeerAddress(fd, out): the peer of a connected socket (an accepted connection). */
+#ifdef _WIN32
+#include "win/peer_address.h"
+#else
+#include "posix/peer_address.h"
+#endif
 
 #endif  // PROACTOR_COMMON_SOCKET_ADDRESS_H

@@ -1,7 +1,7 @@
 /*
  * Socket options, shutdown directions and socket types of the ABI (PROACTOR_SO_*,
  * PROACTOR_SHUT_*, PROACTOR_SOCK_*) and their platform values. The portable checks are here;
- * the platform mapping is in posix/socket_options.h (a win/ half maps them to Winsock's).
+ * the platform mapping is in posix/socket_options.h and win/socket_options.h (Winsock's).
  */
 #ifndef PROACTOR_COMMON_SOCKET_OPTIONS_H
 #define PROACTOR_COMMON_SOCKET_OPTIONS_H
@@ -21,7 +21,7 @@ inline bool IsSocketOption(uint32_t option) {
 }  // namespace proactor
 
 #ifdef _WIN32
-#error "the Windows half of native/common (win/socket_options.h) comes with the IOCP engine"
+#include "win/socket_options.h"
 #else
 #include "posix/socket_options.h"
 #endif

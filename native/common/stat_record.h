@@ -6,7 +6,8 @@
  *   the file system has none, so Node reports the epoch).
  * - Other POSIX systems, struct stat (uv__to_stat): birthtime from st_birthtimespec where the
  *   system has one (macOS, the BSDs), else the change time, as libuv reports it.
- * A Windows half fills it from the file information IOCP's pool reads (win/).
+ * - Windows: win/calls.cc fills StatBuffer (win/platform.h) field by field from the file's
+ *   information, as libuv does (fs__stat_handle); this copies it.
  */
 #ifndef PROACTOR_COMMON_STAT_RECORD_H
 #define PROACTOR_COMMON_STAT_RECORD_H
@@ -20,7 +21,30 @@
 
 namespace proactor {
 
-#ifdef PROACTOR_HAVE_STATX
+#if defined(_WIN32)
+
+inline void FillStatRecord(double* out, const StatBuffer& s) {
+  out[PROACTOR_STAT_DEV] = static_cast<double>(s.dev);
+  out[PROACTOR_STAT_MODE] = static_cast<double>(s.mode);
+  out[PROACTOR_STAT_NLINK] = static_cast<double>(s.nlink);
+  out[PROACTOR_STAT_UID] = static_cast<double>(s.uid);
+  out[PROACTOR_STAT_GID] = static_cast<double>(s.gid);
+  out[PROACTOR_STAT_RDEV] = static_cast<double>(s.rdev);
+  out[PROACTOR_STAT_BLKSIZE] = static_cast<double>(s.blksize);
+  out[PROACTOR_STAT_INO] = static_cast<double>(s.ino);
+  out[PROACTOR_STAT_SIZE] = static_cast<double>(s.size);
+  out[PROACTOR_STAT_BLOCKS] = static_cast<double>(s.blocks);
+  out[PROACTOR_STAT_ATIME_SEC] = static_cast<double>(s.atime.sec);
+  out[PROACTOR_STAT_ATIME_NSEC] = static_cast<double>(s.atime.nsec);
+  out[PROACTOR_STAT_MTIME_SEC] = static_cast<double>(s.mtime.sec);
+  out[PROACTOR_STAT_MTIME_NSEC] = static_cast<double>(s.mtime.nsec);
+  out[PROACTOR_STAT_CTIME_SEC] = static_cast<double>(s.ctime.sec);
+  out[PROACTOR_STAT_CTIME_NSEC] = static_cast<double>(s.ctime.nsec);
+  out[PROACTOR_STAT_BIRTHTIME_SEC] = static_cast<double>(s.birthtime.sec);
+  out[PROACTOR_STAT_BIRTHTIME_NSEC] = static_cast<double>(s.birthtime.nsec);
+}
+
+#elif defined(PROACTOR_HAVE_STATX)
 
 /* The statx mask libuv asks for: STATX_BASIC_STATS | STATX_BTIME. */
 constexpr unsigned kStatxMask = STATX_BASIC_STATS | STATX_BTIME;
@@ -85,7 +109,7 @@ inline void FillStatRecord(double* out, const StatBuffer& s) {
   out[PROACTOR_STAT_BIRTHTIME_NSEC] = static_cast<double>(birthtime.tv_nsec);
 }
 
-#endif  // PROACTOR_HAVE_STATX
+#endif  // _WIN32, PROACTOR_HAVE_STATX
 
 }  // namespace proactor
 

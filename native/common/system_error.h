@@ -12,13 +12,32 @@
 
 #include <string>
 
+#ifdef _WIN32
+#include "win/error_table.h"
+#endif
+
 namespace proactor {
 
+#ifdef _WIN32
+/* node.exe's Node-API import library has no libuv symbols: names from uv.h's table instead. */
+inline std::string ErrorCodeName(int negative_errno) {
+  const char* name = ErrorName(negative_errno);
+  return name != nullptr ? name : "Unknown system error " + std::to_string(negative_errno);
+}
+inline std::string ErrorCodeMessage(int negative_errno) {
+  const char* message = ErrorMessage(negative_errno);
+  return message != nullptr ? message : "Unknown system error " + std::to_string(negative_errno);
+}
+#else
+inline std::string ErrorCodeName(int negative_errno) { return uv_err_name(negative_errno); }
+inline std::string ErrorCodeMessage(int negative_errno) { return uv_strerror(negative_errno); }
+#endif
+
 inline Napi::Error SystemError(Napi::Env env, int negative_errno, const char* syscall) {
-  std::string message =
-      std::string(syscall) + ": " + uv_err_name(negative_errno) + " (" + uv_strerror(negative_errno) + ")";
+  const std::string name = ErrorCodeName(negative_errno);
+  std::string message = std::string(syscall) + ": " + name + " (" + ErrorCodeMessage(negative_errno) + ")";
   Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, uv_err_name(negative_errno)));
+  error.Set("code", Napi::String::New(env, name));
   error.Set("errno", Napi::Number::New(env, negative_errno));
   error.Set("syscall", Napi::String::New(env, syscall));
   return error;

@@ -10,12 +10,21 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace proactor {
 
 /* One buffer of readv / writev; the same layout io_uring reads. */
 using IoVec = struct iovec;
+
+/* Points `v` at [data, data + length); false when the platform's vector cannot hold the length
+ * (never, here: see win/platform.h). */
+inline bool SetIoVec(IoVec* v, uint8_t* data, size_t length) {
+  v->iov_base = data;
+  v->iov_len = length;
+  return true;
+}
 
 /* What a stat call fills: struct statx where the kernel has it (Linux: it carries the birth
  * time, and io_uring's IORING_OP_STATX fills the same record), struct stat elsewhere. */

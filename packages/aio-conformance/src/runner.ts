@@ -84,7 +84,9 @@ export async function runCase(c: ConformanceCase, target: Target): Promise<void>
       if (!failed) [failed, failure] = [true, error];
     }
   }
-  rmSync(dir, { recursive: true, force: true });
+  // Windows: a file whose handle is still closing keeps its directory (ENOTEMPTY, EBUSY) for a
+  // moment; rmSync retries those, as its maxRetries option is for.
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   if (failed) throw failure;
 }
 

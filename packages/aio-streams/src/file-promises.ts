@@ -6,6 +6,7 @@
  */
 import { constants } from 'node:fs';
 import {
+  errnoOf,
   invalidArgType,
   type OperationError,
   type PathLike,
@@ -55,7 +56,7 @@ export async function readFile(
   const fd = await queue.open(path, opts.flag ?? 'r');
   try {
     const stats = await queue.fstat(fd, { signal });
-    if (stats.isDirectory()) throw systemError(-21, 'read'); // EISDIR, as fs.promises.readFile
+    if (stats.isDirectory()) throw systemError(errnoOf('EISDIR'), 'read'); // as fs.promises.readFile
     let buffer = Buffer.allocUnsafeSlow(stats.size);
     let filled = await readRange(queue, fd, buffer, 0, stats.size, signal);
     // Files whose size says nothing (procfs) or that grew: read on until a read comes back short.
@@ -222,13 +223,13 @@ export async function copyFile(queue: Queue, src: PathLike, dest: PathLike, mode
       : error;
   };
   if ((mode & constants.COPYFILE_FICLONE_FORCE) === constants.COPYFILE_FICLONE_FORCE)
-    throw systemError(-38, 'copyfile', srcPath, destPath); // ENOSYS
+    throw systemError(errnoOf('ENOSYS'), 'copyfile', srcPath, destPath);
   let input = -1;
   let output = -1;
   try {
     input = await queue.open(src, 'r');
     const stats = await queue.fstat(input);
-    if (stats.isDirectory()) throw systemError(-21, 'copyfile', srcPath, destPath); // EISDIR
+    if (stats.isDirectory()) throw systemError(errnoOf('EISDIR'), 'copyfile', srcPath, destPath);
     const exclusive = (mode & constants.COPYFILE_EXCL) !== 0;
     output = await queue.open(dest, exclusive ? 'wx' : 'w', stats.mode & 0o7777);
     await copyRange(queue, input, output, stats.size);

@@ -1,0 +1,120 @@
+#include "engine.h"
+
+#include <uv.h>
+
+namespace proactor {
+
+Napi::Function IocpEngine::Define(Napi::Env env) {
+  return DefineClass(env, "IocpEngine",
+                     {
+                         InstanceMethod<&IocpEngine::Submit>("submit"),
+                         InstanceMethod<&IocpEngine::WaitSync>("waitSync"),
+                         InstanceMethod<&IocpEngine::JsRef>("ref"),
+                         InstanceMethod<&IocpEngine::JsUnref>("unref"),
+                         InstanceMethod<&IocpEngine::JsClose>("close"),
+                         InstanceMethod<&IocpEngine::Info>("info"),
+                     });
+}
+
+IocpEngine::IocpEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IocpEngine>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "a RingContext is required");
+  Napi::Object ring = info[0].As<Napi::Object>();
+  host_ = IocpHost::Get(env);
+  core_.Attach(env, ring, host_);
+  // The queue's buffers stay alive as long as the engine.
+  info.This().As<Napi::Object>().DefineProperty(Napi::PropertyDescriptor::Value("ring", ring, napi_default));
+}
+
+IocpEngine::~IocpEngine() { core_.Finalize(); }
+
+Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t* result) {
+  switch (op.opcode) {
+    case PROACTOR_OP_TIMEOUT:
+      return host_->StartTimer(tag, op.timeout_ns, result);
+    case PROACTOR_OP_READ:
+    case PROACTOR_OP_WRITE: {
+      // At the current position: the pool, which keeps the position (handle_table.h) in order.
+      if (op.offset < 0) return Start::Blocking;
+      const Start start = host_->StartTransfer(tag, op, result);
+      if (start == Start::Submitted) port_transfers_++;
+      return start;
+    }
+    case PROACTOR_OP_ACCEPT:
+    case PROACTOR_OP_CONNECT:
+    case PROACTOR_OP_RECV:
+    case PROACTOR_OP_SEND:
+    case PROACTOR_OP_RECVFROM:
+    case PROACTOR_OP_SENDTO:
+      return host_->StartSocket(tag, op, result);
+    default:
+      break;
+  }
+  if (HasTrait(op.opcode, kRunsAtLaunch)) {
+    *result = static_cast<int32_t>(Call(op));
+    return Start::Done;
+  }
+  if (HasTrait(op.opcode, kMultishot) || HasTrait(op.opcode, kSocket)) {
+    *result = UV_ENOSYS;  // poll and multishot: not in this backend's capabilities yet
+    return Start::Done;
+  }
+  return Start::Blocking;
+}
+
+void IocpEngine::Cancel(uint16_t /*slot*/, uint64_t tag, const Operation& /*op*/) {
+  if (host_ != nullptr) host_->Cancel(tag);
+}
+
+void IocpEngine::CancelDescriptor(int fd) {
+  if (host_ != nullptr) host_->CancelDescriptor(fd);
+}
+
+void IocpEngine::KeepAlive(bool alive) {
+  if (alive) {
+    Napi::ObjectWrap<IocpEngine>::Ref();
+  } else {
+    Napi::ObjectWrap<IocpEngine>::Unref();
+  }
+}
+
+void IocpEngine::Release(bool /*host_alive*/) { host_ = nullptr; }
+
+Napi::Value IocpEngine::Submit(const Napi::CallbackInfo& info) {
+  core_.Submit(info.Env(), info[0].As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value IocpEngine::WaitSync(const Napi::CallbackInfo& info) {
+  const uint32_t min = info[0].As<Napi::Number>().Uint32Value();
+  const double timeout_ms = info.Length() > 1 ? info[1].As<Napi::Number>().DoubleValue() : -1;
+  return Napi::Number::New(info.Env(), core_.WaitSync(info.Env(), min, timeout_ms));
+}
+
+Napi::Value IocpEngine::JsRef(const Napi::CallbackInfo& info) {
+  core_.SetUserRef(true);
+  return info.Env().Undefined();
+}
+
+Napi::Value IocpEngine::JsUnref(const Napi::CallbackInfo& info) {
+  core_.SetUserRef(false);
+  return info.Env().Undefined();
+}
+
+Napi::Value IocpEngine::JsClose(const Napi::CallbackInfo& info) {
+  core_.Close();
+  return info.Env().Undefined();
+}
+
+Napi::Value IocpEngine::Info(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  core_.FillInfo(out);
+  out.Set("portTransfers", Napi::Number::New(info.Env(), static_cast<double>(port_transfers_)));
+  if (host_ != nullptr) {
+    out.Set("packets", Napi::Number::New(info.Env(), static_cast<double>(host_->packets())));
+    out.Set("inPort", Napi::Number::New(info.Env(), static_cast<double>(host_->in_port())));
+    out.Set("wakeups", Napi::Number::New(info.Env(), static_cast<double>(host_->wakeups())));
+  }
+  return out;
+}
+
+}  // namespace proactor

@@ -1,0 +1,57 @@
+/*
+ * IocpEngine: the IOCP driver of the engine core (../common/engine_core.h) for one aio-core
+ * queue, and its JS object (the Engine interface of aio-core: submit, waitSync, ref, unref,
+ * close, info). The environment's IocpHost (host.h) owns the port.
+ *
+ * How each operation runs (Launch):
+ * - read / write at a position (and append writes): ReadFile / WriteFile through the port;
+ * - timeouts: a thread-pool timer that posts a packet to the port;
+ * - calls that never wait (socket, bind, listen, shutdown, setsockopt, getsockname): Call() at
+ *   launch;
+ * - every other file operation (open, close, stat, fsync, rename, reads at the current position,
+ *   readv / writev, ...): Call() on the environment's blocking pool (../common/win/calls.cc);
+ * - socket operations that wait: AcceptEx, ConnectEx (bound first), WSARecv, WSASend,
+ *   WSARecvFrom, WSASendTo through the port;
+ * - poll and the multishot operations: not yet; the backend does not declare them, so aio-core
+ *   never submits them.
+ */
+#ifndef PROACTOR_IOCP_ENGINE_H
+#define PROACTOR_IOCP_ENGINE_H
+
+#include <napi.h>
+
+#include "../common/engine_core.h"
+#include "host.h"
+
+namespace proactor {
+
+class IocpEngine : public Napi::ObjectWrap<IocpEngine>, public EngineDriver {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  explicit IocpEngine(const Napi::CallbackInfo& info);
+  ~IocpEngine() override;
+
+  /* ---- EngineDriver ---- */
+  Start Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) override;
+  void Cancel(uint16_t slot, uint64_t tag, const Operation& op) override;
+  void CancelDescriptor(int fd) override;
+  void KeepAlive(bool alive) override;
+  void Release(bool host_alive) override;
+
+ private:
+  Napi::Value Submit(const Napi::CallbackInfo& info);
+  Napi::Value WaitSync(const Napi::CallbackInfo& info);
+  Napi::Value JsRef(const Napi::CallbackInfo& info);
+  Napi::Value JsUnref(const Napi::CallbackInfo& info);
+  Napi::Value JsClose(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+
+  IocpHost* host_ = nullptr;
+  uint64_t port_transfers_ = 0; /* reads and writes started through the port */
+  EngineCore core_{this, "IOCP"};
+};
+
+}  // namespace proactor
+
+#endif  // PROACTOR_IOCP_ENGINE_H

@@ -1,0 +1,529 @@
+#include "host.h"
+
+#include <mswsock.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <new>
+#include <system_error>
+
+#include "../common/engine_core.h"
+#include "../common/system_error.h"
+#include "../common/win/error_table.h"
+#include "../common/win/handle_table.h"
+
+namespace proactor {
+
+namespace {
+
+/* Completion keys: what a packet is. */
+constexpr ULONG_PTR kTransferKey = 1; /* a ReadFile / WriteFile of a Request */
+constexpr ULONG_PTR kTimerKey = 2;    /* a Request's timer: 0 bytes expired, 1 cancelled */
+constexpr ULONG_PTR kStopKey = 3;     /* the completion thread ends (no OVERLAPPED) */
+
+/* Packets taken per GetQueuedCompletionStatusEx call. */
+constexpr ULONG kBatch = 128;
+
+/* How long environment teardown waits for cancelled requests before giving up on them. */
+constexpr auto kDrainLimit = std::chrono::seconds(10);
+
+/* The most one ReadFile / WriteFile moves: results are int32 (a short transfer is a result). */
+constexpr DWORD kTransferMax = 0x7FFFF000;
+
+/* The largest UDP payloads: 65535 less the IPv4 and UDP headers, less the UDP header (IPv6). */
+constexpr uint32_t kUdp4PayloadMax = 65507;
+constexpr uint32_t kUdp6PayloadMax = 65527;
+
+/* AcceptEx's buffer: the local and the remote address, each with 16 bytes of its own. */
+constexpr DWORD kAcceptAddressLength = sizeof(SOCKADDR_STORAGE) + 16;
+
+/* ConnectEx, found once through WSAIoctl (mswsock.h has no import for it). */
+LPFN_CONNECTEX ConnectExOf(SOCKET s) {
+  static std::atomic<LPFN_CONNECTEX> connect_ex{nullptr};
+  LPFN_CONNECTEX f = connect_ex.load();
+  if (f != nullptr) return f;
+  GUID guid = WSAID_CONNECTEX;
+  DWORD bytes = 0;
+  if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, &f, sizeof f, &bytes, nullptr, nullptr) != 0) {
+    return nullptr;
+  }
+  connect_ex.store(f);
+  return f;
+}
+
+int32_t SocketError() { return TranslateSystemError(static_cast<DWORD>(WSAGetLastError())); }
+
+}  // namespace
+
+struct IocpHost::Request {
+  OVERLAPPED overlapped; /* first: a packet's lpOverlapped points at the Request */
+  uint64_t tag = 0;
+  enum class Kind : uint8_t { Transfer, Socket, Timer } kind = Kind::Transfer;
+  bool write = false;
+  uint8_t opcode = 0; /* Socket: the operation */
+  int fd = -1;
+  HANDLE handle = nullptr; /* the file, or the socket as a handle (CancelIoEx) */
+  SOCKET socket = INVALID_SOCKET;
+  SOCKET accepted = INVALID_SOCKET; /* accept: the socket AcceptEx fills */
+  int family = 0;
+  int type = 0;
+  WSABUF buffer = {0, nullptr};
+  DWORD flags = 0;
+  uint8_t addresses[2 * kAcceptAddressLength] = {};
+  HANDLE port = nullptr;
+  PTP_TIMER timer = nullptr;
+  /* Timer: 0 armed, 1 fired, 2 cancelled; whoever moves it from 0 posts the one packet. */
+  std::atomic<int> timer_state{0};
+
+  Request() { std::memset(&overlapped, 0, sizeof overlapped); }
+  ~Request() {
+    if (accepted != INVALID_SOCKET) closesocket(accepted);  // not handed over
+    if (timer != nullptr) {
+      // The callback posts its packet last: after the packet was reaped it has (nearly) returned.
+      WaitForThreadpoolTimerCallbacks(timer, TRUE);
+      CloseThreadpoolTimer(timer);
+    }
+  }
+};
+
+IocpHost* IocpHost::Get(Napi::Env env) {
+  EnvHost* found = Find(env, [](EnvHost& host) { return std::strcmp(host.kind(), "iocp") == 0; });
+  if (found != nullptr) return static_cast<IocpHost*>(found);
+  return static_cast<IocpHost*>(Adopt(env, std::unique_ptr<EnvHost>(new IocpHost(env))));
+}
+
+IocpHost::~IocpHost() { Teardown(nullptr, nullptr); }
+
+void IocpHost::OpenMechanism(Napi::Env env) {
+  port_ = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 1);
+  if (port_ == nullptr) throw SystemError(env, LastError(), "CreateIoCompletionPort");
+  try {
+    thread_ = std::thread(&IocpHost::Run, this);
+  } catch (const std::system_error&) {
+    CloseHandle(port_);
+    port_ = nullptr;
+    throw SystemError(env, UV_EAGAIN, "CreateThread");
+  }
+}
+
+// ---- the completion thread -----------------------------------------------------------------
+
+void IocpHost::Run() {
+  OVERLAPPED_ENTRY entries[kBatch];
+  std::vector<Completed> batch;
+  for (;;) {
+    ULONG n = 0;
+    if (!GetQueuedCompletionStatusEx(port_, entries, kBatch, &n, INFINITE, FALSE)) {
+      // The port was closed under us (ERROR_ABANDONED_WAIT_0): nothing more can come.
+      if (GetLastError() == ERROR_ABANDONED_WAIT_0 || GetLastError() == ERROR_INVALID_HANDLE) return;
+      continue;
+    }
+    bool stop = false;
+    batch.clear();
+    for (ULONG i = 0; i < n; i++) {
+      const OVERLAPPED_ENTRY& e = entries[i];
+      if (e.lpOverlapped == nullptr) {
+        stop = stop || e.lpCompletionKey == kStopKey;
+        continue;
+      }
+      auto* request = reinterpret_cast<Request*>(e.lpOverlapped);
+      int32_t result;
+      if (e.lpCompletionKey == kTimerKey) {
+        result = e.dwNumberOfBytesTransferred == 0 ? 0 : UV_ECANCELED;
+      } else if (request->overlapped.Internal == 0) {  // STATUS_SUCCESS
+        result = static_cast<int32_t>(e.dwNumberOfBytesTransferred);
+      } else {
+        // The NT status as a Win32 error: GetOverlappedResult converts it without waiting (the
+        // request completed) and without touching the handle, which a close through the queue
+        // may have closed by now (WSAGetOverlappedResult would say WSAENOTSOCK then).
+        DWORD moved = 0;
+        DWORD flags = 0;
+        if (request->kind == Request::Kind::Socket &&
+            !WSAGetOverlappedResult(request->socket, &request->overlapped, &moved, FALSE, &flags) &&
+            WSAGetLastError() != WSAENOTSOCK) {
+          // Winsock's own code while the socket is open (WSAEMSGSIZE, WSAENOTCONN, ...).
+          const int error = WSAGetLastError();
+          result = error == WSAEMSGSIZE && request->opcode == PROACTOR_OP_RECVFROM
+                       ? static_cast<int32_t>(request->buffer.len)
+                       : TranslateSystemError(static_cast<DWORD>(error));
+        } else if (GetOverlappedResult(request->handle, &request->overlapped, &moved, FALSE)) {
+          result = static_cast<int32_t>(moved);
+        } else {
+          const DWORD error = GetLastError();
+          if (request->kind == Request::Kind::Socket) {
+            // A datagram longer than the buffer: the bytes that fit, as recvfrom(2) truncates.
+            result = error == ERROR_MORE_DATA ? static_cast<int32_t>(request->buffer.len) : TranslateSystemError(error);
+          } else {
+            result = error == ERROR_HANDLE_EOF && !request->write ? 0 : TranslateTransferError(error);
+          }
+        }
+      }
+      batch.push_back({request, result});
+    }
+    packets_.fetch_add(n, std::memory_order_relaxed);
+    if (!batch.empty()) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        completed_.insert(completed_.end(), batch.begin(), batch.end());
+      }
+      wakeup().Signal();
+    }
+    if (stop) return;
+  }
+}
+
+// ---- starting and cancelling ---------------------------------------------------------------
+
+bool IocpHost::Associate(int fd, HANDLE handle, HANDLE current_port) {
+  if (current_port == port_) return true;
+  if (current_port != nullptr) return false;
+  // Fails (ERROR_INVALID_PARAMETER) when another port took the handle first.
+  if (CreateIoCompletionPort(handle, port_, kTransferKey, 0) == nullptr) return false;
+  HandleTable::Process().SetPort(fd, handle, port_);
+  return true;
+}
+
+Start IocpHost::StartTransfer(uint64_t tag, const Operation& op, int32_t* result) {
+  HandleEntry entry;
+  // Not a file, or node:fs's synchronous handle (no overlapped I/O on it): Call() on the pool,
+  // which gives the error a plain call gives.
+  if (!HandleTable::Process().Get(op.fd, &entry) || entry.kind != HandleEntry::Kind::File || !entry.overlapped) {
+    return Start::Blocking;
+  }
+  const bool write = op.opcode == PROACTOR_OP_WRITE;
+  if (!Associate(op.fd, entry.handle, entry.port)) return Start::Blocking;
+  auto* request = new (std::nothrow) Request();
+  if (request == nullptr) {
+    *result = UV_ENOMEM;
+    return Start::Done;
+  }
+  request->tag = tag;
+  request->kind = Request::Kind::Transfer;
+  request->write = write;
+  request->fd = op.fd;
+  request->handle = entry.handle;
+  if (write && entry.append) {
+    request->overlapped.Offset = request->overlapped.OffsetHigh = 0xFFFFFFFF;  // the end of the file
+  } else {
+    request->overlapped.Offset = static_cast<DWORD>(static_cast<uint64_t>(op.offset));
+    request->overlapped.OffsetHigh = static_cast<DWORD>(static_cast<uint64_t>(op.offset) >> 32);
+  }
+  const DWORD n = std::min<DWORD>(op.len, kTransferMax);
+  const BOOL ok = write ? WriteFile(entry.handle, op.data, n, nullptr, &request->overlapped)
+                        : ReadFile(entry.handle, op.data, n, nullptr, &request->overlapped);
+  if (!ok) {
+    const DWORD error = GetLastError();
+    if (error != ERROR_IO_PENDING) {
+      // Failed before starting: no packet comes.
+      delete request;
+      *result = error == ERROR_HANDLE_EOF && !write ? 0 : TranslateTransferError(error);
+      return Start::Done;
+    }
+  }
+  // Done at once or pending: either way one packet comes (the handle does not skip the port).
+  requests_.emplace(tag, request);
+  return Start::Submitted;
+}
+
+Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) {
+  HandleEntry entry;
+  if (!HandleTable::Process().Get(op.fd, &entry)) {
+    *result = UV_EBADF;
+    return Start::Done;
+  }
+  if (entry.kind != HandleEntry::Kind::Socket) {
+    *result = UV_ENOTSOCK;
+    return Start::Done;
+  }
+  const auto handle = reinterpret_cast<HANDLE>(entry.socket);
+  if (!Associate(op.fd, handle, entry.port)) {
+    // Another environment's port has it: a socket never waits on the pool.
+    *result = UV_EBUSY;
+    return Start::Done;
+  }
+  auto* request = new (std::nothrow) Request();
+  if (request == nullptr) {
+    *result = UV_ENOMEM;
+    return Start::Done;
+  }
+  request->tag = tag;
+  request->kind = Request::Kind::Socket;
+  request->opcode = op.opcode;
+  request->fd = op.fd;
+  request->handle = handle;
+  request->socket = entry.socket;
+  request->family = entry.family;
+  request->type = entry.type;
+  request->buffer.buf = reinterpret_cast<CHAR*>(op.data);
+  request->buffer.len = op.len;
+  const auto fail = [&](int32_t error) {
+    delete request;
+    *result = error;
+    return Start::Done;
+  };
+  // A stream socket that never connected: ENOTCONN, as POSIX says (recv, send; EPIPE for a
+  // send on Linux), before Winsock says something else.
+  const bool transfer = op.opcode == PROACTOR_OP_RECV || op.opcode == PROACTOR_OP_SEND;
+  if (transfer && entry.type == SOCK_STREAM && !entry.connected) return fail(UV_ENOTCONN);
+  // A datagram above UDP's limit: EMSGSIZE now, as sendto(2) says it. (Wine fails such a
+  // WSASendTo through the port with a status Winsock does not name, and a run crashed after it.)
+  const bool datagram_send = op.opcode == PROACTOR_OP_SENDTO || (op.opcode == PROACTOR_OP_SEND && entry.type == SOCK_DGRAM);
+  if (datagram_send && op.len > (entry.family == AF_INET6 ? kUdp6PayloadMax : kUdp4PayloadMax)) return fail(UV_EMSGSIZE);
+  BOOL ok = TRUE;
+  int r = 0;
+  switch (op.opcode) {
+    case PROACTOR_OP_ACCEPT: {
+      // AcceptEx on a socket that is not listening may wait instead of failing (Wine does):
+      // EINVAL now, as accept(2) says it.
+      BOOL listening = FALSE;
+      int size = sizeof listening;
+      if (getsockopt(entry.socket, SOL_SOCKET, SO_ACCEPTCONN, reinterpret_cast<char*>(&listening), &size) == 0 &&
+          !listening) {
+        return fail(UV_EINVAL);
+      }
+      request->accepted = WSASocketW(entry.family, entry.type, 0, nullptr, 0,
+                                     WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+      if (request->accepted == INVALID_SOCKET) return fail(SocketError());
+      DWORD bytes = 0;
+      ok = AcceptEx(entry.socket, request->accepted, request->addresses, 0, kAcceptAddressLength,
+                    kAcceptAddressLength, &bytes, &request->overlapped);
+      break;
+    }
+    case PROACTOR_OP_CONNECT: {
+      LPFN_CONNECTEX connect_ex = ConnectExOf(entry.socket);
+      if (connect_ex == nullptr) return fail(SocketError());
+      // ConnectEx wants a bound socket: the wildcard address of its family, as connect() binds.
+      SOCKADDR_STORAGE local;
+      int length = sizeof local;
+      if (getsockname(entry.socket, reinterpret_cast<sockaddr*>(&local), &length) != 0) {
+        std::memset(&local, 0, sizeof local);
+        local.ss_family = static_cast<ADDRESS_FAMILY>(entry.family);
+        length = entry.family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+        if (bind(entry.socket, reinterpret_cast<sockaddr*>(&local), length) != 0) return fail(SocketError());
+      }
+      ok = connect_ex(entry.socket, reinterpret_cast<const sockaddr*>(&op.address->storage), op.address->length,
+                      nullptr, 0, nullptr, &request->overlapped);
+      break;
+    }
+    case PROACTOR_OP_RECV:
+      r = WSARecv(entry.socket, &request->buffer, 1, nullptr, &request->flags, &request->overlapped, nullptr);
+      ok = r == 0;
+      break;
+    case PROACTOR_OP_SEND:
+      r = WSASend(entry.socket, &request->buffer, 1, nullptr, 0, &request->overlapped, nullptr);
+      ok = r == 0;
+      break;
+    case PROACTOR_OP_RECVFROM:
+      // The address and its length stay in the slot's storage until the final completion.
+      r = WSARecvFrom(entry.socket, &request->buffer, 1, nullptr, &request->flags,
+                      reinterpret_cast<sockaddr*>(&op.address->storage), &op.address->length, &request->overlapped,
+                      nullptr);
+      ok = r == 0;
+      break;
+    case PROACTOR_OP_SENDTO:
+      r = WSASendTo(entry.socket, &request->buffer, 1, nullptr, 0,
+                    reinterpret_cast<const sockaddr*>(&op.address->storage), op.address->length,
+                    &request->overlapped, nullptr);
+      ok = r == 0;
+      break;
+    default:
+      return fail(UV_ENOSYS);
+  }
+  if (!ok) {
+    const int error = WSAGetLastError();
+    if (error != WSA_IO_PENDING && error != ERROR_IO_PENDING) {
+      if (error == WSAEMSGSIZE && op.opcode == PROACTOR_OP_RECVFROM) {
+        // Completed at once, truncated: a packet still comes with the bytes that fit.
+      } else {
+        return fail(TranslateSystemError(static_cast<DWORD>(error)));
+      }
+    }
+  }
+  requests_.emplace(tag, request);
+  return Start::Submitted;
+}
+
+int32_t IocpHost::FinishSocket(Request* request, const Operation* op, int32_t result) {
+  if (result < 0) return result;
+  if (request->opcode == PROACTOR_OP_CONNECT) {
+    (void)setsockopt(request->socket, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0);
+    HandleTable::Process().SetConnected(request->fd, request->handle);
+    return 0;
+  }
+  if (request->opcode != PROACTOR_OP_ACCEPT) return result;
+  // Inherit the listener's properties, so getpeername, shutdown and the rest work on it.
+  if (setsockopt(request->accepted, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
+                 reinterpret_cast<const char*>(&request->socket), sizeof request->socket) != 0) {
+    return SocketError();
+  }
+  sockaddr* local = nullptr;
+  sockaddr* remote = nullptr;
+  int local_length = 0;
+  int remote_length = 0;
+  GetAcceptExSockaddrs(request->addresses, 0, kAcceptAddressLength, kAcceptAddressLength, &local, &local_length,
+                       &remote, &remote_length);
+  if (op->address != nullptr) {
+    std::memset(&op->address->storage, 0, sizeof op->address->storage);
+    const int n = remote != nullptr && remote_length > 0
+                      ? std::min<int>(remote_length, static_cast<int>(sizeof op->address->storage))
+                      : 0;
+    if (n > 0) std::memcpy(&op->address->storage, remote, static_cast<size_t>(n));
+    op->address->length = n;
+  }
+  HandleEntry entry;
+  entry.kind = HandleEntry::Kind::Socket;
+  entry.socket = request->accepted;
+  entry.family = request->family;
+  entry.type = request->type;
+  entry.connected = true;
+  const int fd = HandleTable::Process().Insert(entry);
+  if (fd < 0) return fd;  // the Request's destructor closes the socket
+  request->accepted = INVALID_SOCKET;
+  return fd;
+}
+
+void CALLBACK IocpHost::OnTimer(PTP_CALLBACK_INSTANCE /*instance*/, void* context, PTP_TIMER /*timer*/) {
+  auto* request = static_cast<Request*>(context);
+  int armed = 0;
+  if (request->timer_state.compare_exchange_strong(armed, 1)) {
+    (void)PostQueuedCompletionStatus(request->port, 0, kTimerKey, &request->overlapped);
+  }
+}
+
+Start IocpHost::StartTimer(uint64_t tag, uint64_t timeout_ns, int32_t* result) {
+  auto* request = new (std::nothrow) Request();
+  if (request == nullptr) {
+    *result = UV_ENOMEM;
+    return Start::Done;
+  }
+  request->tag = tag;
+  request->kind = Request::Kind::Timer;
+  request->port = port_;
+  request->timer = CreateThreadpoolTimer(&IocpHost::OnTimer, request, nullptr);
+  if (request->timer == nullptr) {
+    *result = LastError();
+    delete request;
+    return Start::Done;
+  }
+  // A relative due time is negative, in 100 ns units (at least one: 0 would be absolute).
+  const uint64_t ticks = std::max<uint64_t>(1, std::min<uint64_t>(timeout_ns / 100, INT64_MAX));
+  ULARGE_INTEGER due;
+  due.QuadPart = static_cast<ULONGLONG>(-static_cast<int64_t>(ticks));
+  FILETIME when;
+  when.dwLowDateTime = due.LowPart;
+  when.dwHighDateTime = due.HighPart;
+  requests_.emplace(tag, request);
+  SetThreadpoolTimer(request->timer, &when, 0, 0);
+  return Start::Submitted;
+}
+
+void IocpHost::CancelRequest(Request* request) {
+  if (request->kind != Request::Kind::Timer) {
+    // ERROR_NOT_FOUND: it completed already, and its packet is on the way.
+    (void)CancelIoEx(request->handle, &request->overlapped);
+    return;
+  }
+  int armed = 0;
+  if (request->timer_state.compare_exchange_strong(armed, 2)) {
+    SetThreadpoolTimer(request->timer, nullptr, 0, 0);
+    (void)PostQueuedCompletionStatus(port_, 1, kTimerKey, &request->overlapped);
+  }
+}
+
+void IocpHost::Cancel(uint64_t tag) {
+  auto it = requests_.find(tag);
+  if (it != requests_.end()) CancelRequest(it->second);
+}
+
+void IocpHost::CancelDescriptor(int fd) {
+  for (auto& entry : requests_) {
+    if (entry.second->fd == fd) CancelRequest(entry.second);
+  }
+}
+
+// ---- results -------------------------------------------------------------------------------
+
+void IocpHost::ReapMechanism() {
+  std::vector<Completed> batch;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    batch.swap(completed_);
+  }
+  for (const Completed& c : batch) Route(c);
+}
+
+void IocpHost::Route(const Completed& c) {
+  std::unique_ptr<Request> request(c.request);
+  const uint64_t tag = request->tag;
+  requests_.erase(tag);
+  EngineCore* core = engine(TagEngine(tag));
+  const Operation* op = core != nullptr ? core->Active(tag) : nullptr;
+  // Nobody waits for it any more (its queue went away): an accepted socket is closed with the
+  // Request.
+  if (op == nullptr) return;
+  int32_t result = c.result;
+  if (request->kind == Request::Kind::Socket) result = FinishSocket(request.get(), op, result);
+  request.reset();
+  core->Finish(TagSlot(tag), result);
+}
+
+int IocpHost::Wait(int64_t timeout_ns) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!completed_.empty()) return 0;
+  }
+  if (pool().HasResults()) return 0;
+  // The event is auto-reset and set by every Signal(): a result that arrives after the checks
+  // above sets it, so the wait cannot miss it (an earlier set only ends it early).
+  DWORD ms = INFINITE;
+  if (timeout_ns >= 0) {
+    ms = static_cast<DWORD>(std::min<int64_t>((timeout_ns + 999999) / 1000000, INFINITE - 1));
+  }
+  const DWORD r = WaitForSingleObject(wakeup().event(), ms);
+  if (r == WAIT_TIMEOUT) return UV_ETIMEDOUT;
+  return r == WAIT_FAILED ? LastError() : 0;
+}
+
+// ---- teardown ------------------------------------------------------------------------------
+
+void IocpHost::CancelAndDrain() {
+  for (auto& entry : requests_) CancelRequest(entry.second);
+  const auto give_up = std::chrono::steady_clock::now() + kDrainLimit;
+  while (!requests_.empty() && std::chrono::steady_clock::now() < give_up) {
+    ReapMechanism();
+    if (requests_.empty()) break;
+    (void)WaitForSingleObject(wakeup().event(), 100);
+  }
+  StopThread();
+  ReapMechanism();
+}
+
+void IocpHost::StopThread() {
+  if (!thread_.joinable()) return;
+  if (PostQueuedCompletionStatus(port_, 0, kStopKey, nullptr)) {
+    thread_.join();
+  } else {
+    thread_.detach();  // cannot happen with a valid port; never block teardown on it
+  }
+}
+
+void IocpHost::CloseMechanism() {
+  StopThread();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const Completed& c : completed_) {
+      requests_.erase(c.request->tag);
+      delete c.request;
+    }
+    completed_.clear();
+  }
+  // Requests still in the port after the drain limit stay allocated: the kernel may still
+  // write into them.
+  requests_.clear();
+  if (port_ != nullptr) CloseHandle(port_);
+  port_ = nullptr;
+}
+
+}  // namespace proactor

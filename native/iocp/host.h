@@ -1,0 +1,106 @@
+/*
+ * IocpHost: the I/O completion port of one Node environment (the main thread, or one worker),
+ * shared by every queue (IocpEngine) attached in that environment. What every mechanism's host
+ * does (engine registry, wakeup, blocking pool, dispatch into JS, teardown) is EnvHost's
+ * (../common/env_host.h); this is what is IOCP's own:
+ *
+ * - its own completion port: libuv's port treats every packet on it as one of libuv's requests,
+ *   so the addon cannot share it;
+ * - a thread blocked in GetQueuedCompletionStatusEx that turns packets into results (bytes, or a
+ *   libuv error mapped once from the Win32 / NT status) and signals the environment's wakeup
+ *   once per batch of packets;
+ * - Requests: one OVERLAPPED per operation in the port (ReadFile / WriteFile at a position, and
+ *   timers: a thread-pool timer whose callback posts a packet), owned here from start to the
+ *   reaping of its packet, so that neither a queue closing nor its environment going away frees
+ *   memory the kernel still writes;
+ * - association of handles with the port (once per handle, CreateIoCompletionPort).
+ *
+ * Threading: everything but the completion thread runs on the environment's JS thread; the two
+ * share only `completed_` (under its mutex).
+ */
+#ifndef PROACTOR_IOCP_HOST_H
+#define PROACTOR_IOCP_HOST_H
+
+#include <napi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "../common/engine_core.h"
+#include "../common/env_host.h"
+#include "../common/operation.h"
+#include "../common/platform.h"
+
+namespace proactor {
+
+class IocpHost final : public EnvHost {
+ public:
+  /* The IOCP host of `env`, created on first use; throws a Napi::Error with code / errno /
+   * syscall when the port or its thread cannot be set up. */
+  static IocpHost* Get(Napi::Env env);
+
+  ~IocpHost() override;
+
+  /* Starts a ReadFile / WriteFile of `op` (a file descriptor, an offset >= 0 or an append write)
+   * through the port. Submitted, Blocking when the handle cannot use this port (associated with
+   * another environment's), or Done with `*result` when it failed to start. */
+  Start StartTransfer(uint64_t tag, const Operation& op, int32_t* result);
+  /* Starts a socket operation that waits (accept, connect, recv, send, recvfrom, sendto) as
+   * AcceptEx / ConnectEx / WSARecv / WSASend / WSARecvFrom / WSASendTo through the port.
+   * Submitted, or Done with `*result` when it failed to start. */
+  Start StartSocket(uint64_t tag, const Operation& op, int32_t* result);
+  /* Starts PROACTOR_OP_TIMEOUT: Submitted, or Done with `*result`. */
+  Start StartTimer(uint64_t tag, uint64_t timeout_ns, int32_t* result);
+  /* Cancels the request of `tag`, best effort: its one packet still comes. */
+  void Cancel(uint64_t tag);
+  /* Cancels every request on descriptor `fd`. */
+  void CancelDescriptor(int fd);
+
+  const char* kind() const override { return "iocp"; }
+  /* Blocks on the wakeup's event (every packet batch and pool result sets it). */
+  int Wait(int64_t timeout_ns) override;
+  const char* wait_syscall() const override { return "WaitForSingleObject"; }
+
+  uint64_t packets() const { return packets_.load(std::memory_order_relaxed); }
+  size_t in_port() const { return requests_.size(); }
+
+ private:
+  struct Request;
+  struct Completed {
+    Request* request;
+    int32_t result;
+  };
+
+  explicit IocpHost(napi_env env) : EnvHost(env, "proactor:iocp") {}
+  void OpenMechanism(Napi::Env env) override;
+  void ReapMechanism() override;
+  void CancelAndDrain() override;
+  void CloseMechanism() override;
+
+  void Run();
+  void StopThread();
+  /* Associates the handle of `fd` with the port; false when it cannot be (another port has it). */
+  bool Associate(int fd, HANDLE handle, HANDLE current_port);
+  void Route(const Completed& c);
+  /* On the JS thread, for a completed accept or connect: what Winsock wants after it
+   * (SO_UPDATE_*_CONTEXT), the accepted socket into the table and its peer into the address. */
+  int32_t FinishSocket(Request* request, const Operation* op, int32_t result);
+  void CancelRequest(Request* request);
+  static void CALLBACK OnTimer(PTP_CALLBACK_INSTANCE instance, void* context, PTP_TIMER timer);
+
+  HANDLE port_ = nullptr;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<Completed> completed_; /* from the completion thread, under mutex_ */
+  std::unordered_map<uint64_t, Request*> requests_; /* in the port, by tag (JS thread) */
+  std::atomic<uint64_t> packets_{0};
+};
+
+}  // namespace proactor
+
+#endif  // PROACTOR_IOCP_HOST_H

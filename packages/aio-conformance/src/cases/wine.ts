@@ -1,0 +1,14 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Whether this is Windows as Wine provides it (scripts/windows-test.sh runs the suite there with
+ * the real Windows build of Node.js). Wine puts its own programs in system32, where Windows has
+ * none: wineboot.exe there says Wine.
+ *
+ * A case that Wine itself breaks is skipped with a reason that starts with "Wine", naming the
+ * difference from Windows, so the harness can count those skips; the case still runs on Windows.
+ */
+export const underWine =
+  process.platform === 'win32' &&
+  existsSync(join(process.env.SystemRoot ?? 'C:\\windows', 'system32', 'wineboot.exe'));
