@@ -50,6 +50,7 @@ export {
   type RecvFromResult,
   type RecvOptions,
   type RecvsOptions,
+  type SendfileOptions,
   type SendOptions,
   type ShutdownHow,
   type SocketFamily,
@@ -59,4 +60,4 @@ export {
   type WriteOptions,
 } from './queue.js';
 export { Stats } from './stats.js';
-export { IO_MAX_LENGTH, type PathLike } from './validate.js';
+export { IO_MAX_LENGTH, type PathLike, SENDFILE_MAX_LENGTH } from './validate.js';

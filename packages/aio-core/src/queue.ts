@@ -55,6 +55,7 @@ import {
   type PathLike,
   parseMode,
   parseOpenFlags,
+  SENDFILE_MAX_LENGTH,
   validateAbortSignal,
   validateBuffer,
   validateBufferList,
@@ -129,6 +130,17 @@ export interface SendOptions extends RecvOptions {
    * on loopback the kernel copies anyway. Backends without `capabilities.zeroCopySend` copy.
    */
   zeroCopy?: boolean;
+}
+
+/** sendfile: which bytes of the input. */
+export interface SendfileOptions extends OpOptions {
+  /** Where in the input to start, in bytes (default 0). The input's own file position never moves. */
+  position?: number | bigint;
+  /**
+   * How many bytes (default: to the end of the input, at most {@link SENDFILE_MAX_LENGTH}). Give
+   * it when the operation is linked: a chain goes on only after all the bytes asked for were sent.
+   */
+  length?: number;
 }
 
 /** What `socket()` creates: IPv4 (4, the default), IPv6 (6) or a unix domain socket. */
@@ -244,6 +256,8 @@ class Operation {
   signal: AbortSignal | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
   fd = 0;
+  /** sendfile: the input descriptor. */
+  fdIn = 0;
   offset = 0;
   bufOffset = 0;
   len = 0;
@@ -1376,6 +1390,56 @@ export class Queue implements AsyncDisposable {
   }
 
   /**
+   * Sends bytes of the file `inFd` to `outFd` (a connected stream socket, or on Linux a regular
+   * file), as sendfile(2) does: `length` bytes (default: to the end of the input) from input
+   * position `position` (default 0). The input's own file position does not move; a regular
+   * file output is written at its own position, which advances. Resolves with the number of
+   * bytes sent: fewer than asked at the end of the input, or when the output failed after part
+   * of them went out (the error then comes with the next call). Cancelling (its signal) or
+   * closing `outFd` through the queue ends it with ECANCELED / AbortError even when part of the
+   * bytes went out. `capabilities.zeroCopySendfile` says whether the bytes stay in the kernel;
+   * elsewhere the backend reads and writes them through a buffer. An input that cannot be read
+   * at a position (a pipe, a socket) fails with ESPIPE; an output opened for appending with
+   * EINVAL. `position` beyond 2 ** 53 - 1 or `length` above {@link SENDFILE_MAX_LENGTH} throw
+   * ERR_OUT_OF_RANGE before anything is submitted.
+   */
+  sendfile(outFd: number, inFd: number, options: SendfileOptions & PolledOptions): void;
+  sendfile(outFd: number, inFd: number, options?: SendfileOptions): Promise<number>;
+  sendfile(outFd: number, inFd: number, callback: Callback<number>): void;
+  sendfile(
+    outFd: number,
+    inFd: number,
+    options: SendfileOptions | undefined,
+    callback: Callback<number>,
+  ): void;
+  sendfile(outFd: number, inFd: number, options?: unknown, callback?: unknown): Promise<number> | undefined {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    const op = new Operation(Opcode.SENDFILE, 'sendfile');
+    op.fd = validateFd(outFd, 'outFd');
+    op.fdIn = validateFd(inFd, 'inFd');
+    let position: unknown;
+    let length: unknown;
+    if (options !== undefined && options !== null) {
+      if (!isOptionsObject(options)) throw invalidArgType('options', 'of type object', options);
+      position = options.position;
+      length = options.length;
+    }
+    if (position === null) throw invalidArgType('options.position', 'of type number or bigint', position);
+    if (position === -1 || position === -1n) {
+      throw outOfRange('options.position', '>= 0 (sendfile never uses the file position)', position);
+    }
+    op.offset = position === undefined ? 0 : validatePosition(position, 'options.position');
+    op.len =
+      length === undefined
+        ? SENDFILE_MAX_LENGTH
+        : validateInteger(length, 'options.length', 0, SENDFILE_MAX_LENGTH);
+    return this.#issue(op, 'sendfile', options, checkCallback(callback)) as Promise<number> | undefined;
+  }
+
+  /**
    * Receives one datagram into `buffer` at `offset` (up to `length` bytes; a longer datagram is
    * truncated to them and the rest discarded, as recvfrom(2) does). Resolves with the bytes copied
    * and the sender's address. Errors carry syscall 'recvmsg', as node:dgram's do.
@@ -2124,7 +2188,7 @@ export class Queue implements AsyncDisposable {
     sq[b + 8] = op.opFlags;
     sq[b + 9] = op.mode;
     sq[b + 10] = 0;
-    sq[b + 11] = 0;
+    sq[b + 11] = op.fdIn;
     sq[b + 12] = op.timeoutNs >>> 0;
     sq[b + 13] = Math.floor(op.timeoutNs / TWO32);
     sq[b + 14] = 0;
@@ -2250,6 +2314,7 @@ export class Queue implements AsyncDisposable {
         case Opcode.SEND:
         case Opcode.SENDTO:
         case Opcode.POLL:
+        case Opcode.SENDFILE:
           value = result;
           break;
         case Opcode.STAT:

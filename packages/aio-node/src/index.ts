@@ -27,6 +27,7 @@ import {
 } from '@proactor/aio-core';
 import { LoopRef } from './loop-ref.js';
 import { pollFile } from './poll.js';
+import { runSendfile } from './sendfile.js';
 import {
   closeVirtual,
   FILE_OP_ON_SOCKET,
@@ -43,7 +44,7 @@ const ECANCELED = errnoOf('ECANCELED');
 const EINVAL = errnoOf('EINVAL');
 
 const capabilities: Capabilities = Object.freeze({
-  ops: new Set<OperationName>([...OPERATIONS, ...SOCKET_OPERATIONS]),
+  ops: new Set<OperationName>([...OPERATIONS, ...SOCKET_OPERATIONS, 'sendfile']),
   linkedOperations: true,
   // Completions of node:fs arrive through the event loop, which a blocked thread never runs.
   waitSync: false,
@@ -51,6 +52,8 @@ const capabilities: Capabilities = Object.freeze({
   cancelInFlight: false,
   multishot: false,
   zeroCopySend: false,
+  // Read into a buffer and written out (sendfile.ts): node has no sendfile(2).
+  zeroCopySendfile: false,
   registeredBuffers: false,
   registeredFiles: false,
 });
@@ -164,16 +167,18 @@ class NodeEngine implements Engine {
       pollFile(sub, done);
       return;
     }
-    if (isSocketOpcode(sub.opcode)) {
-      runSocketOperation({
+    if (sub.opcode === Opcode.SENDFILE || isSocketOpcode(sub.opcode)) {
+      const request = {
         sub,
         ring,
         loop: this.#loop,
         done,
-        onCancel: (cancel) => {
+        onCancel: (cancel: (() => void) | undefined) => {
           task.cancel = cancel;
         },
-      });
+      };
+      if (sub.opcode === Opcode.SENDFILE) runSendfile(request);
+      else runSocketOperation(request);
       return;
     }
     if (isVirtualFd(sub.fd) && FD_FILE_OPS.has(sub.opcode)) {
@@ -348,6 +353,7 @@ function isShortTransfer(sub: Submission, result: number, ring: RingContext): bo
     case Opcode.SEND:
     case Opcode.RECVFROM:
     case Opcode.SENDTO:
+    case Opcode.SENDFILE:
       return result < sub.len;
     case Opcode.READV:
     case Opcode.WRITEV: {

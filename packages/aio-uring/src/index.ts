@@ -39,6 +39,8 @@ export type ProbeResult =
       multishot: boolean;
       /** IORING_OP_SEND_ZC (Linux 6.0). */
       zeroCopySend: boolean;
+      /** IORING_OP_SPLICE (Linux 5.7): sendfile through a pipe; sendfile(2) on the pool without it. */
+      splice: boolean;
     }
   | { ok: false; errno: number; code: string; syscall: string };
 
@@ -323,6 +325,7 @@ const socketNeedsKernel: ReadonlySet<string> = new Set(
 /** Every file operation, and the socket operations this kernel can run. */
 const supportedOps: ReadonlySet<OperationName> = new Set<OperationName>([
   ...OPERATIONS,
+  'sendfile',
   ...[...SOCKET_OPERATIONS].filter((name) => !socketNeedsKernel.has(name) || kernelSupport[name] === true),
 ]);
 
@@ -340,6 +343,8 @@ function capabilitiesOf(sqpoll: boolean): UringCapabilities {
     multishot: probe.ok && probe.multishot,
     // IORING_OP_SEND_ZC (Linux 6.0).
     zeroCopySend: probe.ok && probe.zeroCopySend,
+    // Splice through a pipe, or sendfile(2) on the blocking pool: in the kernel either way.
+    zeroCopySendfile: true,
     // Decided by the probe: sparse tables (Linux 5.19).
     registeredBuffers: probe.ok && probe.registeredBuffers,
     registeredFiles: probe.ok && probe.registeredFiles,
