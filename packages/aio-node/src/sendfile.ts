@@ -51,7 +51,9 @@ export function runSendfile(req: SocketRequest): void {
     const wrote = (result: number) => {
       if (finished) return;
       if (result < 0) {
-        fail(result);
+        // Closed through the queue while a chunk was written: ECANCELED, as on every backend.
+        if (result === ECANCELED) finish(ECANCELED);
+        else fail(result);
         return;
       }
       sent += result;
