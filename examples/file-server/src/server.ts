@@ -199,6 +199,10 @@ export async function startFileServer(options: FileServerOptions): Promise<FileS
   }
 
   async function handle(queue: Queue, fd: number): Promise<void> {
+    // The body follows its headers in a second operation: without TCP_NODELAY, Nagle holds a
+    // small body back until the headers are acknowledged, and a client delaying its ACK (40 ms
+    // on Linux) stalls every response.
+    await queue.setsockopt(fd, 'nodelay', true);
     const buf = Buffer.allocUnsafe(16384);
     let start = 0;
     let end = 0;
