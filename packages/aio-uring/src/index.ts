@@ -90,6 +90,14 @@ export interface EngineInfo {
   multishotItems: number;
   /** Sends issued as IORING_OP_SEND_ZC. */
   zeroCopySends: number;
+  /** sendfile: splice rounds (a fill of the pipe, and its drain) issued. */
+  spliceRounds: number;
+  /** sendfile: drains issued on their own, for bytes a short fill or a short drain left in the pipe. */
+  splicePartialDrains: number;
+  /** sendfile: the pipes this engine holds (lent to one operation at a time, then reused). */
+  splicePipes: number;
+  /** sendfile: pipes closed because an operation ended with bytes still in them. */
+  splicePipesDiscarded: number;
   /** The provided-buffer ring of multishot recvs (0 until the first recvs()). */
   providedBuffers: number;
   providedBufferSize: number;
