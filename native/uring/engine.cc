@@ -63,6 +63,7 @@ unsigned KernelOpcode(uint8_t proactor_opcode) {
     case PROACTOR_OP_POLL: return IORING_OP_POLL_ADD;
     case PROACTOR_OP_ACCEPT_MULTI: return IORING_OP_ACCEPT;
     case PROACTOR_OP_RECV_MULTI: return IORING_OP_RECV;
+    case PROACTOR_OP_SENDFILE: return IORING_OP_SPLICE;  // two per round, see LaunchSendfile
     default: return kNoKernelOpcode;  // setsockopt, getsockname: plain calls at launch; cancel
   }
 }
@@ -408,7 +409,7 @@ Start UringEngine::LaunchSendfile(uint16_t slot, uint64_t tag, Operation& op, in
     *result = static_cast<int32_t>(Call(op));
     return Start::Done;
   }
-  if (Forced(PROACTOR_OP_SENDFILE) || !host_->ring().Supports(IORING_OP_SPLICE)) return Start::Blocking;
+  if (NeedsPool(PROACTOR_OP_SENDFILE)) return Start::Blocking;  // forced, or no splice
   if (host_->credentials_error() < 0) {
     *result = host_->credentials_error();
     return Start::Done;
