@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Row, renderMarkdown, type Workload } from './report.js';
-import { saveWorkloads, stop, waitForPort } from './server-process.js';
+import { freePort, saveWorkloads, stop, waitForPort } from './server-process.js';
 
 const benchDir = new URL('..', import.meta.url).pathname;
 const root = join(benchDir, '..');
@@ -28,7 +28,6 @@ const { values } = parseArgs({
 const runs = Number(values.runs);
 const size = Number(values.size);
 const hasNginx = !spawnSync('nginx', ['-v']).error;
-let nextPort = 18_900;
 
 const docroot = mkdtempSync(join(tmpdir(), 'proactor-bulk-bench-'));
 chmodSync(docroot, 0o755);
@@ -162,7 +161,7 @@ try {
   for (let run = 0; run < runs; run++) {
     for (let k = 0; k < servers.length; k++) {
       const i = (k + run) % servers.length;
-      const port = nextPort++;
+      const port = await freePort();
       const child = servers[i].start(port);
       try {
         await waitForPort(port);

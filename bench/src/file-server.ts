@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Row, renderMarkdown, type Workload } from './report.js';
-import { requireWrk, saveWorkloads, stop, waitForPort } from './server-process.js';
+import { freePort, requireWrk, saveWorkloads, stop, waitForPort } from './server-process.js';
 
 const benchDir = new URL('..', import.meta.url).pathname;
 const root = join(benchDir, '..');
@@ -37,7 +37,6 @@ const sizes = values.sizes!.split(',').map(Number);
 
 requireWrk();
 const hasNginx = !spawnSync('nginx', ['-v']).error;
-let nextPort = 18_600;
 
 const docroot = mkdtempSync(join(tmpdir(), 'proactor-file-bench-'));
 // nginx's worker runs as nobody: it must be able to enter the directory.
@@ -131,7 +130,7 @@ async function measure(
   size: number,
   connections: number,
 ): Promise<{ rps: number; errors: string }> {
-  const port = nextPort++;
+  const port = await freePort();
   const child = server.start(port);
   try {
     await waitForPort(port);
