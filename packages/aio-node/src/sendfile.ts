@@ -8,7 +8,8 @@
  */
 import * as fs from 'node:fs';
 import { errnoOf } from '@proactor/aio-core';
-import { isOpenVirtualFd, isVirtualFd, type SocketRequest, sendToVirtual } from './sockets.js';
+import type { SocketRequest } from './socket-request.js';
+import { isOpenVirtualFd, isVirtualFd, sendToVirtual } from './sockets.js';
 
 const EBADF = errnoOf('EBADF');
 const ECANCELED = errnoOf('ECANCELED');
