@@ -18,6 +18,11 @@ const port = Number(portArg);
 const queue = new Queue(uring);
 const copy = `${file}.copy`;
 
+/** A queue on io_uring that claims no in-kernel sendfile, so that copyFile reads and writes. */
+function copyingQueue(): Queue {
+  return new Queue({ ...uring, capabilities: { ...uring.capabilities, zeroCopySendfile: false } });
+}
+
 const variants: Record<string, () => Promise<unknown>> = {
   'proactor pipeline to /dev/null': () =>
     pipeline(createReadStream(queue, file), createWriteStream(queue, '/dev/null')),
@@ -33,6 +38,8 @@ const variants: Record<string, () => Promise<unknown>> = {
   'proactor readFile': () => readFile(queue, file),
   'fs.promises.readFile': () => fsp.readFile(file),
   'proactor copyFile': () => copyFile(queue, file, copy),
+  // The path copyFile takes where sendfile is not in the kernel: reads linked to writes.
+  'proactor copyFile, read + write': () => copyFile(copyingQueue(), file, copy),
   'fs.promises.copyFile': () => fsp.copyFile(file, copy),
 };
 

@@ -13,6 +13,21 @@ export function requireWrk(): void {
   }
 }
 
+/**
+ * A port nothing listens on right now (the kernel's pick for port 0): other benchmarks run on the
+ * same machine, so a fixed range may already be served by one of theirs.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 /** Resolves once something accepts connections on 127.0.0.1:`port`. */
 export async function waitForPort(port: number, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -222,6 +222,9 @@ if (only.has('files')) {
       { label: ours, kind: 'proactor' },
       { label: theirs, kind: 'baseline' },
     ];
+    // copyFile: sendfile in the kernel (the default on io_uring) against the read + write path.
+    if (id === 'streams-copyfile')
+      variants.splice(1, 0, { label: 'proactor copyFile, read + write', kind: 'proactor' });
     const notes = [machineLoad(), `file of ${size} bytes in ${tmpdir()}`];
     process.stdout.write(`${title} `);
     const samples = await interleave(variants, async (v) => runOnce(v.label));

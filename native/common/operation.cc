@@ -51,6 +51,9 @@ const OperationInfo kOperations[PROACTOR_OP_COUNT] = {
     /* PROACTOR_OP_POLL */ {"poll", "poll", kSocketWaits},
     /* PROACTOR_OP_ACCEPT_MULTI */ {"accept_multi", "accept", kSocketWaits | kMultishot},
     /* PROACTOR_OP_RECV_MULTI */ {"recv_multi", "recv", kSocketWaits | kMultishot},
+    /* Waits on its output (fd) for as long as a slow reader likes; not kSocket: the output may be
+     * a regular file, and a blocking pool runs it on engines without an in-kernel path. */
+    /* PROACTOR_OP_SENDFILE */ {"sendfile", "sendfile", kWaitsOnDescriptor | kTransfer},
 };
 
 int Decode(napi_env env, napi_value resources, const QueueBuffers& buffers, const proactor_sqe& e,
@@ -189,6 +192,13 @@ int Decode(napi_env env, napi_value resources, const QueueBuffers& buffers, cons
     case PROACTOR_OP_SETSOCKOPT:
       if (!IsSocketOption(e.op_flags)) return UV_ENOPROTOOPT;
       op->len = e.len != 0 ? 1 : 0;
+      return 0;
+    case PROACTOR_OP_SENDFILE:
+      // An explicit position always: the input's own position never moves.
+      if (e.offset < 0 || e.len > 0x7fffffffu) return UV_EINVAL;
+      op->fd_in = e.fd_in;
+      op->len = e.len;
+      op->expected = e.len;
       return 0;
     default:
       return UV_EINVAL;

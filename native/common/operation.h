@@ -73,9 +73,11 @@ struct Operation {
   uint8_t opcode = PROACTOR_OP_NOP;
   uint32_t op_flags = 0;   /* the entry's per-opcode flags: PROACTOR_*_F_*, _AF_*, _SHUT_*, _SO_*, _POLL_* */
   int32_t fd = -1;
+  int32_t fd_in = -1;      /* sendfile: the input (fd is the output) */
   int64_t offset = 0;      /* file position (-1: the current one); ftruncate: the new length */
   uint8_t* data = nullptr; /* read, write, recv, send, recvfrom, sendto: the bytes */
-  uint32_t len = 0;        /* their length; listen: the backlog; setsockopt: the value (0 or 1) */
+  uint32_t len = 0;        /* their length; listen: the backlog; setsockopt: the value (0 or 1);
+                              sendfile: the bytes asked for */
   IoVec* iov = nullptr;    /* readv, writev */
   uint32_t iov_count = 0;
   const char* path = nullptr; /* open, stat, unlink, mkdir, rename (from) */

@@ -69,6 +69,8 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   out.Set("multishot", ring.Supports(PROACTOR_IORING_OP_SEND_ZC) && ring.Supports(IORING_OP_ACCEPT) &&
                            ring.Supports(IORING_OP_RECV) && BufferRingWorks(ring));
   out.Set("zeroCopySend", ring.Supports(PROACTOR_IORING_OP_SEND_ZC));
+  // sendfile through a pipe (5.7); without it sendfile(2) runs on the blocking pool.
+  out.Set("splice", ring.Supports(IORING_OP_SPLICE));
   out.Set("sqpoll", (ring.features() & IORING_FEAT_SQPOLL_NONFIXED) != 0 &&
                         (ring.features() & IORING_FEAT_CUR_PERSONALITY) != 0);
   return out;

@@ -64,6 +64,7 @@ unsigned KernelOpcode(uint8_t proactor_opcode) {
     case PROACTOR_OP_POLL: return IORING_OP_POLL_ADD;
     case PROACTOR_OP_ACCEPT_MULTI: return IORING_OP_ACCEPT;
     case PROACTOR_OP_RECV_MULTI: return IORING_OP_RECV;
+    case PROACTOR_OP_SENDFILE: return IORING_OP_SPLICE;  // two per round, see LaunchSendfile
     default: return kNoKernelOpcode;  // setsockopt, getsockname: plain calls at launch; cancel
   }
 }
@@ -129,6 +130,7 @@ void UringEngine::KeepAlive(bool alive) {
 }
 
 void UringEngine::Release(bool host_alive) {
+  ClosePipes();
   if (!host_alive) {
     // Closing the ring dropped every registration.
     buffers_.clear();
@@ -216,6 +218,7 @@ Start UringEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* r
     *result = UV_ENOSYS;
     return Start::Done;
   }
+  if (op.opcode == PROACTOR_OP_SENDFILE) return LaunchSendfile(slot, tag, op, result);
   if (op.opcode == PROACTOR_OP_RECV_MULTI && buffer_ring_.entries == nullptr) {
     *result = UV_EINVAL;  // aio-core provides buffers first
     return Start::Done;
@@ -400,12 +403,206 @@ void UringEngine::Prepare(uint16_t slot, uint64_t tag, Operation& op, io_uring_s
   }
 }
 
-void UringEngine::Cancel(uint16_t /*slot*/, uint64_t tag, const Operation& op) {
+void UringEngine::Cancel(uint16_t slot, uint64_t tag, const Operation& op) {
+  // A sendfile between two splices has nothing in the kernel to cancel: it stops at the next
+  // completion.
+  if (op.opcode == PROACTOR_OP_SENDFILE) kernel_[slot].splice.cancelled = true;
   if (host_ != nullptr) host_->QueueCancel(tag, op.opcode == PROACTOR_OP_TIMEOUT);
 }
 
 void UringEngine::CancelDescriptor(int fd) {
-  if (host_ != nullptr) host_->QueueCancelFd(fd);
+  if (host_ == nullptr) return;
+  host_->QueueCancelFd(fd);
+  // A sendfile to `fd` may be filling its pipe (a splice on the pipe, which a cancel by
+  // descriptor does not find) with its drain to `fd` linked behind: cancel it by its tag.
+  for (uint16_t slot = 0; slot < kernel_.size(); slot++) {
+    KernelState::Splice& sp = kernel_[slot].splice;
+    if (sp.pipe < 0 || sp.cancelled) continue;
+    const Operation* op = core_.Active(sp.tag);
+    if (op == nullptr || op->opcode != PROACTOR_OP_SENDFILE || op->fd != fd) continue;
+    sp.cancelled = true;
+    host_->QueueCancel(sp.tag, false);
+  }
+}
+
+// ---- sendfile through a pipe ---------------------------------------------------------------
+
+Start UringEngine::LaunchSendfile(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) {
+  if (op.len == 0) {
+    // Nothing to move: sendfile(2) still checks both descriptors, at once.
+    *result = static_cast<int32_t>(Call(op));
+    return Start::Done;
+  }
+  if (NeedsPool(PROACTOR_OP_SENDFILE)) return Start::Blocking;  // forced, or no splice
+  if (host_->credentials_error() < 0) {
+    *result = host_->credentials_error();
+    return Start::Done;
+  }
+  const int pipe = AcquirePipe();
+  if (pipe < 0) return Start::Blocking;  // no descriptor left for a pipe: sendfile(2) needs none
+  KernelState::Splice& sp = kernel_[slot].splice;
+  sp = KernelState::Splice{};
+  sp.pipe = pipe;
+  sp.tag = tag;
+  sp.position = op.offset;
+  sp.remaining = op.len;
+  FillPipe(slot, tag, op);
+  return Start::Submitted;
+}
+
+void UringEngine::FillPipe(uint16_t slot, uint64_t tag, const Operation& op) {
+  KernelState::Splice& sp = kernel_[slot].splice;
+  const SplicePipe& p = pipes_[sp.pipe];
+  // The pipe holds `capacity / page` pages and a fill takes whole pages of the page cache: an
+  // unaligned position spans one page more, so ask for one page less then (a short fill costs a
+  // round trip).
+  static const uint32_t page = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+  uint32_t room = p.capacity;
+  if (sp.position % page != 0 && room > page) room -= page;
+  sp.asked = std::min(sp.remaining, room);
+  const bool linked = host_->RoomFor(2);
+  io_uring_sqe q;
+  std::memset(&q, 0, sizeof q);
+  q.opcode = IORING_OP_SPLICE;
+  q.user_data = tag;
+  q.fd = p.write_end;
+  q.off = static_cast<uint64_t>(-1);  // the pipe has no position
+  q.splice_fd_in = op.fd_in;
+  q.splice_off_in = static_cast<uint64_t>(sp.position);
+  q.len = sp.asked;
+  if (linked) q.flags = IOSQE_IO_LINK;
+  host_->Push(q);
+  splice_rounds_++;
+  sp.next = KernelState::Splice::Next::Fill;
+  sp.linked_drain = linked;
+  if (linked) DrainPipe(slot, tag, op, true);
+}
+
+void UringEngine::DrainPipe(uint16_t slot, uint64_t tag, const Operation& op, bool linked) {
+  KernelState::Splice& sp = kernel_[slot].splice;
+  io_uring_sqe q;
+  std::memset(&q, 0, sizeof q);
+  q.opcode = IORING_OP_SPLICE;
+  q.user_data = tag;
+  q.fd = op.fd;
+  // The output's own position (a socket has none; a regular file advances, as with sendfile).
+  q.off = static_cast<uint64_t>(-1);
+  q.splice_fd_in = pipes_[sp.pipe].read_end;
+  q.splice_off_in = static_cast<uint64_t>(-1);
+  // Linked: what the fill is asked for (the drain runs only when the fill got all of it).
+  q.len = linked ? sp.asked : sp.in_pipe;
+  host_->Push(q);
+  if (!linked) sp.next = KernelState::Splice::Next::Drain;
+}
+
+void UringEngine::OnSpliceCompletion(uint16_t slot, uint64_t tag, const Operation& op, int32_t result) {
+  KernelState::Splice& sp = kernel_[slot].splice;
+  using Next = KernelState::Splice::Next;
+  switch (sp.next) {
+    case Next::Fill:
+      if (result >= 0) {
+        sp.in_pipe += static_cast<uint32_t>(result);
+        sp.position += result;
+        if (result == 0) sp.end = true;
+      } else {
+        sp.error = result;
+      }
+      if (sp.linked_drain) {
+        // The drain runs (the fill got all it asked for) or the kernel cancels it: either way
+        // its completion comes next.
+        sp.next = static_cast<uint32_t>(result) == sp.asked ? Next::Drain : Next::CancelledDrain;
+        // A cancel that came while the kernel passed from fill to drain may have found neither.
+        if (sp.cancelled && sp.next == Next::Drain) host_->QueueCancel(tag, false);
+        return;
+      }
+      break;
+    case Next::CancelledDrain:
+      // The linked drain of a short or failed fill (ECANCELED): nothing moved.
+      break;
+    case Next::Drain:
+      if (result > 0) {
+        const uint32_t moved = std::min(static_cast<uint32_t>(result), sp.in_pipe);
+        sp.in_pipe -= moved;
+        sp.sent += moved;
+        sp.remaining -= moved;
+      } else if (result == 0) {
+        sp.error = UV_EIO;  // a drain of a non-empty pipe that moved nothing: never loop on it
+      } else {
+        sp.error = result;
+      }
+      break;
+  }
+  // Between two rounds: decide.
+  if (host_ == nullptr) return FinishSendfile(slot, UV_ECANCELED);  // the environment is going away
+  if (sp.cancelled) return FinishSendfile(slot, UV_ECANCELED);
+  if (sp.error < 0) return FinishSendfile(slot, sp.sent > 0 ? static_cast<int32_t>(sp.sent) : sp.error);
+  if (sp.in_pipe > 0) {
+    // A short fill or a short drain left bytes in the pipe: they go out before anything else.
+    splice_partial_drains_++;
+    DrainPipe(slot, tag, op, false);
+  } else if (sp.end || sp.remaining == 0) {
+    return FinishSendfile(slot, static_cast<int32_t>(sp.sent));
+  } else {
+    FillPipe(slot, tag, op);
+  }
+  // (Completions are reaped outside submit(), whose end flushes: the next round goes now.)
+  host_->Flush();
+}
+
+void UringEngine::FinishSendfile(uint16_t slot, int32_t result) {
+  KernelState::Splice& sp = kernel_[slot].splice;
+  if (sp.pipe >= 0) {
+    SplicePipe& p = pipes_[sp.pipe];
+    if (sp.in_pipe > 0) {
+      // Bytes of this operation are left in the pipe: no later one may send them.
+      close(p.read_end);
+      close(p.write_end);
+      p = SplicePipe{};
+      pipes_discarded_++;
+    }
+    p.busy = false;
+  }
+  sp.pipe = -1;
+  core_.Finish(slot, result);
+}
+
+int UringEngine::AcquirePipe() {
+  int free_index = -1;
+  for (size_t i = 0; i < pipes_.size(); i++) {
+    if (pipes_[i].busy) continue;
+    if (pipes_[i].read_end >= 0) {
+      pipes_[i].busy = true;
+      return static_cast<int>(i);
+    }
+    if (free_index < 0) free_index = static_cast<int>(i);
+  }
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+  // Larger pipes mean fewer rounds for large files. Past the per-user soft limit on pipe
+  // memory the kernel refuses (or gives one page): the pipe keeps whatever size it has.
+  (void)fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
+  const int size = fcntl(fds[1], F_GETPIPE_SZ);
+  SplicePipe p;
+  p.read_end = fds[0];
+  p.write_end = fds[1];
+  p.capacity = size > 0 ? static_cast<uint32_t>(size) : 4096;
+  p.busy = true;
+  if (free_index >= 0) {
+    pipes_[free_index] = p;
+    return free_index;
+  }
+  pipes_.push_back(p);
+  return static_cast<int>(pipes_.size() - 1);
+}
+
+void UringEngine::ClosePipes() {
+  // (Called once every operation completed, or when the environment goes away: a splice still
+  // in the kernel holds its own reference to the pipe.)
+  for (SplicePipe& p : pipes_) {
+    if (p.read_end >= 0) close(p.read_end);
+    if (p.write_end >= 0) close(p.write_end);
+  }
+  pipes_.clear();
 }
 
 // ---- completion ----------------------------------------------------------------------------
@@ -426,6 +623,12 @@ void UringEngine::OnCompletion(uint64_t tag, int32_t result, uint32_t cqe_flags)
   const uint16_t index = TagSlot(tag);
   const bool more = (cqe_flags & PROACTOR_IORING_CQE_F_MORE) != 0;
   switch (op->opcode) {
+    case PROACTOR_OP_SENDFILE:
+      if (kernel_[index].splice.pipe >= 0) {
+        OnSpliceCompletion(index, tag, *op, result);
+        return;
+      }
+      break;
     case PROACTOR_OP_RECV_MULTI:
       if (has_buffer) {
         if (result > 0) {
@@ -823,6 +1026,10 @@ Napi::Value UringEngine::Info(const Napi::CallbackInfo& info) {
   out.Set("registeredFiles", static_cast<uint32_t>(files_.size()));
   out.Set("fileIndexBase", file_base_);
   out.Set("zeroCopySends", static_cast<double>(zero_copy_sends_));
+  out.Set("spliceRounds", static_cast<double>(splice_rounds_));
+  out.Set("splicePartialDrains", static_cast<double>(splice_partial_drains_));
+  out.Set("splicePipes", static_cast<uint32_t>(pipes_.size()));
+  out.Set("splicePipesDiscarded", static_cast<double>(pipes_discarded_));
   out.Set("providedBuffers", buffer_ring_.count);
   out.Set("providedBufferSize", buffer_ring_.size);
   out.Set("providedBuffersInKernel", buffer_ring_.in_kernel);

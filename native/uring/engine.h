@@ -19,6 +19,18 @@
  *   their opcode (or when blockingOps names them). Sockets are created blocking (SOCK_CLOEXEC):
  *   io_uring polls them internally.
  *
+ * sendfile (Start::Submitted when the kernel has IORING_OP_SPLICE): the bytes go file -> pipe ->
+ * output inside the kernel, through a pipe the engine lends the operation for its duration
+ * (SplicePipe, kept in a free list and reused). Each round is a linked pair of splices, "fill"
+ * (input at the position -> pipe, at most what the pipe holds) and "drain" (pipe -> output, as
+ * much); both carry the operation's tag, and their completions arrive in that order. A short
+ * fill breaks the link (the kernel completes the drain with ECANCELED) and whatever the fill put
+ * in the pipe is drained on its own; a short drain is followed by another drain of the rest, so
+ * no byte is left in the pipe while the operation goes on. A fill of 0 bytes is the end of the
+ * input. An operation that ends with bytes still in the pipe (an error on the output, a cancel)
+ * closes that pipe instead of returning it. On the blocking pool (sendfile(2)) when the kernel
+ * lacks splice, no pipe is left, or blockingOps names it.
+ *
  * Registered buffers and files (opt-in, registerBuffers / registerFiles): the queue's entries
  * live in ranges of the UringHost's sparse tables. At launch, a READ / WRITE whose memory lies
  * inside one registered buffer becomes READ_FIXED / WRITE_FIXED, and an operation on a
@@ -91,6 +103,29 @@ class UringEngine : public Napi::ObjectWrap<UringEngine>, public EngineDriver {
     /* Fault injection (send_stuck): this send waits as a poll for an error or hang-up on a
      * socket that never becomes writable; the real send is made once the poll fires. */
     bool stuck_send = false;
+    /* sendfile through a pipe (see the file comment). */
+    struct Splice {
+      int pipe = -1;           /* index into pipes_, -1 when the slot runs no splice */
+      uint64_t tag = 0;        /* the operation's */
+      int64_t position = 0;    /* of the input, for the next fill */
+      uint32_t remaining = 0;  /* bytes still to send */
+      uint32_t sent = 0;
+      uint32_t in_pipe = 0;    /* bytes the fills put in the pipe that no drain took yet */
+      uint32_t asked = 0;      /* the current fill's length */
+      enum class Next : uint8_t { Fill, Drain, CancelledDrain } next = Next::Fill;
+      bool linked_drain = false; /* the next completion after a fill is its linked drain */
+      bool end = false;          /* the input ended (a fill of 0) */
+      bool cancelled = false;    /* Cancel or CancelDescriptor: end with ECANCELED */
+      int32_t error = 0;
+    } splice;
+  };
+
+  /* A pipe lent to one sendfile at a time. */
+  struct SplicePipe {
+    int read_end = -1;
+    int write_end = -1;
+    uint32_t capacity = 0; /* bytes (F_GETPIPE_SZ) */
+    bool busy = false;
   };
 
   /* The provided-buffer ring of PROACTOR_OP_RECV_MULTI (IORING_REGISTER_PBUF_RING, group id =
@@ -136,6 +171,17 @@ class UringEngine : public Napi::ObjectWrap<UringEngine>, public EngineDriver {
   void ReleaseBuffers();
   void ReleaseFiles();
 
+  /* sendfile through a pipe: the first round, each later one, the completions. */
+  Start LaunchSendfile(uint16_t slot, uint64_t tag, Operation& op, int32_t* result);
+  void FillPipe(uint16_t slot, uint64_t tag, const Operation& op);
+  void DrainPipe(uint16_t slot, uint64_t tag, const Operation& op, bool linked);
+  void OnSpliceCompletion(uint16_t slot, uint64_t tag, const Operation& op, int32_t result);
+  /* Ends a sendfile: its pipe goes back to the free list, or is closed when bytes are left in it. */
+  void FinishSendfile(uint16_t slot, int32_t result);
+  /* A free pipe's index, creating one when none is free; -1 when none can be made. */
+  int AcquirePipe();
+  void ClosePipes();
+
   /* Whether operations of this proactor opcode run on the blocking pool (the kernel lacks it,
    * or blockingOps names it). */
   bool NeedsPool(uint8_t proactor_opcode) const;
@@ -173,6 +219,10 @@ class UringEngine : public Napi::ObjectWrap<UringEngine>, public EngineDriver {
   /* Fault injection (send_stuck): sockets whose sends wait forever (until an error, a hang-up,
    * a cancel or a close through the queue). Always empty in other builds. */
   std::vector<int> stuck_sockets_;
+  std::vector<SplicePipe> pipes_;
+  uint64_t splice_rounds_ = 0;     /* fills issued */
+  uint64_t splice_partial_drains_ = 0; /* drains issued for bytes a short drain or fill left */
+  uint64_t pipes_discarded_ = 0;
 };
 
 }  // namespace proactor

@@ -61,6 +61,14 @@ class UringHost final : public EnvHost {
   /* Queues `sqe` for the kernel: into the SQ (flushed first when full), or, when the kernel
    * takes nothing now (EBUSY/EAGAIN), into a backlog submitted from the wakeup callback. */
   void Push(const io_uring_sqe& sqe);
+  /* Whether `n` SQEs pushed now land next to each other in one submission (a linked pair must
+   * not be split across two: the kernel ends a link at the end of a submission). Flushes when
+   * the SQ is too full. */
+  bool RoomFor(unsigned n) {
+    if (!backlog_.empty()) return false;
+    if (ring_.SqSpace() < n) Flush();
+    return backlog_.empty() && ring_.SqSpace() >= n;
+  }
   /* Hands the queued SQEs to the kernel (retried from the wakeup callback when it is busy). */
   void Flush() override;
   /* Cancels the operation tagged `tag` (TIMEOUT_REMOVE for timers). */

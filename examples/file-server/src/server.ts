@@ -1,13 +1,16 @@
 /**
- * A static file server over HTTP/1.1 written only against aio-core's Queue: files are opened, stat'ed
- * and read through the queue, in chunks (a large file is never held whole), and every byte goes out
- * through the queue's send. GET and HEAD, keep-alive, 404, 403 for paths that leave the root (by
- * `..` or by a symlink), 405 for other methods.
+ * A static file server over HTTP/1.1 written only against aio-core's Queue: a file's content goes
+ * from its descriptor to the socket with `sendfile` (inside the kernel where the backend's
+ * `zeroCopySendfile` says so), after its headers, which are sent linked to it (one submission).
+ * Descriptors of files served recently stay open (OpenFileCache, dropped when the file changes),
+ * so that a hot file costs two operations per request. GET and HEAD, keep-alive, 404, 403 for
+ * paths that leave the root (by `..` or by a symlink), 405 for other methods.
  */
 import { realpath } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
 import { selectBackend } from '@proactor/aio';
 import type { Backend, Queue } from '@proactor/aio-core';
+import { OpenFileCache } from './open-files.js';
 import { sendAll, serveTcp, type TcpServer } from './tcp.js';
 
 export interface FileServerOptions {
@@ -19,8 +22,8 @@ export interface FileServerOptions {
   host?: string;
   /** The backend; default: @proactor/aio's selectBackend() (PROACTOR_BACKEND overrides). */
   backend?: Backend;
-  /** Bytes read and sent per step while streaming a file (default 64 KiB). */
-  chunkSize?: number;
+  /** How many files stay open between requests (default 512). */
+  openFiles?: number;
 }
 
 export interface FileServer extends TcpServer {
@@ -92,9 +95,15 @@ function parseRequest(head: string): Request | undefined {
 }
 
 /** Where a request target points inside `root`, or a status that refuses it. */
-async function locate(root: string, target: string): Promise<string | 400 | 403 | 404> {
-  const pathPart = target.split('?', 1)[0].split('#', 1)[0];
+/**
+ * The path `target` names inside `root`, checked by name only (no file system access): 400 for a
+ * malformed target, 403 for one that leaves the root through `..` (also `%2e%2e`). A target ending
+ * in `/` names its index.html.
+ */
+function candidatePath(root: string, target: string): string | 400 | 403 {
+  let pathPart = target.split('?', 1)[0].split('#', 1)[0];
   if (!pathPart.startsWith('/')) return 400;
+  if (pathPart.endsWith('/')) pathPart += 'index.html';
   let decoded: string;
   try {
     decoded = decodeURIComponent(pathPart);
@@ -104,6 +113,11 @@ async function locate(root: string, target: string): Promise<string | 400 | 403 
   if (decoded.includes('\0')) return 400;
   const candidate = resolve(root, `.${decoded}`);
   if (candidate !== root && !candidate.startsWith(root + sep)) return 403;
+  return candidate;
+}
+
+/** The real path of `candidate`: 404 when it does not exist, 403 when a symlink leads outside `root`. */
+async function realPathInside(root: string, candidate: string): Promise<string | 403 | 404> {
   let real: string;
   try {
     real = await realpath(candidate);
@@ -118,7 +132,7 @@ async function locate(root: string, target: string): Promise<string | 400 | 403 
 export async function startFileServer(options: FileServerOptions): Promise<FileServer> {
   const root = await realpath(resolve(options.root));
   const backend = options.backend ?? (await selectBackend()).backend;
-  const chunkSize = options.chunkSize ?? 65536;
+  let files: OpenFileCache | undefined;
 
   function header(status: string, type: string, length: number, close: boolean, extra = ''): string {
     return (
@@ -141,53 +155,55 @@ export async function startFileServer(options: FileServerOptions): Promise<FileS
     await sendAll(queue, fd, Buffer.from(text, 'latin1'));
   }
 
-  /** Sends the file at `path` (headers, then the content in chunks, unless HEAD); false when it is not a file. */
+  /**
+   * Sends the file `target` names: headers, then (unless HEAD) its content with sendfile, linked
+   * to the headers' send so that both go in one submission. A file open from an earlier request
+   * costs just these two operations; a miss adds realpath, open and fstat. 400, 403 or 404 when
+   * there is nothing to send.
+   */
   async function sendFile(
     queue: Queue,
     fd: number,
-    path: string,
+    target: string,
     head: boolean,
     close: boolean,
-    chunk: Buffer,
-  ): Promise<boolean> {
-    let file: number;
+  ): Promise<400 | 403 | 404 | undefined> {
+    const candidate = candidatePath(root, target);
+    if (typeof candidate === 'number') return candidate;
+    files ??= new OpenFileCache(queue, options.openFiles);
+    const file = await files.acquire(candidate, () => realPathInside(root, candidate));
+    if (typeof file === 'number') return file;
     try {
-      file = await queue.open(path, 'r');
-    } catch {
-      return false;
-    }
-    try {
-      const stats = await queue.fstat(file);
-      if (!stats.isFile()) return false;
-      const size = stats.size;
-      // The headers and the first chunk of content go out in one send.
-      const headerLength = chunk.write(header('200 OK', contentType(path), size, close), 0, 'latin1');
-      if (head) {
-        await sendAll(queue, fd, chunk, headerLength);
-        return true;
+      const headers = Buffer.from(header('200 OK', contentType(candidate), file.size, close), 'latin1');
+      if (head || file.size === 0) {
+        await sendAll(queue, fd, headers);
+        return undefined;
       }
-      let position = 0;
-      let used = headerLength;
-      while (position < size || used > 0) {
-        const want = Math.min(chunk.length - used, size - position);
-        if (want > 0) {
-          const n = await queue.read(file, chunk, used, want, position);
-          if (n === 0) throw new Error(`${path} shrank while being sent`);
-          position += n;
-          used += n;
-        }
-        await sendAll(queue, fd, chunk, used);
-        used = 0;
+      // One submission: the body starts once the headers went out whole (a short send ends the
+      // chain: the sendfile then fails with ECANCELED and the connection is closed).
+      const [, first] = await Promise.all([
+        queue.send(fd, headers, { link: true }),
+        queue.sendfile(fd, file.fd, { position: 0, length: file.size }),
+      ]);
+      // A slow reader gets the rest in further rounds (sendfile may stop short of the length).
+      let sent = first;
+      while (sent < file.size) {
+        const n = await queue.sendfile(fd, file.fd, { position: sent, length: file.size - sent });
+        if (n === 0) throw new Error(`${candidate} shrank while being sent`);
+        sent += n;
       }
-      return true;
+      return undefined;
     } finally {
-      await queue.close(file).catch(() => undefined);
+      files.release(file);
     }
   }
 
   async function handle(queue: Queue, fd: number): Promise<void> {
+    // The body follows its headers in a second operation: without TCP_NODELAY, Nagle holds a
+    // small body back until the headers are acknowledged, and a client delaying its ACK (40 ms
+    // on Linux) stalls every response.
+    await queue.setsockopt(fd, 'nodelay', true);
     const buf = Buffer.allocUnsafe(16384);
-    const chunk = Buffer.allocUnsafe(Math.max(chunkSize, 4096));
     let start = 0;
     let end = 0;
     let skip = 0;
@@ -225,15 +241,10 @@ export async function startFileServer(options: FileServerOptions): Promise<FileS
         if (method !== 'GET' && !head) {
           await sendStatus(queue, fd, '405 Method Not Allowed', false, close, 'Allow: GET, HEAD\r\n');
         } else {
-          let path = await locate(root, request.target);
-          if (typeof path === 'string' && request.target.split('?', 1)[0].endsWith('/')) {
-            path = await locate(root, `${request.target.split('?', 1)[0]}index.html`);
-          }
-          if (path === 400) await sendStatus(queue, fd, '400 Bad Request', head, close);
-          else if (path === 403) await sendStatus(queue, fd, '403 Forbidden', head, close);
-          else if (path === 404 || !(await sendFile(queue, fd, path, head, close, chunk))) {
-            await sendStatus(queue, fd, '404 Not Found', head, close);
-          }
+          const status = await sendFile(queue, fd, request.target, head, close);
+          if (status === 400) await sendStatus(queue, fd, '400 Bad Request', head, close);
+          else if (status === 403) await sendStatus(queue, fd, '403 Forbidden', head, close);
+          else if (status === 404) await sendStatus(queue, fd, '404 Not Found', head, close);
         }
         if (close) return;
       }
@@ -245,5 +256,14 @@ export async function startFileServer(options: FileServerOptions): Promise<FileS
     { backend, host: options.host ?? '127.0.0.1', port: options.port ?? 0 },
     handle,
   );
-  return Object.assign(server, { root });
+  const closeTcp = server.close;
+  let closing: Promise<void> | undefined;
+  return Object.assign(server, {
+    root,
+    close(): Promise<void> {
+      // The queue is destroyed by then: the cache closes what it holds with node:fs.
+      closing ??= closeTcp().then(() => files?.closeAll());
+      return closing;
+    },
+  });
 }

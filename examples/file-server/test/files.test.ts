@@ -7,6 +7,7 @@ import {
   realpathSync,
   rmSync,
   symlinkSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import * as http from 'node:http';
@@ -118,6 +119,28 @@ for (const [name, skip] of BACKENDS) {
       expect(res.headers['content-type']).toBe('application/octet-stream');
       expect(res.body.length).toBe(large.length);
       expect(res.body.equals(large)).toBe(true);
+    });
+
+    it('serves a changed file anew: the open-file cache drops a file that changes', async () => {
+      const path = join(root, `changing-${name}.txt`);
+      writeFileSync(path, 'first version\n');
+      expect((await request(server.port, `/changing-${name}.txt`)).body.toString()).toBe('first version\n');
+      expect((await request(server.port, `/changing-${name}.txt`)).body.toString()).toBe('first version\n');
+      writeFileSync(path, 'the second, longer version\n');
+      // The watcher's event arrives through the event loop: within a few turns of it.
+      let body = '';
+      for (let i = 0; i < 50 && body !== 'the second, longer version\n'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        body = (await request(server.port, `/changing-${name}.txt`)).body.toString();
+      }
+      expect(body).toBe('the second, longer version\n');
+      unlinkSync(path);
+      let status: number | undefined = 200;
+      for (let i = 0; i < 50 && status === 200; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        status = (await request(server.port, `/changing-${name}.txt`)).status;
+      }
+      expect(status).toBe(404);
     });
 
     it('serves index.html for a directory path and decodes percent-escapes', async () => {

@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/sendfile.h>
+#endif
 #include <uv.h>
 
 #include "../fault_schedule.h"
@@ -211,6 +214,18 @@ int64_t Call(const Operation& op) {
       });
     case PROACTOR_OP_POLL:
       return Poll(op);
+    case PROACTOR_OP_SENDFILE: {
+#ifdef __linux__
+      // Linux moves the bytes inside the kernel to a socket or a regular file. With an offset
+      // given, the input's own position stays; an interrupted call that sent nothing is retried.
+      off_t position = static_cast<off_t>(op.offset);
+      return Retried([&] { return sendfile(op.fd, op.fd_in, &position, op.len); });
+#else
+      // macOS and FreeBSD have sendfile(2) with other signatures and socket-only output: the
+      // reactor engine for them brings its own.
+      return UV_ENOSYS;
+#endif
+    }
     default:
       // Timeouts are timers and multishot operations streams: the engine's, not one call.
       return UV_ENOSYS;

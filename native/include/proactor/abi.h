@@ -89,7 +89,13 @@ enum proactor_opcode {
                                   during the complete() call that hands it over; the last completion is
                                   0 (peer closed its side), an error, or UV_ENOBUFS (the backend stopped
                                   receiving, e.g. no provided buffer was free: start it again) */
-  PROACTOR_OP_COUNT = 32
+  PROACTOR_OP_SENDFILE = 32,   /* fd = output (a socket or a regular file), fd_in = input (a regular file),
+                                  offset = input position (>= 0; the input's own position does not
+                                  move), len = bytes -> bytes sent: fewer at the end of the input, or
+                                  when the output failed after some bytes went out (the next call
+                                  reports the error); ECANCELED when cancelled or closed through the
+                                  queue while it runs, even after some bytes went out */
+  PROACTOR_OP_COUNT = 33
 };
 
 /* Submission entry flags. */
@@ -150,7 +156,7 @@ struct proactor_sqe {
   uint32_t op_flags;   /* 32 per-opcode flags */
   uint32_t mode;       /* 36 permission bits (open, mkdir) */
   uint32_t target;     /* 40 slot to cancel (cancel) */
-  uint32_t reserved1;  /* 44 */
+  int32_t fd_in;       /* 44 the input descriptor (sendfile) */
   uint64_t timeout_ns; /* 48 (timeout) */
   uint64_t reserved2;  /* 56 */
 };

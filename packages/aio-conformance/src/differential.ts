@@ -32,7 +32,21 @@ export type Step =
   | { op: 'fsync' | 'fdatasync' | 'fstat'; fd: number }
   | { op: 'stat' | 'unlink'; file: number }
   | { op: 'rename'; file: number; to: number }
-  | { op: 'mkdir' | 'rmdir'; dir: number };
+  | { op: 'mkdir' | 'rmdir'; dir: number }
+  /** Bytes of descriptor #from to descriptor #fd (both files of the script). */
+  | { op: 'sendfile'; fd: number; from: number; position: number; length: number };
+
+/** What a file script may use beyond the operations every backend has. */
+export interface FileScriptOptions {
+  /**
+   * sendfile steps between the others (file to file), when both backends list 'sendfile'. Their
+   * output is never a descriptor opened for appending: Linux refuses that (EINVAL) where aio-node,
+   * which cannot see a descriptor's flags, appends. Lengths stay below 16 KiB, so that every
+   * backend reads a range whole before writing it (a range copied onto itself, through two
+   * descriptors of one file, then gives the same bytes however the backend splits its rounds).
+   */
+  sendfile?: boolean;
+}
 
 const FILES = 4;
 const DIRS = 2;
@@ -66,17 +80,32 @@ class Random {
  * numbers a backend hands out; an index that was never opened or is closed yields EBADF-free
  * skips, never a use of somebody else's descriptor.
  */
-export function generateScript(seed: number, length: number): Step[] {
+export function generateScript(seed: number, length: number, options: FileScriptOptions = {}): Step[] {
   const r = new Random(seed);
+  // Optional steps draw from a generator of their own: the script without them stays the same.
+  const extra = new Random(seed ^ 0x5e4df11e);
   const steps: Step[] = [];
   let opens = 0;
+  /** The descriptors opened without 'a': possible sendfile outputs. */
+  const writable: number[] = [];
   const position = () => (r.below(3) === 0 ? null : r.below(96 * 1024));
   const lengths = () => Array.from({ length: 1 + r.below(6) }, () => 1 + r.below(8192));
   for (let i = 0; i < length; i++) {
     const fd = opens === 0 ? 0 : r.below(opens);
     const k = r.below(100);
+    if (options.sendfile && opens > 0 && writable.length > 0 && extra.below(100) < 10) {
+      steps.push({
+        op: 'sendfile',
+        fd: extra.pick(writable),
+        from: extra.below(opens),
+        position: extra.below(96 * 1024),
+        length: 1 + extra.below(16 * 1024 - 1),
+      });
+    }
     if (k < 14 || opens === 0) {
-      steps.push({ op: 'open', file: r.below(FILES), flags: r.pick(FLAGS) });
+      const flags = r.pick(FLAGS);
+      steps.push({ op: 'open', file: r.below(FILES), flags });
+      if (!flags.startsWith('a')) writable.push(opens);
       opens++;
     } else if (k < 20) steps.push({ op: 'close', fd });
     else if (k < 38) steps.push({ op: 'read', fd, length: 1 + r.below(16384), position: position() });
@@ -124,7 +153,7 @@ export async function runScript(backend: Backend, dir: string, steps: readonly S
   try {
     for (const step of steps) {
       const fd = 'fd' in step ? fds[step.fd] : undefined;
-      if ('fd' in step && fd === undefined) {
+      if (('fd' in step && fd === undefined) || ('from' in step && fds[step.from] === undefined)) {
         outcomes.push('skip (descriptor not open)');
         continue;
       }
@@ -204,6 +233,10 @@ async function runStep(
     case 'rmdir':
       await q.rmdir(subdir(step.dir));
       return 'ok';
+    case 'sendfile': {
+      const from = fds[step.from]!;
+      return `${await q.sendfile(fd, from, { position: step.position, length: step.length })} bytes`;
+    }
   }
 }
 
@@ -1134,8 +1167,11 @@ export async function compareOnScript(
     const dirs = { subject: join(root, 'subject'), oracle: join(root, 'oracle') };
     mkdirSync(dirs.subject);
     mkdirSync(dirs.oracle);
+    const sendfile = [subject, oracle].every((b) => b.capabilities.ops.has('sendfile'));
     const script =
-      kind === 'files' ? generateScript(seed, steps) : generateSocketScript(seed, steps, socketOptions);
+      kind === 'files'
+        ? generateScript(seed, steps, { sendfile })
+        : generateSocketScript(seed, steps, socketOptions);
     return await compareBackends(subject, oracle, dirs, script);
   } finally {
     rmSync(root, { recursive: true, force: true });

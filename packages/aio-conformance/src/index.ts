@@ -8,6 +8,7 @@ export {
   compareBackends,
   compareOnScript,
   type Divergence,
+  type FileScriptOptions,
   generateScript,
   generateSocketScript,
   isSocketScript,

@@ -138,11 +138,18 @@ export const Opcode = {
    * (receiving stopped: start it again).
    */
   RECV_MULTI: 31,
+  /**
+   * Sends len bytes of file fd_in from position offset (the input's own position does not move)
+   * to fd (a socket, or a regular file where the platform allows). Result: bytes sent, fewer at
+   * the end of the input or when the output failed after some went out; ECANCELED when cancelled
+   * or closed through the queue while it runs.
+   */
+  SENDFILE: 32,
 } as const;
 /** One of the {@link Opcode} values. */
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 /** How many opcodes there are (PROACTOR_OP_COUNT): every opcode is below it. */
-export const OPCODE_COUNT = 32;
+export const OPCODE_COUNT = 33;
 
 /**
  * Submission entry flag: the next entry starts only once this one succeeded; an error or a
@@ -265,6 +272,8 @@ export const SqeOffset = {
   mode: 36,
   /** u32: the slot to cancel (cancel). */
   target: 40,
+  /** i32: the input descriptor (sendfile). */
+  fd_in: 44,
   /** u64: nanoseconds (timeout). */
   timeout_ns: 48,
 } as const;
@@ -343,6 +352,8 @@ export interface Submission {
   mode: number;
   /** The slot to cancel (cancel). */
   target: number;
+  /** The input descriptor (sendfile). */
+  fdIn: number;
   /** Nanoseconds (timeout); exact up to 2^53. */
   timeoutNs: number;
 }
@@ -366,6 +377,7 @@ export function decodeSubmission(u32: Uint32Array, index: number): Submission {
     opFlags: u32[b + 8],
     mode: u32[b + 9],
     target: u32[b + 10],
+    fdIn: u32[b + 11] | 0,
     timeoutNs: u32[b + 13] * TWO32 + u32[b + 12],
   };
 }

@@ -27,6 +27,7 @@ export type OperationName =
   | 'ftruncate'
   | 'timeout'
   | 'cancel'
+  | 'sendfile'
   | SocketOperationName;
 
 /** The socket operations, as they appear in `capabilities.ops`. */
@@ -46,7 +47,8 @@ export type SocketOperationName =
   | 'poll';
 
 /** The file and control operations: what a backend that implements them all lists in `ops`
- * (sockets are the separate SOCKET_OPERATIONS). */
+ * (sockets are the separate SOCKET_OPERATIONS; 'sendfile' is listed by the backends that have it,
+ * with `zeroCopySendfile` saying how it moves the bytes). */
 export const OPERATIONS: ReadonlySet<OperationName> = new Set<OperationName>([
   'nop',
   'open',
@@ -104,6 +106,13 @@ export interface Capabilities {
   /** `send(fd, data, { zeroCopy: true })` sends without copying the data (elsewhere the option is
    * accepted and the data copied, as usual). */
   readonly zeroCopySend: boolean;
+  /**
+   * `sendfile()` moves the bytes inside the kernel (sendfile(2), splice, TransmitFile): they never
+   * pass through JavaScript memory. Absent or false where it reads and writes through a buffer
+   * (aio-node), or where the backend has no 'sendfile' in `ops`. Optional so that a backend
+   * written before sendfile existed still type-checks.
+   */
+  readonly zeroCopySendfile?: boolean;
   /** `queue.registerBuffers()`: reads and writes into registered memory skip per-operation mapping. */
   readonly registeredBuffers: boolean;
   /** `queue.registerFiles()`: operations on registered descriptors skip the per-operation file lookup. */

@@ -52,6 +52,7 @@ export type {
   RecvFromResult,
   RecvOptions,
   RecvsOptions,
+  SendfileOptions,
   SendOptions,
   ShutdownHow,
   SocketFamily,
@@ -63,4 +64,4 @@ export type {
 export { Queue } from './queue.js';
 export type { SocketOperations } from './socket-operations.js';
 export { Stats } from './stats.js';
-export { IO_MAX_LENGTH, type PathLike } from './validate.js';
+export { IO_MAX_LENGTH, type PathLike, SENDFILE_MAX_LENGTH } from './validate.js';

@@ -112,4 +112,6 @@ export const OPERATION_TABLE: readonly OperationFacts[] = Object.freeze([
   facts(Opcode.POLL, 'poll', 'poll', 'count', WAITING_SOCKET),
   facts(Opcode.ACCEPT_MULTI, 'accept', 'accept', 'none', [...WAITING_SOCKET, 'multishot']),
   facts(Opcode.RECV_MULTI, 'recv', 'read', 'none', [...WAITING_SOCKET, 'multishot']),
+  // Waits on its output, which may be a regular file as well as a socket: not a socket operation.
+  facts(Opcode.SENDFILE, 'sendfile', 'sendfile', 'count', ['transfer', 'waitsOnDescriptor']),
 ]);

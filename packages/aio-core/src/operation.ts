@@ -74,6 +74,8 @@ export class Operation {
   signal: AbortSignal | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
   fd = 0;
+  /** sendfile: the input descriptor. */
+  fdIn = 0;
   offset = 0;
   bufOffset = 0;
   len = 0;

@@ -5,6 +5,7 @@
 import type { SocketAddress } from './address.js';
 import type { AbortError, ProactorError, SystemError } from './errors.js';
 import type { Stats } from './stats.js';
+import type { SENDFILE_MAX_LENGTH } from './validate.js';
 
 /**
  * What a failed operation hands its callback or rejects with: a {@link SystemError} from the
@@ -70,6 +71,17 @@ export interface SendOptions extends RecvOptions {
    * on loopback the kernel copies anyway. Backends without `capabilities.zeroCopySend` copy.
    */
   zeroCopy?: boolean;
+}
+
+/** sendfile: which bytes of the input. */
+export interface SendfileOptions extends OpOptions {
+  /** Where in the input to start, in bytes (default 0). The input's own file position never moves. */
+  position?: number | bigint;
+  /**
+   * How many bytes (default: to the end of the input, at most {@link SENDFILE_MAX_LENGTH}). Give
+   * it when the operation is linked: a chain goes on only after all the bytes asked for were sent.
+   */
+  length?: number;
 }
 
 /** What `socket()` creates: IPv4 (4, the default), IPv6 (6) or a unix domain socket. */

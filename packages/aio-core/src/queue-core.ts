@@ -59,6 +59,7 @@ const W_SLOT = SqeOffset.slot / 4;
 const W_OP_FLAGS = SqeOffset.op_flags / 4;
 const W_MODE = SqeOffset.mode / 4;
 const W_TARGET = SqeOffset.target / 4;
+const W_FD_IN = SqeOffset.fd_in / 4;
 const W_TIMEOUT = SqeOffset.timeout_ns / 4;
 export const ECANCELED = errnoOf('ECANCELED');
 /**
@@ -390,7 +391,7 @@ export class QueueCore {
     sq[b + W_OP_FLAGS] = op.opFlags;
     sq[b + W_MODE] = op.mode;
     sq[b + W_TARGET] = 0;
-    sq[b + W_TARGET + 1] = 0;
+    sq[b + W_FD_IN] = op.fdIn;
     sq[b + W_TIMEOUT] = op.timeoutNs >>> 0;
     sq[b + W_TIMEOUT + 1] = Math.floor(op.timeoutNs / TWO32);
     sq[b + W_TIMEOUT + 2] = 0;

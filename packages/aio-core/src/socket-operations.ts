@@ -31,7 +31,7 @@ import {
   validateSocketAddress,
 } from './address.js';
 import { checkCallback, isOptionsObject, popCallback, setBufferRange } from './call-arguments.js';
-import { invalidArgType, invalidArgValue } from './errors.js';
+import { invalidArgType, invalidArgValue, outOfRange } from './errors.js';
 import { FileOperations, fdOperation } from './file-operations.js';
 import { pump } from './multishot.js';
 import { type AnyCallback, Operation } from './operation.js';
@@ -44,6 +44,7 @@ import type {
   RecvFromResult,
   RecvOptions,
   RecvsOptions,
+  SendfileOptions,
   SendOptions,
   ShutdownHow,
   SocketFamily,
@@ -53,11 +54,13 @@ import type {
 import { QUEUE_CORE, type QueueCore } from './queue-core.js';
 import {
   IO_MAX_LENGTH,
+  SENDFILE_MAX_LENGTH,
   validateAbortSignal,
   validateBuffer,
   validateFd,
   validateInteger,
   validateObject,
+  validatePosition,
 } from './validate.js';
 
 const INT32_MAX = 2 ** 31 - 1;
@@ -341,6 +344,56 @@ export abstract class SocketOperations extends FileOperations {
     return stream(this[QUEUE_CORE], Opcode.SEND, fd, view, a, b, c, undefined, opFlags) as
       | Promise<number>
       | undefined;
+  }
+
+  /**
+   * Sends bytes of the file `inFd` to `outFd` (a connected stream socket, or on Linux a regular
+   * file), as sendfile(2) does: `length` bytes (default: to the end of the input) from input
+   * position `position` (default 0). The input's own file position does not move; a regular
+   * file output is written at its own position, which advances. Resolves with the number of
+   * bytes sent: fewer than asked at the end of the input, or when the output failed after part
+   * of them went out (the error then comes with the next call). Cancelling (its signal) or
+   * closing `outFd` through the queue ends it with ECANCELED / AbortError even when part of the
+   * bytes went out. `capabilities.zeroCopySendfile` says whether the bytes stay in the kernel;
+   * elsewhere the backend reads and writes them through a buffer. An input that cannot be read
+   * at a position (a pipe, a socket) fails with ESPIPE (a socket may give EINVAL); an output
+   * opened for appending with EINVAL. `position` beyond 2 ** 53 - 1 or `length` above
+   * {@link SENDFILE_MAX_LENGTH} throw ERR_OUT_OF_RANGE before anything is submitted.
+   */
+  sendfile(outFd: number, inFd: number, options: SendfileOptions & PolledOptions): void;
+  sendfile(outFd: number, inFd: number, options?: SendfileOptions): Promise<number>;
+  sendfile(outFd: number, inFd: number, callback: Callback<number>): void;
+  sendfile(
+    outFd: number,
+    inFd: number,
+    options: SendfileOptions | undefined,
+    callback: Callback<number>,
+  ): void;
+  sendfile(outFd: number, inFd: number, options?: unknown, callback?: unknown): Promise<number> | undefined {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    const op = new Operation(OPERATION_TABLE[Opcode.SENDFILE]);
+    op.fd = validateFd(outFd, 'outFd');
+    op.fdIn = validateFd(inFd, 'inFd');
+    let position: unknown;
+    let length: unknown;
+    if (options !== undefined && options !== null) {
+      if (!isOptionsObject(options)) throw invalidArgType('options', 'of type object', options);
+      position = options.position;
+      length = options.length;
+    }
+    if (position === null) throw invalidArgType('options.position', 'of type number or bigint', position);
+    if (position === -1 || position === -1n) {
+      throw outOfRange('options.position', '>= 0 (sendfile never uses the file position)', position);
+    }
+    op.offset = position === undefined ? 0 : validatePosition(position, 'options.position');
+    op.len =
+      length === undefined
+        ? SENDFILE_MAX_LENGTH
+        : validateInteger(length, 'options.length', 0, SENDFILE_MAX_LENGTH);
+    return this[QUEUE_CORE].issue(op, options, checkCallback(callback)) as Promise<number> | undefined;
   }
 
   /**

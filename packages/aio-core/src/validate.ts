@@ -8,6 +8,8 @@ export type PathLike = string | Buffer | URL;
 const INT32_MAX = 2 ** 31 - 1;
 /** Largest byte count of one read or write; the same limit as node:fs (kIoMaxLength). */
 export const IO_MAX_LENGTH = INT32_MAX;
+/** The most bytes one sendfile moves: Linux's limit for one transfer (MAX_RW_COUNT, 2 GiB less a page). */
+export const SENDFILE_MAX_LENGTH = 0x7ffff000;
 const POSITION_MAX = 2n ** 63n - 1n;
 
 export function validateFd(fd: unknown, name = 'fd'): number {

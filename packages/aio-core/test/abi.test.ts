@@ -153,6 +153,7 @@ describe('abi.ts mirrors native/include/proactor/abi.h', () => {
     dv.setUint32(abi.SqeOffset.op_flags, 0x42, true);
     dv.setUint32(abi.SqeOffset.mode, 0o644, true);
     dv.setUint32(abi.SqeOffset.target, 9, true);
+    dv.setInt32(abi.SqeOffset.fd_in, 11, true);
     dv.setBigUint64(abi.SqeOffset.timeout_ns, 1_500_000_000n, true);
     expect(abi.decodeSubmission(new Uint32Array(buf), 1)).toEqual({
       opcode: abi.Opcode.READ,
@@ -165,6 +166,7 @@ describe('abi.ts mirrors native/include/proactor/abi.h', () => {
       opFlags: 0x42,
       mode: 0o644,
       target: 9,
+      fdIn: 11,
       timeoutNs: 1_500_000_000,
     });
     dv.setBigInt64(abi.SqeOffset.offset, -1n, true);

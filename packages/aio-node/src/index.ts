@@ -28,6 +28,7 @@ import {
 } from '@proactor/aio-core';
 import { LoopRef } from './loop-ref.js';
 import { pollFile } from './poll.js';
+import { runSendfile } from './sendfile.js';
 import {
   closeVirtual,
   FILE_OP_ON_SOCKET,
@@ -43,7 +44,7 @@ const ECANCELED = errnoOf('ECANCELED');
 const EINVAL = errnoOf('EINVAL');
 
 const capabilities: Capabilities = Object.freeze({
-  ops: new Set<OperationName>([...OPERATIONS, ...SOCKET_OPERATIONS]),
+  ops: new Set<OperationName>([...OPERATIONS, ...SOCKET_OPERATIONS, 'sendfile']),
   linkedOperations: true,
   // Completions of node:fs arrive through the event loop, which a blocked thread never runs.
   waitSync: false,
@@ -51,6 +52,8 @@ const capabilities: Capabilities = Object.freeze({
   cancelInFlight: false,
   multishot: false,
   zeroCopySend: false,
+  // Read into a buffer and written out (sendfile.ts): node has no sendfile(2).
+  zeroCopySendfile: false,
   registeredBuffers: false,
   registeredFiles: false,
 });
@@ -147,16 +150,18 @@ class NodeEngine implements Engine {
       return;
     }
     const facts = OPERATION_TABLE[sub.opcode];
-    if (facts.socket && !facts.multishot) {
-      runSocketOperation({
+    if ((facts.socket && !facts.multishot) || sub.opcode === Opcode.SENDFILE) {
+      const request = {
         sub,
         ring,
         loop: this.#loop,
         done,
-        onCancel: (cancel) => {
+        onCancel: (cancel: (() => void) | undefined) => {
           task.cancel = cancel;
         },
-      });
+      };
+      if (sub.opcode === Opcode.SENDFILE) runSendfile(request);
+      else runSocketOperation(request);
       return;
     }
     if (isVirtualFd(sub.fd) && FD_FILE_OPS.has(sub.opcode)) {

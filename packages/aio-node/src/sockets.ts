@@ -673,7 +673,19 @@ function connect(vs: VirtualSocket, req: SocketRequest): void {
   socket.connect(options);
 }
 
-function send(vs: VirtualSocket, req: SocketRequest): void {
+/**
+ * Writes `data` to the virtual stream socket `fd` for `req` (sendfile's output): `req.done` gets
+ * the byte count or the errno, exactly once, as for a send.
+ */
+export function sendToVirtual(fd: number, req: SocketRequest, data: Buffer): void {
+  const vs = table.get(fd);
+  if (vs === undefined) req.done(EBADF);
+  // sendfile(2) needs a connected stream socket: an unconnected datagram socket has no peer.
+  else if (vs.dgram !== undefined) req.done(ENOTCONN);
+  else send(vs, req, data);
+}
+
+function send(vs: VirtualSocket, req: SocketRequest, data = bufferOf(req)): void {
   const stream = vs.stream;
   if (stream === undefined || vs.state !== 'connected') {
     req.done(ENOTCONN);
@@ -684,7 +696,6 @@ function send(vs: VirtualSocket, req: SocketRequest): void {
     req.done(EPIPE);
     return;
   }
-  const data = bufferOf(req);
   if (data.length === 0) {
     req.done(0);
     return;

@@ -209,8 +209,10 @@ export function appendFile(
 /**
  * fs.promises.copyFile(src, dest[, mode]) on `queue`: `constants.COPYFILE_EXCL` fails with
  * EEXIST when dest exists; COPYFILE_FICLONE is a hint (copied either way); COPYFILE_FICLONE_FORCE
- * fails with ENOSYS, as the queue has no clone. Each chunk is a read linked to the write of its
- * bytes, IN_FLIGHT pairs at once; errors are fs's: `copyfile` with path and dest.
+ * fails with ENOSYS, as the queue has no clone. Where the backend's sendfile moves bytes inside
+ * the kernel (`capabilities.zeroCopySendfile`), the copy is sendfile calls (one per 2 GiB) and no
+ * byte passes through JavaScript; elsewhere each chunk is a read linked to the write of its bytes,
+ * IN_FLIGHT pairs at once. Errors are fs's: `copyfile` with path and dest.
  */
 export async function copyFile(queue: Queue, src: PathLike, dest: PathLike, mode = 0): Promise<void> {
   if (typeof mode !== 'number') throw invalidArgType('mode', 'an integer', mode);
@@ -232,12 +234,27 @@ export async function copyFile(queue: Queue, src: PathLike, dest: PathLike, mode
     if (stats.isDirectory()) throw systemError(errnoOf('EISDIR'), 'copyfile', srcPath, destPath);
     const exclusive = (mode & constants.COPYFILE_EXCL) !== 0;
     output = await queue.open(dest, exclusive ? 'wx' : 'w', stats.mode & 0o7777);
-    await copyRange(queue, input, output, stats.size);
+    if (queue.capabilities.zeroCopySendfile && queue.capabilities.ops.has('sendfile'))
+      await copyInKernel(queue, input, output);
+    else await copyRange(queue, input, output, stats.size);
   } catch (error) {
     throw asCopyfile(error);
   } finally {
     if (input >= 0) await queue.close(input);
     if (output >= 0) await queue.close(output);
+  }
+}
+
+/**
+ * Copies the whole input with sendfile: the output (just opened, empty) is written at its own
+ * position, which each call advances; until a call finds the end of the input (a file that grew
+ * since fstat is copied whole, as copyRange does).
+ */
+async function copyInKernel(queue: Queue, input: number, output: number): Promise<void> {
+  for (let at = 0; ; ) {
+    const n = await queue.sendfile(output, input, { position: at });
+    if (n === 0) return;
+    at += n;
   }
 }
 

@@ -42,6 +42,8 @@ export type ProbeResult =
       multishot: boolean;
       /** IORING_OP_SEND_ZC (Linux 6.0). */
       zeroCopySend: boolean;
+      /** IORING_OP_SPLICE (Linux 5.7): sendfile through a pipe; sendfile(2) on the pool without it. */
+      splice: boolean;
     }
   | {
       /** No ring could be opened: io_uring is unusable here. */
@@ -112,6 +114,14 @@ export interface EngineInfo {
   multishotItems: number;
   /** Sends issued as IORING_OP_SEND_ZC. */
   zeroCopySends: number;
+  /** sendfile: splice rounds (a fill of the pipe, and its drain) issued. */
+  spliceRounds: number;
+  /** sendfile: drains issued on their own, for bytes a short fill or a short drain left in the pipe. */
+  splicePartialDrains: number;
+  /** sendfile: the pipes this engine holds (lent to one operation at a time, then reused). */
+  splicePipes: number;
+  /** sendfile: pipes closed because an operation ended with bytes still in them. */
+  splicePipesDiscarded: number;
   /** Buffers in the provided-buffer ring of multishot recvs (0 until the first recvs()). */
   providedBuffers: number;
   /** Bytes of each of them (QueueOptions.recvBufferSize; 0 until the first recvs()). */
@@ -378,6 +388,7 @@ const socketNeedsKernel: ReadonlySet<string> = new Set(
 /** Every file operation, and the socket operations this kernel can run. */
 const supportedOps: ReadonlySet<OperationName> = new Set<OperationName>([
   ...OPERATIONS,
+  'sendfile',
   ...[...SOCKET_OPERATIONS].filter((name) => !socketNeedsKernel.has(name) || kernelSupport[name] === true),
 ]);
 
@@ -395,6 +406,8 @@ function capabilitiesOf(sqpoll: boolean): UringCapabilities {
     multishot: probe.ok && probe.multishot,
     // IORING_OP_SEND_ZC (Linux 6.0).
     zeroCopySend: probe.ok && probe.zeroCopySend,
+    // Splice through a pipe, or sendfile(2) on the blocking pool: in the kernel either way.
+    zeroCopySendfile: true,
     // Decided by the probe: sparse tables (Linux 5.19).
     registeredBuffers: probe.ok && probe.registeredBuffers,
     registeredFiles: probe.ok && probe.registeredFiles,

@@ -69,7 +69,10 @@ describe('probe', () => {
     expect(backend.capabilities.waitSync).toBe(true);
     expect(backend.capabilities.linkedOperations).toBe(true);
     expect(backend.capabilities.cancelInFlight).toBe(true);
-    expect(backend.capabilities.ops.size).toBe(32);
+    expect(backend.capabilities.ops.size).toBe(33);
+    expect(backend.capabilities.ops.has('sendfile')).toBe(true);
+    // Splice through a pipe, or sendfile(2) on the pool: in the kernel either way.
+    expect(backend.capabilities.zeroCopySendfile).toBe(true);
     expect(backend.capabilities.multishot).toBe(probe.ok && probe.multishot);
     expect(backend.capabilities.zeroCopySend).toBe(probe.ok && probe.zeroCopySend);
   });

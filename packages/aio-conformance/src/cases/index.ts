@@ -14,6 +14,7 @@ import { openCloseCases } from './open-close.js';
 import { pollCases } from './poll.js';
 import { readWriteCases } from './read-write.js';
 import { registrationCases } from './registration.js';
+import { sendfileCases } from './sendfile.js';
 import { socketCases } from './sockets.js';
 import { statCases } from './stat.js';
 import { streamFileCases } from './stream-files.js';
@@ -44,6 +45,7 @@ export const cases: readonly ConformanceCase[] = [
   ...registrationCases,
   ...streamIteratorCases,
   ...socketCases,
+  ...sendfileCases,
   ...udpCases,
   ...pollCases,
   ...hostileInputCases,

@@ -51,7 +51,7 @@ async function listener(
 }
 
 /** A connected pair: the client's fd and the accepted server-side fd. */
-async function pair(
+export async function pair(
   t: CaseContext,
   q: Queue,
   family: Family = 4,
@@ -64,7 +64,7 @@ async function pair(
 }
 
 /** Receives until `size` bytes arrived or the peer ended; returns what arrived. */
-async function recvAll(q: Queue, fd: number, size: number, chunk = 65536): Promise<Buffer> {
+export async function recvAll(q: Queue, fd: number, size: number, chunk = 65536): Promise<Buffer> {
   const out = Buffer.alloc(size);
   let received = 0;
   while (received < size) {
