@@ -18,6 +18,12 @@
  *
  *   node dist/c10k.js [--connections 10000] [--seconds 30] [--runs 3] [--batch 500] [--recv-size 4096] [--gc]
  *                     [--semi-space MiB] [--pool-count 1024] [--servers iterator,callback,net,threads,threads-64k]
+ *                     [--before DIR]
+ *
+ * --before DIR adds both proactor servers as another build had them, in the same run (an A/B):
+ * DIR/servers/aio-echo.js (with its memory-ipc.js) and DIR/aio-uring (a built @proactor/aio-uring
+ * package: dist, build/Release, package.json, node_modules), which a module resolve hook makes the
+ * package those servers import. Results of such a run are saved with a -ab suffix.
  *
  * Limits: every connection is a descriptor in both the server and the client, so RLIMIT_NOFILE
  * bounds --connections (checked before anything starts); the client connects from 127.0.0.1, so
@@ -36,10 +42,11 @@
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Row, renderMarkdown, type Workload } from './report.js';
 import { saveWorkloads, stop, waitForPort } from './server-process.js';
+import { uringOverrideImport } from './uring-override.js';
 
 const benchDir = new URL('..', import.meta.url).pathname;
 const { values } = parseArgs({
@@ -54,6 +61,7 @@ const { values } = parseArgs({
     'semi-space': { type: 'string', default: '' },
     'pool-count': { type: 'string', default: '1024' },
     servers: { type: 'string', default: 'iterator,callback,net,threads,threads-64k' },
+    before: { type: 'string' },
   },
 });
 const connections = Number(values.connections);
@@ -75,7 +83,7 @@ interface Server {
   label: string;
   kind: 'proactor' | 'baseline';
   /** A Node script (forked, with an IPC channel for process.memoryUsage()) or an executable. */
-  run: { script: string } | { executable: string };
+  run: { script: string; importFirst?: string } | { executable: string };
   args: string[];
 }
 // One slot per connection's multishot recv, plus sends and the accept (at most 65536).
@@ -118,7 +126,23 @@ const allServers: Server[] = [
     args: ['64'],
   },
 ];
-const selected = values.servers!.split(',');
+const before = values.before === undefined ? undefined : resolve(values.before);
+if (before !== undefined) {
+  const hook = uringOverrideImport(join(before, 'aio-uring'));
+  for (const form of ['iterator', 'callback']) {
+    const after = allServers.find((s) => s.id === form)!;
+    allServers.push({
+      ...after,
+      id: `${form}-before`,
+      label: `before (${before}): ${after.label}`,
+      run: { script: join(before, 'servers', 'aio-echo.js'), importFirst: hook },
+    });
+  }
+}
+const selected = [
+  ...values.servers!.split(','),
+  ...(before === undefined ? [] : ['iterator-before', 'callback-before']),
+];
 const servers = allServers.filter((s) => selected.includes(s.id));
 if (servers.length !== selected.length)
   throw new Error(`--servers: unknown name in ${values.servers} (${allServers.map((s) => s.id).join(', ')})`);
@@ -143,6 +167,8 @@ interface Sample {
   threads: number;
   /** From inside a Node server (over IPC); absent for an executable. */
   memory?: MemoryUsage;
+  /** Bytes V8 committed for the young generation (Node servers). */
+  youngGeneration?: number;
 }
 
 /** VmRSS (bytes) and Threads of `pid`. */
@@ -163,11 +189,11 @@ function sample(child: ChildProcess): Promise<Sample> {
       5000,
     );
     const onMessage = (m: unknown) => {
-      const memory = (m as { memory?: MemoryUsage }).memory;
+      const { memory, youngGeneration } = m as { memory?: MemoryUsage; youngGeneration?: number };
       if (!memory) return;
       clearTimeout(timer);
       child.off('message', onMessage);
-      resolve({ ...statusOf(child.pid!), memory });
+      resolve({ ...statusOf(child.pid!), memory, youngGeneration });
     };
     child.on('message', onMessage);
     child.send(gc ? 'memory-gc' : 'memory');
@@ -242,6 +268,8 @@ interface RunResult {
   perConnection: { rss: number; rssMax: number; heapUsed?: number; external?: number; arrayBuffers?: number };
   /** Threads of the server process (median of the held samples). */
   threads: number;
+  /** V8's young generation (Node servers; median of the held samples), bytes. */
+  youngGeneration?: number;
   /** Over the held phase: wall seconds, CPU microseconds per verified message, context switches per second. */
   heldSeconds: number;
   cpuMicrosPerMessage: number;
@@ -257,6 +285,7 @@ function start(server: Server, port: number): ChildProcess {
   return fork(server.run.script, [String(port), ...server.args], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     execArgv: [
+      ...(server.run.importFirst === undefined ? [] : ['--import', server.run.importFirst]),
       ...(gc ? ['--expose-gc'] : []),
       ...(semiSpace !== undefined ? [`--max-semi-space-size=${semiSpace}`] : []),
     ],
@@ -332,6 +361,9 @@ async function measure(server: Server): Promise<RunResult> {
         }),
       },
       threads: median(held.map((s) => s.threads)),
+      ...(idle.youngGeneration !== undefined && {
+        youngGeneration: median(held.map((s) => s.youngGeneration!)),
+      }),
       heldSeconds,
       cpuMicrosPerMessage: ((heldTo.cpuSeconds - heldFrom.cpuSeconds) * 1e6) / result.heldVerified,
       voluntaryPerSecond: (heldTo.voluntarySwitches - heldFrom.voluntarySwitches) / heldSeconds,
@@ -369,7 +401,7 @@ for (let run = 0; run < runs; run++) {
     const heap =
       r.perConnection.heapUsed === undefined
         ? ''
-        : ` (heapUsed ${Math.round(r.perConnection.heapUsed)}, external ${Math.round(r.perConnection.external!)})`;
+        : ` (heapUsed ${Math.round(r.perConnection.heapUsed)}, external ${Math.round(r.perConnection.external!)}, young generation ${mib(r.youngGeneration!)})`;
     process.stdout.write(
       `  ${servers[i].label}: RSS idle ${mib(r.idle.rss)}, held ${mib(held)} -> ${Math.round(r.perConnection.rss)} B/connection${heap};` +
         ` threads ${r.threads}, cs/s ${Math.round(r.voluntaryPerSecond)} voluntary ${Math.round(r.involuntaryPerSecond)} involuntary,` +
@@ -408,6 +440,7 @@ interface Summary {
   label: string;
   rssPerConnection: number;
   heapPerConnection?: number;
+  youngGeneration?: number;
   threads: number;
   voluntaryPerSecond: number;
   involuntaryPerSecond: number;
@@ -426,6 +459,7 @@ const summaries: Summary[] = servers.map((s, i) => {
     rssPerConnection: of((r) => r.perConnection.rss),
     ...(rs[0].perConnection.heapUsed !== undefined && {
       heapPerConnection: of((r) => r.perConnection.heapUsed! + r.perConnection.external!),
+      youngGeneration: of((r) => r.youngGeneration!),
     }),
     threads: of((r) => r.threads),
     voluntaryPerSecond: of((r) => r.voluntaryPerSecond),
@@ -440,7 +474,7 @@ const summaries: Summary[] = servers.map((s, i) => {
 const defaultServers = allServers.map((s) => s.id).join(',');
 const title = `${connections.toLocaleString('en-US')} connections held ${seconds} s, one 64 B echo per connection per second${recvSize === 4096 ? '' : `, proactor recvs() size ${recvSize}`}${gc ? ', full GC before each sample' : ''}${semiSpace !== undefined ? `, both servers with --max-semi-space-size=${semiSpace}` : ''}${poolCount === 1024 ? '' : `, proactor pool ${poolCount} buffers`}`;
 // Non-default settings are saved beside the default run rather than over it.
-const variant = `${connections === 10_000 ? '' : `-n${connections}`}${gc ? '-gc' : ''}${recvSize === 4096 ? '' : `-recv${recvSize}`}${semiSpace !== undefined ? `-semi${semiSpace}` : ''}${poolCount === 1024 ? '' : `-pool${poolCount}`}${values.servers === defaultServers ? '' : `-${selected.join('-')}`}`;
+const variant = `${connections === 10_000 ? '' : `-n${connections}`}${gc ? '-gc' : ''}${recvSize === 4096 ? '' : `-recv${recvSize}`}${semiSpace !== undefined ? `-semi${semiSpace}` : ''}${poolCount === 1024 ? '' : `-pool${poolCount}`}${values.servers === defaultServers ? '' : `-${values.servers!.split(',').join('-')}`}${before === undefined ? '' : '-ab'}`;
 const nodeServers = servers.flatMap((s, i) => ('script' in s.run ? [i] : []));
 const workloads: Workload[] = [
   {
@@ -509,13 +543,13 @@ function renderModelsTable(): string {
     'on a shared machine; context switches, CPU time and round trips depend on what else runs on its',
     '2 cores (the servers are interleaved run by run, so they share the same conditions).',
     '',
-    '| connections | server | RSS / connection | V8 heap / connection | threads | voluntary cs/s | involuntary cs/s | CPU µs / message | echo p50 | echo p99 | verified / sent, errors |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| connections | server | RSS / connection | V8 heap / connection | V8 young generation | threads | voluntary cs/s | involuntary cs/s | CPU µs / message | echo p50 | echo p99 | verified / sent, errors |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const r of saved)
     for (const s of r.summaries!)
       lines.push(
-        `| ${int(r.connections)} | ${s.label} | ${kb(s.rssPerConnection)} | ${s.heapPerConnection === undefined ? '' : kb(s.heapPerConnection)} | ${int(s.threads)} | ${int(s.voluntaryPerSecond)} | ${int(s.involuntaryPerSecond)} | ${s.cpuMicrosPerMessage.toFixed(1)} | ${s.rttP50Ms.toFixed(2)} ms | ${s.rttP99Ms.toFixed(2)} ms | ${int(s.verified)} / ${int(s.sent)}, ${s.problems} |`,
+        `| ${int(r.connections)} | ${s.label} | ${kb(s.rssPerConnection)} | ${s.heapPerConnection === undefined ? '' : kb(s.heapPerConnection)} | ${s.youngGeneration === undefined ? '' : mib(s.youngGeneration)} | ${int(s.threads)} | ${int(s.voluntaryPerSecond)} | ${int(s.involuntaryPerSecond)} | ${s.cpuMicrosPerMessage.toFixed(1)} | ${s.rttP50Ms.toFixed(2)} ms | ${s.rttP99Ms.toFixed(2)} ms | ${int(s.verified)} / ${int(s.sent)}, ${s.problems} |`,
       );
   lines.push(
     '',
