@@ -21,9 +21,6 @@ namespace proactor {
 
 namespace {
 
-/* Provided buffers lent to the kernel when the pool is set up (see ProvideBuffers). */
-constexpr uint32_t kBuffersLentFirst = 32;
-
 unsigned OptionalCount(Napi::Object options, const char* name, unsigned fallback, unsigned max) {
   Napi::Value value = options.Get(name);
   if (value.IsUndefined()) return fallback;
@@ -415,9 +412,6 @@ void UringEngine::OnCompletion(uint64_t tag, int32_t result, uint32_t cqe_flags)
         }
       }
       if (more) return;
-      // Ran dry with every lent buffer still on its way to JavaScript: lend more before the
-      // queue starts receiving again (once per dry ring, not once per starved request).
-      if (result == -ENOBUFS && buffer_ring_.in_kernel == 0) GrowBuffers();
       // Ended with data (its item is posted above) or by the kernel for its own reasons:
       // UV_ENOBUFS tells the queue to start receiving again.
       core_.Finish(index, result > 0 ? UV_ENOBUFS : result);
@@ -721,24 +715,9 @@ Napi::Value UringEngine::ProvideBuffers(const Napi::CallbackInfo& info) {
   buffer_ring_.count = n;
   buffer_ring_.tail = 0;
   buffer_ring_.memory = Napi::Persistent(info[0]);
-  // The pool is sized before the load is known (4 MiB by default), and the ring hands buffers
-  // out in order, so lending all of them would make every page of the pool resident within a
-  // few thousand receives, whatever the load. A few are lent first; GrowBuffers lends more each
-  // time the kernel runs out, up to `count`: the resident part follows the most receives that
-  // were ever waiting for JavaScript at once.
-  buffer_ring_.circulating = std::min<uint32_t>(n, kBuffersLentFirst);
-  for (uint32_t id = 0; id < buffer_ring_.circulating; id++) RecycleBuffer(id);
+  for (uint32_t id = 0; id < n; id++) RecycleBuffer(id);
   PublishBuffers();
   return env.Undefined();
-}
-
-void UringEngine::GrowBuffers() {
-  BufferRing& b = buffer_ring_;
-  if (b.entries == nullptr || b.circulating >= b.count) return;
-  const uint32_t grown = std::min(b.count, 2 * b.circulating);
-  for (uint32_t id = b.circulating; id < grown; id++) RecycleBuffer(id);
-  b.circulating = grown;
-  PublishBuffers();
 }
 
 void UringEngine::RecycleBuffer(uint32_t id) {
@@ -773,7 +752,6 @@ void UringEngine::ReleaseBufferRing(bool ring_alive) {
   b.mapped = 0;
   b.base = nullptr;
   b.count = 0;
-  b.circulating = 0;
   b.size = 0;
   b.memory.Reset();
 }
@@ -804,7 +782,6 @@ Napi::Value UringEngine::Info(const Napi::CallbackInfo& info) {
   out.Set("providedBuffers", buffer_ring_.count);
   out.Set("providedBufferSize", buffer_ring_.size);
   out.Set("providedBuffersInKernel", buffer_ring_.in_kernel);
-  out.Set("providedBuffersLent", buffer_ring_.circulating);
   Napi::Array blocking = Napi::Array::New(env);
   uint32_t k = 0;
   for (uint8_t op = 0; op < PROACTOR_OP_CANCEL; op++) {

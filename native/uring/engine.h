@@ -98,9 +98,6 @@ class UringEngine : public Napi::ObjectWrap<UringEngine>, public EngineDriver {
     uint8_t* base = nullptr;
     uint32_t size = 0;
     uint32_t count = 0;
-    /* Buffers 0..circulating-1 have been lent to the kernel; the rest of `count` are untouched
-     * memory until the kernel runs out (see GrowBuffers). */
-    uint32_t circulating = 0;
     uint16_t tail = 0;
     /* Buffers handed to the kernel and not yet seen in a completion (diagnostics). */
     uint32_t in_kernel = 0;
@@ -121,8 +118,6 @@ class UringEngine : public Napi::ObjectWrap<UringEngine>, public EngineDriver {
   /* Hands buffer `id` back to the kernel (visible at the next PublishBuffers). */
   void RecycleBuffer(uint32_t id);
   void PublishBuffers();
-  /* The kernel ran out of provided buffers: lends as many again of those not yet lent. */
-  void GrowBuffers();
   void ReleaseBufferRing(bool ring_alive);
   /* Throws unless the engine is attached. */
   UringHost& RequireHost(Napi::Env env);

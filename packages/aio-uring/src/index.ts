@@ -93,11 +93,6 @@ export interface EngineInfo {
   providedBufferSize: number;
   /** Provided buffers the kernel may fill now (the rest hold data not yet handed over). */
   providedBuffersInKernel: number;
-  /**
-   * Provided buffers lent to the kernel so far: 32 at first, doubling each time the kernel runs
-   * out, up to providedBuffers. The pool's other buffers were never written (nor made resident).
-   */
-  providedBuffersLent: number;
   /** Completions of this queue waiting to be handed to JavaScript. */
   readyToDeliver: number;
   /** Poll callbacks of this thread's ring so far. */
