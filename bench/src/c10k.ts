@@ -49,6 +49,7 @@ import { saveWorkloads, stop, waitForPort } from './server-process.js';
 import { uringOverrideImport } from './uring-override.js';
 
 const benchDir = new URL('..', import.meta.url).pathname;
+const DEFAULT_SERVERS = 'iterator,callback,net,threads,threads-64k';
 const { values } = parseArgs({
   options: {
     connections: { type: 'string', default: '10000' },
@@ -60,7 +61,7 @@ const { values } = parseArgs({
     gc: { type: 'boolean', default: false },
     'semi-space': { type: 'string', default: '' },
     'pool-count': { type: 'string', default: '1024' },
-    servers: { type: 'string', default: 'iterator,callback,net,threads,threads-64k' },
+    servers: { type: 'string', default: DEFAULT_SERVERS },
     before: { type: 'string' },
   },
 });
@@ -134,7 +135,7 @@ if (before !== undefined) {
     allServers.push({
       ...after,
       id: `${form}-before`,
-      label: `before (${before}): ${after.label}`,
+      label: `before: ${after.label}`,
       run: { script: join(before, 'servers', 'aio-echo.js'), importFirst: hook },
     });
   }
@@ -327,13 +328,17 @@ async function measure(server: Server): Promise<RunResult> {
       }
     });
     const exited = new Promise<void>((resolve) => client.on('exit', () => resolve()));
-    const deadline = Date.now() + (seconds + 120) * 1000;
+    // Bounded: the client finishes (or is killed) by the deadline. Connecting may take each batch
+    // up to the client's 30 s; once connected, the held phase and the last echoes.
+    let deadline = Date.now() + (Math.ceil(connections / batch) * 30 + 60) * 1000;
     let connectedAt = 0;
-    // Bounded: the client finishes (or is killed) by the deadline.
     while (result === undefined && client.exitCode === null && Date.now() < deadline) {
       await sleep(sampleMs);
       if (!connected || result !== undefined) continue;
-      connectedAt ||= Date.now();
+      if (connectedAt === 0) {
+        connectedAt = Date.now();
+        deadline = connectedAt + (seconds + 90) * 1000;
+      }
       // The held phase: skip the first second after the last connection opened.
       if (Date.now() - connectedAt >= 1000) held.push(await sample(child));
     }
@@ -471,10 +476,9 @@ const summaries: Summary[] = servers.map((s, i) => {
   };
 });
 
-const defaultServers = allServers.map((s) => s.id).join(',');
 const title = `${connections.toLocaleString('en-US')} connections held ${seconds} s, one 64 B echo per connection per second${recvSize === 4096 ? '' : `, proactor recvs() size ${recvSize}`}${gc ? ', full GC before each sample' : ''}${semiSpace !== undefined ? `, both servers with --max-semi-space-size=${semiSpace}` : ''}${poolCount === 1024 ? '' : `, proactor pool ${poolCount} buffers`}`;
 // Non-default settings are saved beside the default run rather than over it.
-const variant = `${connections === 10_000 ? '' : `-n${connections}`}${gc ? '-gc' : ''}${recvSize === 4096 ? '' : `-recv${recvSize}`}${semiSpace !== undefined ? `-semi${semiSpace}` : ''}${poolCount === 1024 ? '' : `-pool${poolCount}`}${values.servers === defaultServers ? '' : `-${values.servers!.split(',').join('-')}`}${before === undefined ? '' : '-ab'}`;
+const variant = `${connections === 10_000 ? '' : `-n${connections}`}${gc ? '-gc' : ''}${recvSize === 4096 ? '' : `-recv${recvSize}`}${semiSpace !== undefined ? `-semi${semiSpace}` : ''}${poolCount === 1024 ? '' : `-pool${poolCount}`}${values.servers === DEFAULT_SERVERS ? '' : `-${values.servers!.split(',').join('-')}`}${before === undefined ? '' : '-ab'}`;
 const nodeServers = servers.flatMap((s, i) => ('script' in s.run ? [i] : []));
 const workloads: Workload[] = [
   {
@@ -509,17 +513,17 @@ const workloads: Workload[] = [
 const resultsDir = join(benchDir, 'results');
 writeFileSync(
   join(resultsDir, `c10k${variant}.json`),
-  `${JSON.stringify({ measured, connections, seconds, runs, batch, recvSize, sampleMs, gc, entries, summaries, servers: servers.map((s, i) => ({ label: s.label, runs: all[i] })) }, null, 2)}\n`,
+  `${JSON.stringify({ measured, connections, seconds, runs, batch, recvSize, sampleMs, gc, entries, before, summaries, servers: servers.map((s, i) => ({ label: s.label, runs: all[i] })) }, null, 2)}\n`,
 );
 saveWorkloads(benchDir, workloads);
 process.stdout.write(renderMarkdown({ date: measured }, workloads));
 
 /**
  * bench/results/c10k-models.md: every model at every connection count measured with the default
- * settings (c10k.json, c10k-n<N>.json), one table, connection counts ascending.
+ * settings (c10k.json, c10k-n<N>.json, and their -ab A/B runs), one table, connection counts ascending.
  */
 function renderModelsTable(): string {
-  const files = readdirSync(resultsDir).filter((f) => /^c10k(-n\d+)?\.json$/.test(f));
+  const files = readdirSync(resultsDir).filter((f) => /^c10k(-n\d+)?(-ab)?\.json$/.test(f));
   const saved = files
     .map(
       (f) =>
