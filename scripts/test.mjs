@@ -35,6 +35,9 @@ const backends = [['node', 'packages/aio-node']];
 if (process.platform === 'linux' && existsSync(join(root, 'packages/aio-uring/dist/index.js'))) {
   backends.push(['io_uring', 'packages/aio-uring']);
 }
+if (process.platform === 'linux' && existsSync(join(root, 'packages/aio-epoll/dist/index.js'))) {
+  backends.push(['epoll', 'packages/aio-epoll']);
+}
 for (const [name, dir] of backends) {
   process.stdout.write(`\n== conformance CLI: ${name} ==\n`);
   const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).name;
