@@ -14,12 +14,12 @@
  * (echo-counters.js: wakeups and io_uring_enter calls per message), with its CPU time.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { requireWrk, stop, waitForPort } from './server-process.js';
+import { uringOverrideImport } from './uring-override.js';
 
 const benchDir = new URL('..', import.meta.url).pathname;
 const root = join(benchDir, '..');
@@ -35,26 +35,10 @@ const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 requireWrk();
 
-// The resolve hook that makes "before" the package every import of @proactor/aio-uring gets.
-const hookDir = mkdtempSync(join(tmpdir(), 'proactor-ab-'));
-const beforeUrl = pathToFileURL(join(resolve(values.before), 'dist', 'index.js')).href;
-writeFileSync(
-  join(hookDir, 'hook.mjs'),
-  `export async function resolve(specifier, context, next) {
-  if (specifier === '@proactor/aio-uring') return { url: ${JSON.stringify(beforeUrl)}, shortCircuit: true };
-  return next(specifier, context);
-}
-`,
-);
-writeFileSync(
-  join(hookDir, 'register.mjs'),
-  `import { register } from 'node:module';
-register(${JSON.stringify(pathToFileURL(join(hookDir, 'hook.mjs')).href)});
-`,
-);
+// Every process of the "before" build imports that package instead of the workspace's.
+const beforeImport = uringOverrideImport(values.before);
 type Build = 'before' | 'after';
-const execArgv = (build: Build): string[] =>
-  build === 'before' ? ['--import', pathToFileURL(join(hookDir, 'register.mjs')).href] : [];
+const execArgv = (build: Build): string[] => (build === 'before' ? ['--import', beforeImport] : []);
 
 const file = join(tmpdir(), 'proactor-bench-256m.bin');
 if (!existsSync(file) || statSync(file).size !== 256 << 20) {

@@ -8,7 +8,8 @@
  *
  * A message is the connection's index and a sequence number (uint32 each) followed by random bytes.
  * Talks to the parent over IPC: `{ phase: 'connected' }` once every connection is open (the held
- * phase starts), then `{ phase: 'result', ... }` with the counts, then closes everything and exits.
+ * phase starts), then `{ phase: 'result', ... }` with the counts; closes everything and exits once
+ * the parent answers with any message (or after 60 s).
  * Every wait is bounded in time.
  */
 import { randomFillSync } from 'node:crypto';
@@ -195,15 +196,26 @@ const result = {
   connectMs,
   sendMs,
   ...counts,
+  heldVerified: rtts.length,
   lost: counts.sent - counts.verified,
   errors: Object.fromEntries(errors),
   rttP50Ms: at(0.5),
   rttP99Ms: at(0.99),
   rttMaxMs: rtts[rtts.length - 1] ?? Number.NaN,
 };
+if (process.send) {
+  process.send(result);
+  // The parent reads the server's counters before the connections close (a thread-per-connection
+  // server's threads take their counts with them when they exit): it answers 'close' (bounded).
+  await within(
+    new Promise<void>((resolve) => process.once('message', () => resolve())),
+    60_000,
+    'close from the parent',
+  );
+}
 closing = true;
 for (const c of conns) c.socket.destroy();
-if (process.send) process.send(result, () => process.exit(0));
+if (process.send) process.exit(0);
 else {
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);

@@ -376,6 +376,8 @@ export class MultishotIterator<T> implements AsyncGenerator<T, void, undefined>,
     if (this.stopped) return;
     if (chunk !== undefined) {
       this.push(chunk as T, chunk.length);
+      // The callback form has no next() to start the request again: it does so itself.
+      if (this.#sink !== undefined) this.#rearmIfIdle();
       return;
     }
     if (error !== null && (error as SystemError).code === 'ENOBUFS') {
