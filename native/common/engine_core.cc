@@ -110,9 +110,7 @@ void EngineCore::Launch(uint16_t index) {
       return;
     case Start::WaitReadable:
     case Start::WaitWritable:
-      // Readiness waits come with the reactor (its poller keeps per-descriptor waiters).
-      PostLocal(index, UV_ENOSYS);
-      return;
+      // Parked by a readiness engine (its per-descriptor waiters): for the core, in the mechanism.
     case Start::Submitted:
       slot.where = Slot::Where::Submitted;
       if (HasTrait(op.opcode, kWaitsOnDescriptor)) CountWaiting(slot);

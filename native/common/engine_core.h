@@ -57,8 +57,12 @@ inline uint32_t TagGeneration(uint64_t tag) { return static_cast<uint32_t>(tag >
 enum class Start : uint8_t {
   Done,         /* decided now: the result is given (a plain call made at launch, an error) */
   Submitted,    /* handed to the mechanism, which reports its result through the core */
-  WaitReadable, /* a readiness engine waits for the descriptor to be readable, then calls */
-  WaitWritable, /* ... writable */
+  /* A readiness engine tried the call, got EAGAIN, and parked the operation among the
+   * descriptor's waiters until it is readable (writable); it retries then and reports the result
+   * through Finish(). For the core it is in the mechanism like Submitted: Cancel() ends it,
+   * CancelDescriptor() ends it before a close of op.fd, and it counts as waiting on op.fd. */
+  WaitReadable,
+  WaitWritable,
   Blocking,     /* run Call(operation) on the environment's blocking pool */
 };
 
@@ -70,10 +74,10 @@ class EngineDriver {
   virtual ~EngineDriver() = default;
   /* Starts `op` of `slot` (tag: OperationTag of its generation). Done: `*result` is its result. */
   virtual Start Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) = 0;
-  /* Cancels a Submitted operation, best effort: its final result still comes (UV_ECANCELED,
+  /* Cancels a Submitted (or parked: Wait*) operation, best effort: its final result still comes (UV_ECANCELED,
    * or the real one if it won the race). */
   virtual void Cancel(uint16_t slot, uint64_t tag, const Operation& op) = 0;
-  /* Ends every Submitted operation waiting on `fd` (a close of `fd` is launched next). */
+  /* Ends every Submitted or parked operation waiting on `fd` (a close of `fd` is launched next). */
   virtual void CancelDescriptor(int fd) = 0;
   /* The mechanism's last word on a final result from it (e.g. its own poll bits, a timer's
    * expiry code), before the core fills records and files it. Default: unchanged. */

@@ -102,13 +102,16 @@ class EnvHost {
   void Teardown(LoopPoll::Closed closed, void* closed_arg);
   void Reap();
 
+  /* The wakeup callback: reaps and delivers into JavaScript. A mechanism that wakes the loop
+   * through a handle of its own (a reactor's uv_poll on its poller, its timer) calls it too. */
+  static void OnReadable(void* self);
+
   const std::vector<EngineCore*>& engines() const { return engines_; }
   LoopWakeup& wakeup() { return wakeup_; }
   napi_env env_;
 
  private:
   void Open(Napi::Env env);
-  static void OnReadable(void* self);
   /* The body of OnReadable: reap, then deliver every engine's results into JavaScript. */
   void DeliverFromLoop();
   static void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* self);

@@ -1,0 +1,223 @@
+#include "engine.h"
+
+#include <uv.h>
+
+#include <string>
+
+#include "../common/readiness.h"
+#include "../common/system_error.h"
+#include "socket_calls.h"
+
+namespace proactor {
+
+namespace {
+
+/* The directions a socket operation waits in (kPoll* bits). */
+uint32_t Directions(const Operation& op) {
+  switch (op.opcode) {
+    case PROACTOR_OP_CONNECT:
+    case PROACTOR_OP_SEND:
+    case PROACTOR_OP_SENDTO:
+      return kPollWritable;
+    case PROACTOR_OP_POLL: {
+      const ReadinessFilters f = FiltersFor(op.op_flags);
+      const uint32_t d = (f.read ? kPollReadable : 0) | (f.write ? kPollWritable : 0);
+      // Nothing asked for: poll(2) still reports ERR and HUP, which show on the read side.
+      return d == 0 ? kPollReadable : d;
+    }
+    default:
+      return kPollReadable;
+  }
+}
+
+}  // namespace
+
+Napi::Function ReactorEngine::Define(Napi::Env env) {
+  return DefineClass(env, "ReactorEngine",
+                     {
+                         InstanceMethod<&ReactorEngine::Submit>("submit"),
+                         InstanceMethod<&ReactorEngine::WaitSync>("waitSync"),
+                         InstanceMethod<&ReactorEngine::JsRef>("ref"),
+                         InstanceMethod<&ReactorEngine::JsUnref>("unref"),
+                         InstanceMethod<&ReactorEngine::JsClose>("close"),
+                         InstanceMethod<&ReactorEngine::Info>("info"),
+                     });
+}
+
+/* new ReactorEngine(ring, options?: { poller?: string }) */
+ReactorEngine::ReactorEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ReactorEngine>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "a RingContext is required");
+  Napi::Object ring = info[0].As<Napi::Object>();
+  std::string poller = "epoll";
+  if (info.Length() >= 2 && info[1].IsObject()) {
+    Napi::Value name = info[1].As<Napi::Object>().Get("poller");
+    if (name.IsString()) poller = name.As<Napi::String>().Utf8Value();
+  }
+  ReactorHost* host = ReactorHost::Get(env, poller);
+  core_.Attach(env, ring, host);
+  host_ = host;
+  state_.resize(core_.buffers().entries());
+  // The RingContext lives as long as this object (see queue_buffers.h).
+  info.This().As<Napi::Object>().DefineProperty(Napi::PropertyDescriptor::Value("ring", ring, napi_default));
+}
+
+ReactorEngine::~ReactorEngine() { core_.Finalize(); }
+
+// ---- EngineDriver ----------------------------------------------------------------------------
+
+Start ReactorEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) {
+  SlotState& state = state_[slot];
+  state = SlotState{};
+  switch (op.opcode) {
+    case PROACTOR_OP_NOP:
+      *result = 0;
+      return Start::Done;
+    case PROACTOR_OP_TIMEOUT:
+      state.timer = true;
+      state.deadline = host_->AddTimer(tag, op.timeout_ns);
+      return Start::Submitted;
+    case PROACTOR_OP_SOCKET:
+      *result = static_cast<int32_t>(OpenNonblockingSocket(op));
+      return Start::Done;
+    case PROACTOR_OP_BIND:
+    case PROACTOR_OP_LISTEN:
+    case PROACTOR_OP_SHUTDOWN:
+    case PROACTOR_OP_SETSOCKOPT:
+    case PROACTOR_OP_GETSOCKNAME:
+      *result = static_cast<int32_t>(Call(op));
+      return Start::Done;
+    case PROACTOR_OP_CLOSE:
+      if (op.fd >= 0) host_->ForgetDescriptor(op.fd);
+      return Start::Blocking;
+    case PROACTOR_OP_ACCEPT:
+    case PROACTOR_OP_CONNECT:
+    case PROACTOR_OP_RECV:
+    case PROACTOR_OP_SEND:
+    case PROACTOR_OP_RECVFROM:
+    case PROACTOR_OP_SENDTO:
+    case PROACTOR_OP_POLL: {
+      const uint32_t directions = Directions(op);
+      // Behind operations already waiting in that direction: they go first, in order.
+      if (!host_->HasWaiters(op.fd, directions)) {
+        const int64_t r = Attempt(state, op);
+        if (r != UV_EAGAIN) {
+          *result = static_cast<int32_t>(r);
+          return Start::Done;
+        }
+      }
+      const int r = host_->Park(op.fd, directions, tag);
+      if (r < 0) {
+        *result = r;
+        return Start::Done;
+      }
+      state.parked = true;
+      parks_++;
+      return (directions & kPollReadable) ? Start::WaitReadable : Start::WaitWritable;
+    }
+    case PROACTOR_OP_ACCEPT_MULTI:
+    case PROACTOR_OP_RECV_MULTI:
+      *result = UV_ENOSYS;  // not in this backend's capabilities: the queue never sends them
+      return Start::Done;
+    default:
+      return Start::Blocking;
+  }
+}
+
+int64_t ReactorEngine::Attempt(SlotState& state, const Operation& op) {
+  if (op.opcode != PROACTOR_OP_CONNECT) return TrySocketCall(op);
+  if (state.connecting) return ConnectOutcome(op.fd);
+  const int64_t r = StartConnect(op);
+  if (r == kConnectInProgress) {
+    state.connecting = true;
+    return UV_EAGAIN;
+  }
+  return r;
+}
+
+int64_t ReactorEngine::Retry(uint64_t tag) {
+  const Operation* op = core_.Active(tag);
+  if (op == nullptr) return UV_ECANCELED;
+  retries_++;
+  return Attempt(state_[TagSlot(tag)], *op);
+}
+
+void ReactorEngine::Cancel(uint16_t slot, uint64_t tag, const Operation& op) {
+  if (host_ == nullptr) return;
+  SlotState& state = state_[slot];
+  if (state.timer) {
+    host_->CancelTimer(state.deadline, tag);
+  } else if (state.parked) {
+    host_->Unpark(op.fd, tag);
+    host_->CancelLater(tag);
+  }
+}
+
+void ReactorEngine::CancelDescriptor(int fd) {
+  if (host_ != nullptr) host_->CancelDescriptor(fd);
+}
+
+int32_t ReactorEngine::Settle(uint16_t slot, Operation& /*op*/, int32_t result) {
+  state_[slot] = SlotState{};
+  return result;
+}
+
+void ReactorEngine::KeepAlive(bool alive) {
+  if (alive) {
+    Napi::ObjectWrap<ReactorEngine>::Ref();
+  } else {
+    Napi::ObjectWrap<ReactorEngine>::Unref();
+  }
+}
+
+void ReactorEngine::Release(bool host_alive) {
+  if (host_alive && host_ != nullptr) host_->DropEngine(core_.id());
+  host_ = nullptr;
+}
+
+// ---- the Engine interface: the core's --------------------------------------------------------
+
+Napi::Value ReactorEngine::Submit(const Napi::CallbackInfo& info) {
+  core_.Submit(info.Env(), info[0].As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value ReactorEngine::WaitSync(const Napi::CallbackInfo& info) {
+  const uint32_t min = info[0].As<Napi::Number>().Uint32Value();
+  const double timeout_ms = info.Length() > 1 ? info[1].As<Napi::Number>().DoubleValue() : -1;
+  return Napi::Number::New(info.Env(), core_.WaitSync(info.Env(), min, timeout_ms));
+}
+
+Napi::Value ReactorEngine::JsRef(const Napi::CallbackInfo& info) {
+  core_.SetUserRef(true);
+  return info.Env().Undefined();
+}
+
+Napi::Value ReactorEngine::JsUnref(const Napi::CallbackInfo& info) {
+  core_.SetUserRef(false);
+  return info.Env().Undefined();
+}
+
+Napi::Value ReactorEngine::JsClose(const Napi::CallbackInfo& info) {
+  core_.Close();
+  return info.Env().Undefined();
+}
+
+/* Diagnostics for tests and for @proactor/aio's explanations. */
+Napi::Value ReactorEngine::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  if (host_ != nullptr) {
+    out.Set("poller", host_->poller().name());
+    out.Set("pollerFd", host_->poller().descriptor());
+    out.Set("wakeups", static_cast<double>(host_->wakeups()));
+    out.Set("parked", static_cast<double>(host_->parked()));
+    out.Set("timers", static_cast<double>(host_->timers()));
+  }
+  core_.FillInfo(out);
+  out.Set("parks", static_cast<double>(parks_));
+  out.Set("retries", static_cast<double>(retries_));
+  return out;
+}
+
+}  // namespace proactor

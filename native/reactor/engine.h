@@ -1,0 +1,87 @@
+/*
+ * ReactorEngine: the aio-core Engine (packages/aio-core/src/backend.ts) of one queue over the
+ * readiness reactor its environment shares (ReactorHost): the reactor's driver of the engine
+ * core (../common/engine_core.h), which owns slots, chains, local results, delivery, ref/unref
+ * and waitSync. The same engine serves every poller (epoll, kqueue, poll(2)): it includes
+ * poller.h only.
+ *
+ * How each operation starts (Launch):
+ * - socket operations that may wait (accept, connect, recv, send, recvfrom, sendto, poll): the
+ *   non-blocking call first (socket_calls.h) unless operations already wait on the descriptor
+ *   in that direction; on UV_EAGAIN the operation parks on the host (Start::WaitReadable /
+ *   WaitWritable) and is retried, in order, when the poller reports the descriptor ready.
+ *   connect completes on writability with SO_ERROR; sends complete with what the kernel took
+ *   (a short count, as io_uring's);
+ * - socket operations that never wait (socket, bind, listen, shutdown, setsockopt, getsockname)
+ *   and nop: a plain call at launch (Start::Done). Sockets are created non-blocking;
+ * - timeouts: the host's timers (Start::Submitted);
+ * - close: the poller forgets the descriptor (waiting operations were ended by the core through
+ *   CancelDescriptor first), then the call runs on the pool;
+ * - every other (file and metadata) operation: the environment's blocking pool, Call();
+ * - multishot accepts and recvs: not offered (capabilities.multishot is false; aio-core serves
+ *   accepts() and recvs() with single operations): UV_ENOSYS if one arrives anyway.
+ *
+ * Lifetimes: as the io_uring engine's (the JS object is kept alive while operations are in
+ * flight, and it holds the RingContext).
+ */
+#ifndef PROACTOR_REACTOR_ENGINE_H
+#define PROACTOR_REACTOR_ENGINE_H
+
+#include <napi.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "../common/engine_core.h"
+#include "host.h"
+
+namespace proactor {
+
+class ReactorEngine : public Napi::ObjectWrap<ReactorEngine>, public EngineDriver {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  explicit ReactorEngine(const Napi::CallbackInfo& info);
+  ~ReactorEngine() override;
+
+  /* Tries the parked operation `tag` again (its descriptor was reported ready): its result, or
+   * UV_EAGAIN to stay parked. */
+  int64_t Retry(uint64_t tag);
+
+  /* ---- EngineDriver ---- */
+  Start Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) override;
+  void Cancel(uint16_t slot, uint64_t tag, const Operation& op) override;
+  void CancelDescriptor(int fd) override;
+  int32_t Settle(uint16_t slot, Operation& op, int32_t result) override;
+  void KeepAlive(bool alive) override;
+  void Release(bool host_alive) override;
+
+ private:
+  /* What the engine keeps per slot while its operation is parked or timed. */
+  struct SlotState {
+    bool parked = false;
+    bool connecting = false; /* connect returned EINPROGRESS: the outcome is SO_ERROR */
+    bool timer = false;
+    int64_t deadline = 0;
+  };
+
+  Napi::Value Submit(const Napi::CallbackInfo& info);
+  Napi::Value WaitSync(const Napi::CallbackInfo& info);
+  Napi::Value JsRef(const Napi::CallbackInfo& info);
+  Napi::Value JsUnref(const Napi::CallbackInfo& info);
+  Napi::Value JsClose(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+
+  /* The non-blocking attempt of a socket operation that may wait. */
+  int64_t Attempt(SlotState& state, const Operation& op);
+
+  ReactorHost* host_ = nullptr; /* null once closed or detached */
+  EngineCore core_{this, "reactor"};
+  std::vector<SlotState> state_;
+  uint64_t parks_ = 0;   /* operations that had to wait for readiness */
+  uint64_t retries_ = 0; /* attempts after a readiness report */
+};
+
+}  // namespace proactor
+
+#endif  // PROACTOR_REACTOR_ENGINE_H

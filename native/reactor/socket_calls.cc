@@ -1,0 +1,143 @@
+#include "socket_calls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "../common/readiness.h"
+#include "../common/socket_address.h"
+#include "../common/socket_options.h"
+
+namespace proactor {
+
+namespace {
+
+int64_t Result(int64_t r) {
+  if (r >= 0) return r;
+  // EWOULDBLOCK may differ from EAGAIN on some platforms: one code for "not now".
+  return (errno == EAGAIN || errno == EWOULDBLOCK) ? UV_EAGAIN : -errno;
+}
+
+template <typename F>
+int64_t Retried(F call) {
+  int64_t r;
+  do r = call();
+  while (r < 0 && errno == EINTR);
+  return Result(r);
+}
+
+/* What SOCK_NONBLOCK | SOCK_CLOEXEC give where they exist, plus SO_NOSIGPIPE where sends
+ * cannot say MSG_NOSIGNAL. On failure the descriptor is closed. */
+int64_t Prepare(int64_t fd, bool flags_given) {
+  if (fd < 0) return fd;
+  const int d = static_cast<int>(fd);
+  if (!flags_given) {
+    const int fl = fcntl(d, F_GETFL);
+    if (fl < 0 || fcntl(d, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(d, F_SETFD, FD_CLOEXEC) < 0) {
+      const int err = errno;
+      close(d);
+      return -err;
+    }
+  }
+#ifdef SO_NOSIGPIPE
+  const int on = 1;
+  (void)setsockopt(d, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof on);
+#endif
+  return fd;
+}
+
+#ifdef MSG_DONTWAIT
+constexpr int kDontWait = MSG_DONTWAIT;
+#else
+constexpr int kDontWait = 0; /* the queue's own sockets are non-blocking anyway */
+#endif
+
+}  // namespace
+
+int64_t OpenNonblockingSocket(const Operation& op) {
+  const int family = PlatformFamily(op.op_flags);
+  const int type = PlatformSocketType(op.mode);
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+  return Prepare(Result(socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)), true);
+#else
+  return Prepare(Result(socket(family, type, 0)), false);
+#endif
+}
+
+int64_t TrySocketCall(const Operation& op) {
+  switch (op.opcode) {
+    case PROACTOR_OP_ACCEPT:
+    case PROACTOR_OP_ACCEPT_MULTI: {
+      struct sockaddr* name = nullptr;
+      socklen_t* length = nullptr;
+      if (op.address != nullptr) {
+        // In/out: offered whole on every attempt.
+        op.address->length = sizeof op.address->storage;
+        name = reinterpret_cast<struct sockaddr*>(&op.address->storage);
+        length = &op.address->length;
+      }
+#if defined(__linux__) || defined(__FreeBSD__)
+      return Prepare(Retried([&] { return accept4(op.fd, name, length, SOCK_NONBLOCK | SOCK_CLOEXEC); }), true);
+#else
+      return Prepare(Retried([&] { return accept(op.fd, name, length); }), false);
+#endif
+    }
+    case PROACTOR_OP_RECV:
+      return Retried([&] { return recv(op.fd, op.data, op.len, kDontWait); });
+    case PROACTOR_OP_SEND:
+      return Retried([&] { return send(op.fd, op.data, op.len, kDontWait | kNoSignal); });
+    case PROACTOR_OP_RECVFROM:
+      op.address->length = sizeof op.address->storage;
+      return Retried([&] {
+        return recvfrom(op.fd, op.data, op.len, kDontWait, reinterpret_cast<struct sockaddr*>(&op.address->storage),
+                        &op.address->length);
+      });
+    case PROACTOR_OP_SENDTO:
+      return Retried([&] {
+        return sendto(op.fd, op.data, op.len, kDontWait | kNoSignal,
+                      reinterpret_cast<const struct sockaddr*>(&op.address->storage), op.address->length);
+      });
+    case PROACTOR_OP_POLL: {
+      const uint32_t asked = NativePollEvents(op.op_flags);
+      struct pollfd p = {op.fd, static_cast<short>(asked), 0};
+      int64_t r = Retried([&] { return poll(&p, 1, 0); });
+      if (r < 0) return r;
+      if (r == 0 || p.revents == 0) return UV_EAGAIN;
+      if (p.revents & POLLNVAL) return UV_EBADF;
+      // Only what was asked for, plus ERR and HUP, as Call() and io_uring report.
+      const uint32_t events = PortablePollEvents(static_cast<uint32_t>(p.revents) & (asked | POLLERR | POLLHUP));
+      if (events == 0) return UV_EAGAIN;
+      return events;
+    }
+    default:
+      return UV_EINVAL;
+  }
+}
+
+int64_t StartConnect(const Operation& op) {
+  // Not retried on EINTR: an interrupted connect goes on in the background (EALREADY on a
+  // retry), so it is treated as in progress.
+  const int r = connect(op.fd, reinterpret_cast<const struct sockaddr*>(&op.address->storage), op.address->length);
+  if (r == 0) return 0;
+  if (errno == EINPROGRESS || errno == EINTR) return kConnectInProgress;
+  return Result(r);
+}
+
+int64_t ConnectOutcome(int fd) {
+  // A report is a hint (poller.h): a socket not writable yet is still connecting, and its
+  // SO_ERROR (0) would say nothing.
+  struct pollfd p = {fd, POLLOUT, 0};
+  int64_t ready = Retried([&] { return poll(&p, 1, 0); });
+  if (ready < 0) return ready;
+  if (ready == 0) return UV_EAGAIN;
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) return -errno;
+  if (error == EINPROGRESS || error == EALREADY) return UV_EAGAIN;
+  return error == 0 ? 0 : -error;
+}
+
+}  // namespace proactor

@@ -1,0 +1,45 @@
+/*
+ * The reactor's socket calls: each socket operation that may wait, made without blocking
+ * (UV_EAGAIN when it would block), for the engine to retry once the poller reports the
+ * descriptor ready. The blocking forms, for every engine's pool, are Call()'s
+ * (../common/posix/calls.cc); these differ where the reactor needs them to: non-blocking
+ * descriptors from socket and accept, MSG_DONTWAIT on transfers (a descriptor the queue did not
+ * create may be blocking), a connect that completes in two steps.
+ *
+ * Results are >= 0 or a negative libuv error, as Call()'s.
+ */
+#ifndef PROACTOR_REACTOR_SOCKET_CALLS_H
+#define PROACTOR_REACTOR_SOCKET_CALLS_H
+
+#include <errno.h>
+
+#include <cstdint>
+
+#include "../common/operation.h"
+
+namespace proactor {
+
+/* PROACTOR_OP_SOCKET: a non-blocking, close-on-exec socket (SIGPIPE-free where the platform
+ * sets that per socket). */
+int64_t OpenNonblockingSocket(const Operation& op);
+
+/*
+ * One non-blocking attempt at accept (and accept_multi), recv, send, recvfrom, sendto or poll
+ * (a poll(2) of the descriptor with no timeout: 0 events is UV_EAGAIN). UV_EAGAIN: not now.
+ * Accepted descriptors are non-blocking and close-on-exec.
+ */
+int64_t TrySocketCall(const Operation& op);
+
+/* StartConnect's "in progress" (libuv has no UV_EINPROGRESS). */
+constexpr int64_t kConnectInProgress = -EINPROGRESS;
+
+/* connect(2), first step: 0 (connected now), kConnectInProgress (completes when writable: then
+ * ConnectOutcome), UV_EAGAIN (a unix socket's full backlog: try again when writable), or an error. */
+int64_t StartConnect(const Operation& op);
+/* The outcome of a connect in progress whose socket became writable: 0, UV_EAGAIN (not yet:
+ * still in progress), or its error (SO_ERROR). */
+int64_t ConnectOutcome(int fd);
+
+}  // namespace proactor
+
+#endif  // PROACTOR_REACTOR_SOCKET_CALLS_H
