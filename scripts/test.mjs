@@ -48,11 +48,16 @@ if (existsSync(report)) {
 if (vitest.status !== 0) broken = true;
 rmSync(out, { recursive: true, force: true });
 
-// 2. The conformance CLI in plain Node processes, one per backend built here.
+// 2. The conformance CLI in plain Node processes, one per backend built here, and one per other
+// poller of a reactor package (a module whose default export is that backend).
 const backends = [['node', 'packages/aio-node'], ...builtHere.map((dir) => [basename(dir), dir])];
-for (const [name, dir] of backends) {
+const pollVariant = join(root, 'packages/aio-epoll/test/fixtures/poll-backend.mjs');
+if (builtHere.some((dir) => basename(dir) === 'aio-epoll')) {
+  backends.push(['aio-epoll over poll(2)', 'packages/aio-epoll', pollVariant]);
+}
+for (const [name, dir, module] of backends) {
   process.stdout.write(`\n== conformance CLI: ${name} ==\n`);
-  const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).name;
+  const pkg = module ?? JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).name;
   const cli = spawnSync(
     process.execPath,
     [join(root, 'packages/aio-conformance/dist/cli.js'), pkg, '--quiet'],
@@ -71,9 +76,9 @@ for (const [name, dir] of backends) {
 
 // 3. Differential: random file and socket scripts (TCP over IPv4 and IPv6, unix stream sockets,
 // UDP) on each native backend and on aio-node, every result compared.
-for (const [name, dir] of backends.filter(([n]) => n !== 'node')) {
+for (const [name, dir, module] of backends.filter(([n]) => n !== 'node')) {
   process.stdout.write(`\n== differential: ${name} vs node ==\n`);
-  const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).name;
+  const pkg = module ?? JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).name;
   const diff = spawnSync(
     process.execPath,
     [

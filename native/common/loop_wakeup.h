@@ -3,7 +3,7 @@
  * job, the kernel posting a completion) and runs a callback there, on the environment's libuv
  * loop.
  *
- * POSIX (posix/loop_wakeup.cc): an eventfd (Linux) or a non-blocking pipe (elsewhere) watched
+ * POSIX (posix/loop_wakeup.cc): a SignalDescriptor (an eventfd on Linux, a pipe elsewhere) watched
  * by a uv_poll_t (LoopPoll). Its descriptor() becomes readable when signalled, which lets a
  * mechanism signal it from the kernel (io_uring's registered eventfd) and lets waitSync poll
  * it. The Windows form (win/) will be a napi_threadsafe_function with at most one call pending.
@@ -19,6 +19,9 @@
 #include <node_api.h>
 
 #include "loop_poll.h"
+#ifndef _WIN32
+#include "posix/signal_descriptor.h"
+#endif
 
 namespace proactor {
 
@@ -37,18 +40,15 @@ class LoopWakeup {
   void Signal();
   void Clear();
   /* Readable while signalled; -1 before Open() or after Close(). */
-  int descriptor() const { return read_fd_; }
+  int descriptor() const { return signal_.descriptor(); }
   void SetRef(bool referenced) { poll_.SetRef(referenced); }
   /* Stops watching and closes the descriptors; `closed(arg)` runs once the loop released the
    * handle (may be null). */
   void Close(LoopPoll::Closed closed, void* arg);
 
  private:
-  void CloseDescriptors();
-
   LoopPoll poll_;
-  int read_fd_ = -1;
-  int write_fd_ = -1; /* == read_fd_ for an eventfd */
+  SignalDescriptor signal_;
 };
 
 }  // namespace proactor

@@ -135,10 +135,15 @@ int64_t ReactorEngine::Attempt(SlotState& state, const Operation& op) {
   return r;
 }
 
-int64_t ReactorEngine::Retry(uint64_t tag) {
+int64_t ReactorEngine::Retry(uint64_t tag, int32_t* consumed_error) {
   const Operation* op = core_.Active(tag);
   if (op == nullptr) return UV_ECANCELED;
   retries_++;
+  if (*consumed_error < 0 && op->opcode != PROACTOR_OP_POLL) {
+    const int32_t error = *consumed_error;
+    *consumed_error = 0;
+    return error;
+  }
   return Attempt(state_[TagSlot(tag)], *op);
 }
 

@@ -142,13 +142,18 @@ export const capabilities: Capabilities = Object.freeze({
 
 /** An epoll Backend, or one over another poller (`{ poller: 'poll' }`). */
 export function createBackend(options: EpollBackendOptions = {}): Backend {
-  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+  if (options === null || typeof options !== 'object')
+    throw invalidArgType('options', 'of type object', options);
   const poller = options.poller ?? 'epoll';
   if (poller !== 'epoll' && poller !== 'poll') {
     throw invalidArgValue('options.poller', poller, "must be 'epoll' or 'poll'");
   }
   if (!pollers.includes(poller)) {
-    throw invalidArgValue('options.poller', poller, `is not built into this addon (it has ${pollers.join(', ')})`);
+    throw invalidArgValue(
+      'options.poller',
+      poller,
+      `is not built into this addon (it has ${pollers.join(', ')})`,
+    );
   }
   return Object.freeze({
     name: 'epoll' as const,
