@@ -1,51 +1,45 @@
-// The packing step of every native package (its package.json "prepack" runs
-// `node ../../scripts/prebuild-addon.mjs`, "postpack" the same with --clean), in the package's
-// directory. Where the package serves this OS (scripts/build-native.mjs; never the Linux variant
-// of aio-kqueue, which is for testing), it builds the addon for this machine into
-// prebuilds/<platform>-<arch>/<addon>.napi.<libc>.node, the layout node-gyp-build reads, and it
-// always copies the repository's native/ sources next to the package's CMakeLists.txt, so an
-// installed package can build the addon itself when no prebuilt binary fits (its install step,
-// native/cmake/install-addon.mjs, is among them). Prebuilds for other targets already in
-// prebuilds/ (the release workflow downloads them there) are kept. Neither directory is committed.
+// The packing step of a native backend package (its package.json "prepack"; "postpack" runs it
+// with --clean), run in the package's directory:
+//   node ../../scripts/prebuild-addon.mjs <addon> <engine> [--clean]
+// e.g. `proactor_uring uring`. Copies the native sources an install can build from (include/,
+// cmake/ — the shared install step native/cmake/install-addon.mjs among them —, common/ and the
+// engine's directory under native/) next to CMakeLists.txt, for machines no prebuilt binary fits.
+// Where the package serves this OS (its package.json "os"; never the Linux variant of aio-kqueue,
+// which is for testing), it also builds the addon for this machine into
+// prebuilds/<platform>-<arch>/<addon>.napi[.<libc>].node, the layout node-gyp-build reads.
+// Prebuilds for other targets already in prebuilds/ (the release workflow downloads them there)
+// are kept. Neither directory is committed (.gitignore).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
+const [addon, engine] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+if (!addon || !engine) {
+  process.stderr.write('usage: prebuild-addon.mjs <addon> <engine directory under native/> [--clean]\n');
+  process.exit(2);
+}
 const packageDir = process.cwd();
-const repositoryNative = fileURLToPath(new URL('../native', import.meta.url));
+const repositoryNative = join(packageDir, '..', '..', 'native');
 const shippedNative = join(packageDir, 'native');
-const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
 
 if (process.argv.includes('--clean')) {
-  rmSync(shippedNative, { recursive: true, force: true });
+  if (existsSync(repositoryNative)) rmSync(shippedNative, { recursive: true, force: true });
   rmSync(join(packageDir, 'prebuilds'), { recursive: true, force: true });
   process.exit(0);
 }
 
-// The sources an install builds from: everything under native/ but other OSes' engines.
-const foreign = {
-  linux: ['iocp', 'kqueue'],
-  darwin: ['iocp', 'uring'],
-  freebsd: ['iocp', 'uring'],
-  win32: ['uring'],
-};
-const served = manifest.os ?? [];
-const leftOut = ['iocp', 'kqueue', 'uring'].filter((engine) =>
-  served.every((os) => foreign[os]?.includes(engine)),
-);
-rmSync(shippedNative, { recursive: true, force: true });
-cpSync(repositoryNative, shippedNative, {
-  recursive: true,
-  filter: (source) =>
-    !leftOut.some((engine) => source.slice(repositoryNative.length).split(/[\\/]/)[1] === engine),
-});
+if (existsSync(repositoryNative)) {
+  rmSync(shippedNative, { recursive: true, force: true });
+  for (const part of ['include', 'cmake', 'common', engine]) {
+    cpSync(join(repositoryNative, part), join(shippedNative, part), { recursive: true });
+  }
+}
 
+const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
+const served = manifest.os ?? [];
 if (!served.includes(process.platform)) {
-  process.stderr.write(
-    `prebuild: ${manifest.name} serves ${served.join(', ')}; no prebuild on ${process.platform}\n`,
-  );
+  process.stderr.write(`prebuild: ${manifest.name} serves ${served.join(', ')}; no prebuild on ${process.platform}\n`);
   process.exit(0);
 }
 
@@ -59,21 +53,15 @@ const build = spawnSync(
 );
 if (build.status !== 0) process.exit(build.status ?? 1);
 
-const addons = readdirSync(join(out, 'Release')).filter((name) => name.endsWith('.node'));
-if (addons.length !== 1) {
-  process.stderr.write(
-    `prebuild: expected one addon in ${join(out, 'Release')}, found ${addons.join(', ') || 'none'}\n`,
-  );
-  process.exit(1);
-}
+// The libc tag only where there are two (node-gyp-build matches it on Linux).
 const libc =
   process.platform !== 'linux'
-    ? undefined
+    ? ''
     : process.report.getReport().header.glibcVersionRuntime === undefined
-      ? 'musl'
-      : 'glibc';
+      ? '.musl'
+      : '.glibc';
 const dir = join(packageDir, 'prebuilds', `${process.platform}-${process.arch}`);
 mkdirSync(dir, { recursive: true });
-const binary = join(dir, `${addons[0].replace(/\.node$/, '')}.napi${libc ? `.${libc}` : ''}.node`);
-copyFileSync(join(out, 'Release', addons[0]), binary);
+const binary = join(dir, `${addon}.napi${libc}.node`);
+copyFileSync(join(out, 'Release', `${addon}.node`), binary);
 process.stdout.write(`prebuild: ${binary}\n`);

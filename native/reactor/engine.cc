@@ -5,12 +5,16 @@
 #include <string>
 
 #include "../common/readiness.h"
+#include "../common/resource_views.h"
 #include "../common/system_error.h"
 #include "socket_calls.h"
 
 namespace proactor {
 
 namespace {
+
+/* Items a multishot operation produces per readiness report at most. */
+constexpr int kMultishotBurst = 16;
 
 /* The directions a socket operation waits in (kPoll* bits). */
 uint32_t Directions(const Operation& op) {
@@ -41,6 +45,7 @@ Napi::Function ReactorEngine::Define(Napi::Env env) {
                          InstanceMethod<&ReactorEngine::JsUnref>("unref"),
                          InstanceMethod<&ReactorEngine::JsClose>("close"),
                          InstanceMethod<&ReactorEngine::Info>("info"),
+                         InstanceMethod<&ReactorEngine::ProvideBuffers>("provideBuffers"),
                      });
 }
 
@@ -116,9 +121,22 @@ Start ReactorEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t*
       return (directions & kPollReadable) ? Start::WaitReadable : Start::WaitWritable;
     }
     case PROACTOR_OP_ACCEPT_MULTI:
-    case PROACTOR_OP_RECV_MULTI:
-      *result = UV_ENOSYS;  // not in this backend's capabilities: the queue never sends them
-      return Start::Done;
+    case PROACTOR_OP_RECV_MULTI: {
+      if (op.opcode == PROACTOR_OP_RECV_MULTI && pool_.count == 0) {
+        *result = UV_ENOBUFS;  // no pool provided (aio-core provides one first)
+        return Start::Done;
+      }
+      // Not tried now: items are posted from a readiness report (the poller reports a ready
+      // descriptor at once), never from inside submit(), which nothing would deliver.
+      const int r = host_->Park(op.fd, kPollReadable, tag);
+      if (r < 0) {
+        *result = r;
+        return Start::Done;
+      }
+      state.parked = true;
+      parks_++;
+      return Start::WaitReadable;
+    }
     default:
       return Start::Blocking;
   }
@@ -144,7 +162,73 @@ int64_t ReactorEngine::Retry(uint64_t tag, int32_t* consumed_error) {
     *consumed_error = 0;
     return error;
   }
-  return Attempt(state_[TagSlot(tag)], *op);
+  if (HasTrait(op->opcode, kMultishot)) return RunMultishot(TagSlot(tag), *op);
+  const int64_t r = Attempt(state_[TagSlot(tag)], *op);
+  if (r == UV_EAGAIN && (op->opcode == PROACTOR_OP_RECV || op->opcode == PROACTOR_OP_RECVFROM)) {
+    return ReceiveAfterShutdown(*op);
+  }
+  return r;
+}
+
+int64_t ReactorEngine::RunMultishot(uint16_t slot, const Operation& op) {
+  for (int items = 0; items < kMultishotBurst; items++) {
+    if (op.opcode == PROACTOR_OP_ACCEPT_MULTI) {
+      const int64_t fd = TrySocketCall(op);
+      if (fd < 0) return fd;  // UV_EAGAIN: parked on; an error ends it
+      core_.PostItem(slot, static_cast<int32_t>(fd), PROACTOR_CQE_F_MORE, 0);
+      continue;
+    }
+    if (pool_.free.empty()) return UV_ENOBUFS;
+    const uint32_t id = pool_.free.back();
+    Operation recv = op;
+    recv.opcode = PROACTOR_OP_RECV;
+    recv.data = pool_.base + static_cast<size_t>(id) * pool_.size;
+    recv.len = pool_.size;
+    int64_t n = TrySocketCall(recv);
+    if (n == UV_EAGAIN && items == 0) n = ReceiveAfterShutdown(recv);
+    if (n <= 0) return n;  // the buffer stays free; end of stream (0), an error, or UV_EAGAIN
+    pool_.free.pop_back();
+    core_.PostItem(slot, static_cast<int32_t>(n), PROACTOR_CQE_F_MORE | PROACTOR_CQE_F_BUFFER, id);
+  }
+  return UV_EAGAIN;  // more may be there: the poller reports it again
+}
+
+void ReactorEngine::BuffersDelivered(const std::vector<uint32_t>& ids) {
+  for (uint32_t id : ids) {
+    if (id < pool_.count) pool_.free.push_back(id);
+  }
+}
+
+/* provideBuffers(memory: Uint8Array, size: number, count: number): the receive pool of
+ * PROACTOR_OP_RECV_MULTI, once per engine. */
+Napi::Value ReactorEngine::ProvideBuffers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (core_.closed() || host_ == nullptr) throw CodedError(env, "ERR_PROACTOR_QUEUE_DESTROYED", "the reactor engine is closed");
+  if (pool_.count != 0) throw CodedError(env, "ERR_INVALID_STATE", "buffers were already provided");
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) {
+    throw Napi::TypeError::New(env, "provideBuffers(memory: Uint8Array, size: number, count: number)");
+  }
+  ByteSpan span;
+  if (!GetByteSpan(env, info[0], &span)) throw Napi::TypeError::New(env, "memory must be an ArrayBufferView");
+  const double size = info[1].As<Napi::Number>().DoubleValue();
+  const double count = info[2].As<Napi::Number>().DoubleValue();
+  if (!(size >= 1 && size <= (1u << 30)) || size != static_cast<double>(static_cast<uint32_t>(size))) {
+    throw Napi::RangeError::New(env, "size must be an integer from 1 to 2^30");
+  }
+  if (!(count >= 1 && count <= 65536) || count != static_cast<double>(static_cast<uint32_t>(count))) {
+    throw Napi::RangeError::New(env, "count must be an integer from 1 to 65536");
+  }
+  const uint32_t bytes = static_cast<uint32_t>(size);
+  const uint32_t n = static_cast<uint32_t>(count);
+  if (span.data == nullptr || span.length / bytes < n) throw Napi::RangeError::New(env, "memory is smaller than size * count");
+  pool_.base = span.data;
+  pool_.size = bytes;
+  pool_.count = n;
+  pool_.free.clear();
+  // Taken from the back: the lowest ids first.
+  for (uint32_t id = n; id > 0; id--) pool_.free.push_back(id - 1);
+  pool_.memory = Napi::Persistent(info[0]);
+  return env.Undefined();
 }
 
 void ReactorEngine::Cancel(uint16_t slot, uint64_t tag, const Operation& op) {
@@ -178,6 +262,10 @@ void ReactorEngine::KeepAlive(bool alive) {
 void ReactorEngine::Release(bool host_alive) {
   if (host_alive && host_ != nullptr) host_->DropEngine(core_.id());
   host_ = nullptr;
+  pool_.memory.Reset();
+  pool_.base = nullptr;
+  pool_.count = 0;
+  pool_.free.clear();
 }
 
 // ---- the Engine interface: the core's --------------------------------------------------------
@@ -222,6 +310,9 @@ Napi::Value ReactorEngine::Info(const Napi::CallbackInfo& info) {
   core_.FillInfo(out);
   out.Set("parks", static_cast<double>(parks_));
   out.Set("retries", static_cast<double>(retries_));
+  out.Set("providedBuffers", pool_.count);
+  out.Set("providedBufferSize", pool_.size);
+  out.Set("providedBuffersFree", static_cast<uint32_t>(pool_.free.size()));
   return out;
 }
 

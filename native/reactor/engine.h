@@ -18,8 +18,14 @@
  * - close: the poller forgets the descriptor (waiting operations were ended by the core through
  *   CancelDescriptor first), then the call runs on the pool;
  * - every other (file and metadata) operation: the environment's blocking pool, Call();
- * - multishot accepts and recvs: not offered (capabilities.multishot is false; aio-core serves
- *   accepts() and recvs() with single operations): UV_ENOSYS if one arrives anyway.
+ * - multishot accepts and recvs (accept_multi, recv_multi): parked for readability from the
+ *   start and never leaving the descriptor's list until their final result: each report accepts
+ *   (receives) until the call would block, every success an item (PROACTOR_CQE_F_MORE), as
+ *   io_uring's multishot requests do. A receive takes a buffer of the queue's provided pool
+ *   (provideBuffers) only for the call itself, so an idle connection pins none; with none free
+ *   it ends with UV_ENOBUFS, as io_uring's does when its buffer ring is empty. At most
+ *   kMultishotBurst items per report, so that one busy socket does not starve the others (the
+ *   poller reports it again at once).
  *
  * Lifetimes: as the io_uring engine's (the JS object is kept alive while operations are in
  * flight, and it holds the RingContext).
@@ -55,6 +61,7 @@ class ReactorEngine : public Napi::ObjectWrap<ReactorEngine>, public EngineDrive
   void Cancel(uint16_t slot, uint64_t tag, const Operation& op) override;
   void CancelDescriptor(int fd) override;
   int32_t Settle(uint16_t slot, Operation& op, int32_t result) override;
+  void BuffersDelivered(const std::vector<uint32_t>& ids) override;
   void KeepAlive(bool alive) override;
   void Release(bool host_alive) override;
 
@@ -73,11 +80,27 @@ class ReactorEngine : public Napi::ObjectWrap<ReactorEngine>, public EngineDrive
   Napi::Value JsUnref(const Napi::CallbackInfo& info);
   Napi::Value JsClose(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value ProvideBuffers(const Napi::CallbackInfo& info);
+
+  /* A multishot operation's turn after a readiness report: items posted, then UV_EAGAIN (stay
+   * parked) or its final result. */
+  int64_t RunMultishot(uint16_t slot, const Operation& op);
 
   /* The non-blocking attempt of a socket operation that may wait. */
   int64_t Attempt(SlotState& state, const Operation& op);
 
+  /* The receive pool of recv_multi (provideBuffers): `count` buffers of `size` bytes in a
+   * JS-owned block the engine references; `free` lists the ids not lent to JavaScript. */
+  struct ReceivePool {
+    uint8_t* base = nullptr;
+    uint32_t size = 0;
+    uint32_t count = 0;
+    std::vector<uint32_t> free;
+    Napi::Reference<Napi::Value> memory;
+  };
+
   ReactorHost* host_ = nullptr; /* null once closed or detached */
+  ReceivePool pool_;
   EngineCore core_{this, "reactor"};
   std::vector<SlotState> state_;
   uint64_t parks_ = 0;   /* operations that had to wait for readiness */

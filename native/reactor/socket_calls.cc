@@ -117,6 +117,19 @@ int64_t TrySocketCall(const Operation& op) {
   }
 }
 
+int64_t ReceiveAfterShutdown(const Operation& op) {
+#ifdef POLLRDHUP
+  struct pollfd p = {op.fd, POLLRDHUP, 0};
+  if (poll(&p, 1, 0) == 1 && (p.revents & POLLRDHUP) != 0) {
+    if (op.address != nullptr) op.address->length = 0;
+    return 0;
+  }
+#else
+  (void)op;
+#endif
+  return UV_EAGAIN;
+}
+
 int64_t StartConnect(const Operation& op) {
   // Not retried on EINTR: an interrupted connect goes on in the background (EALREADY on a
   // retry), so it is treated as in progress.

@@ -40,6 +40,12 @@ int64_t StartConnect(const Operation& op);
  * still in progress), or its error (SO_ERROR). */
 int64_t ConnectOutcome(int fd);
 
+/* A receive that would block on a descriptor reported readable: 0 (end of stream, address
+ * length 0) when the receive side was shut down, else UV_EAGAIN. Linux lets shutdown(SHUT_RD)
+ * of a datagram socket end a blocked receive with 0, but a non-blocking receive still says
+ * EAGAIN: the blocking pool and io_uring see 0, so the reactor asks poll(2) for POLLRDHUP. */
+int64_t ReceiveAfterShutdown(const Operation& op);
+
 }  // namespace proactor
 
 #endif  // PROACTOR_REACTOR_SOCKET_CALLS_H

@@ -49,7 +49,7 @@ export interface EngineInfo {
   readyToDeliver: number;
   /** Descriptors with operations of this queue waiting on them (a close through the queue ends those first). */
   waitingDescriptors: number;
-  /** Completions of multishot operations before their final one (always 0: no multishot here). */
+  /** Completions of multishot accepts and recvs handed over before their final one. */
   multishotItems: number;
   /** Loop callbacks of this environment's reactor so far (poller reports, wakeups, timers). */
   wakeups: number;
@@ -61,17 +61,34 @@ export interface EngineInfo {
   parks: number;
   /** Tries after a readiness report (more than `parks` when a report was a false alarm). */
   retries: number;
+  /** The receive pool of multishot recvs: its buffers (0 until the first recvs()). */
+  providedBuffers: number;
+  /** The size of each buffer of the receive pool, in bytes. */
+  providedBufferSize: number;
+  /** Buffers of the pool not holding data on its way to JavaScript. */
+  providedBuffersFree: number;
 }
 
 interface NativeEngine extends Engine {
   waitSync(min: number, timeoutMs: number): number;
+  provideBuffers(memory: Uint8Array, size: number, count: number): void;
   info(): EngineInfo;
+}
+
+/** One entry of the addon's operation table (native/common/operation.h). */
+export interface NativeOperation {
+  /** The aio-core `Opcode`. */
+  opcode: number;
+  /** aio-core's `Opcode` key, lower case. */
+  name: string;
+  /** The system call its blocking form makes. */
+  syscall: string;
 }
 
 interface NativeAddon {
   ReactorEngine: new (ring: RingContext, options: { poller: PollerName }) => NativeEngine;
   pollers(): string[];
-  operations(): { opcode: number; name: string; syscall: string }[];
+  operations(): NativeOperation[];
 }
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
@@ -118,23 +135,23 @@ const addon = loadAddon();
 export const pollers: readonly string[] = Object.freeze(addon.pollers());
 
 /** The addon's operation table (native/common/operation.h), indexed by aio-core `Opcode`. */
-export const operations: readonly { opcode: number; name: string; syscall: string }[] = Object.freeze(
-  addon.operations(),
-);
+export const operations: readonly NativeOperation[] = Object.freeze(addon.operations());
 
 /**
  * What the reactor does. Every file and socket operation; linked operations and waitSync from
  * the engine core. `cancelInFlight` is false: an operation parked on a socket is cancelled
  * (ECANCELED), but a file operation already running on the thread pool runs to its end.
- * No multishot (aio-core serves `accepts()` and `recvs()` with one operation per item), no
- * zero-copy send, no registered buffers or files: io_uring's.
+ * Multishot accepts and recvs as the reactor emulates them: one parked request serving every
+ * connection (chunk) until it is cancelled, receiving into the queue's provided pool only while a
+ * call runs, so an idle connection pins no buffer. No zero-copy send, no registered buffers or
+ * files: those are io_uring's.
  */
 export const capabilities: Capabilities = Object.freeze({
   ops: new Set<OperationName>([...OPERATIONS, ...SOCKET_OPERATIONS]) as ReadonlySet<OperationName>,
   linkedOperations: true,
   waitSync: true,
   cancelInFlight: false,
-  multishot: false,
+  multishot: true,
   zeroCopySend: false,
   registeredBuffers: false,
   registeredFiles: false,

@@ -37,6 +37,7 @@ import {
   validateSocketAddress,
   writeAddress,
 } from '@proactor/aio-core';
+import { LoopHolds } from './loop-ref.js';
 import { PollWaiters } from './poll.js';
 import type { SocketRequest } from './sockets.js';
 
@@ -84,7 +85,10 @@ export class DatagramSocket {
   readonly #waiters: Waiter[] = [];
   /** Sends issued while the implicit bind runs. */
   readonly #afterBind: ((bindResult: number) => void)[] = [];
-  #holds = 0;
+  readonly #holds = new LoopHolds((referenced) => {
+    if (referenced) this.socket?.ref();
+    else this.socket?.unref();
+  });
   /**
    * Polls waiting on the socket. As Linux's datagram_poll: OUT always (a first sendto binds an
    * unbound socket), IN while a datagram is queued.
@@ -159,13 +163,11 @@ export class DatagramSocket {
   }
 
   #hold(req: SocketRequest): void {
-    if (!req.referenced) return;
-    if (this.#holds++ === 0) this.socket?.ref();
+    this.#holds.hold(req.loop);
   }
 
   #release(req: SocketRequest): void {
-    if (!req.referenced) return;
-    if (--this.#holds === 0) this.socket?.unref();
+    this.#holds.release(req.loop);
   }
 
   /** Creates and binds the dgram.Socket; `done` gets 0 or the errno of bind(). */
@@ -195,7 +197,7 @@ export class DatagramSocket {
         return;
       }
       this.state = 'bound';
-      if (this.#holds === 0) socket.unref();
+      if (!this.#holds.referenced) socket.unref();
       socket.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => this.#arrive(data, rinfo));
       this.#bound(0, done);
     };

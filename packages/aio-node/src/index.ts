@@ -25,6 +25,7 @@ import {
   type Submission,
   UNLINK_F_DIR,
 } from '@proactor/aio-core';
+import { LoopRef } from './loop-ref.js';
 import { pollFile } from './poll.js';
 import {
   closeVirtual,
@@ -71,7 +72,9 @@ class NodeEngine implements Engine {
   /** Completions not yet handed to the queue: pairs of (slot, result). */
   #backlog: number[] = [];
   #deliveryScheduled = false;
+  /** Queue#ref()/unref(): timers follow it here, socket handles through LoopRef. */
   #referenced = true;
+  readonly #loop = new LoopRef();
   /** Started operations by slot, so cancel can find timers and the waiting rest of a chain. */
   readonly #tasks: (Task | undefined)[];
   #closed = false;
@@ -116,11 +119,13 @@ class NodeEngine implements Engine {
 
   ref(): void {
     this.#referenced = true;
+    this.#loop.set(true);
     for (const task of this.#tasks) task?.timer?.ref();
   }
 
   unref(): void {
     this.#referenced = false;
+    this.#loop.set(false);
     for (const task of this.#tasks) task?.timer?.unref();
   }
 
@@ -163,7 +168,7 @@ class NodeEngine implements Engine {
       runSocketOperation({
         sub,
         ring,
-        referenced: this.#referenced,
+        loop: this.#loop,
         done,
         onCancel: (cancel) => {
           task.cancel = cancel;

@@ -45,6 +45,7 @@ import {
   writeAddress,
 } from '@proactor/aio-core';
 import { DatagramSocket } from './datagrams.js';
+import { LoopHolds, type LoopRef } from './loop-ref.js';
 import { PollWaiters } from './poll.js';
 
 /** The first virtual descriptor: real descriptors never come near it. */
@@ -75,8 +76,8 @@ const HAS_REUSE_PORT = (() => {
 export interface SocketRequest {
   readonly sub: Submission;
   readonly ring: RingContext;
-  /** Whether the queue keeps the event loop alive while this operation is in flight. */
-  readonly referenced: boolean;
+  /** The queue's ref()/unref() state: the handle the operation waits on keeps the loop alive while it is referenced. */
+  readonly loop: LoopRef;
   /** Delivers the result, exactly once. */
   done(result: number): void;
   /** Sets (or clears) what the engine calls to cancel the operation while it waits. */
@@ -267,7 +268,7 @@ class VirtualSocket {
     (req) => this.hold(req),
     (req) => this.release(req),
   );
-  #holds = 0;
+  readonly #holds = new LoopHolds(() => this.updateRef());
 
   constructor(
     readonly fd: number,
@@ -303,19 +304,17 @@ class VirtualSocket {
   }
 
   hold(req: SocketRequest): void {
-    if (!req.referenced) return;
-    if (this.#holds++ === 0 && this.state !== 'connecting') this.handle?.ref();
+    this.#holds.hold(req.loop);
   }
 
   release(req: SocketRequest): void {
-    if (!req.referenced) return;
-    if (--this.#holds === 0) this.updateRef();
+    this.#holds.release(req.loop);
   }
 
   updateRef(): void {
     // A connecting socket has no handle to unref yet; it is referenced by its pending connect.
     if (this.state === 'connecting') return;
-    if (this.#holds > 0) this.handle?.ref();
+    if (this.#holds.referenced) this.handle?.ref();
     else this.handle?.unref();
   }
 

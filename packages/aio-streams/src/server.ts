@@ -30,6 +30,19 @@ export interface ServerOptions {
   recvSize?: number;
 }
 
+/** Accept errors that pass (descriptors, memory, a connection aborted): accepting resumes after them. */
+const TRANSIENT_ACCEPT_ERRORS = new Set([
+  'EMFILE',
+  'ENFILE',
+  'ENOBUFS',
+  'ENOMEM',
+  'ECONNABORTED',
+  'EPERM',
+  'EPROTO',
+]);
+/** How long accepting pauses after a transient accept error, at most. */
+const RETRY_ACCEPT_MS = 100;
+
 /** listen()'s options: a TCP port and host, or a unix path, as net.Server#listen takes them. */
 export interface ListenOptions {
   port?: number;
@@ -56,6 +69,9 @@ export class Server extends EventEmitter {
   /** Bound to a wildcard address: an accepted socket's own address must be asked for. */
   #wildcard = false;
   #accepting: AbortController | undefined;
+  /** Accepting paused after a transient accept error: resumes it now. */
+  #resumeAccept: (() => void) | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
   readonly #connections = new Set<Socket>();
   #closing = false;
   #ref: QueueRef | undefined;
@@ -97,51 +113,61 @@ export class Server extends EventEmitter {
       });
     }
     if (callback) this.once('listening', callback);
-    let family: SocketFamily;
-    let address: SocketAddressInput;
+    // Where to listen, in order: without a host, node:net's dual-stack '::' first and, where
+    // the machine has no IPv6 (socket or bind fails), IPv4's wildcard.
+    const candidates: { family: SocketFamily; address: SocketAddressInput }[] = [];
     if (options.path !== undefined) {
-      family = 'unix';
-      address = { path: options.path };
+      candidates.push({ family: 'unix', address: { path: options.path } });
+    } else if (options.host === undefined) {
+      const port = options.port ?? 0;
+      candidates.push({ family: 6, address: { address: '::', port } });
+      candidates.push({ family: 4, address: { address: '0.0.0.0', port } });
     } else {
-      // node:net listens on '::' when no host is given; this listens on IPv4's wildcard so that
-      // it works on machines without IPv6 (give host '::' for dual stack).
-      const host = options.host ?? '0.0.0.0';
-      const version = isIP(host === 'localhost' ? '127.0.0.1' : host);
-      if (version === 0) throw invalidArgType('options.host', 'an IP address or localhost', host);
-      family = version as 4 | 6;
-      address = { address: host === 'localhost' ? '127.0.0.1' : host, port: options.port ?? 0 };
-      this.#wildcard = host === '0.0.0.0' || host === '::';
+      const host = options.host === 'localhost' ? '127.0.0.1' : options.host;
+      const version = isIP(host);
+      if (version === 0) throw invalidArgType('options.host', 'an IP address or localhost', options.host);
+      candidates.push({ family: version as 4 | 6, address: { address: host, port: options.port ?? 0 } });
     }
     this.#closing = false;
     const q = this.queue;
-    const fail = (error: OperationError, fd: number) => {
-      this.#fd = -1;
-      if (fd >= 0) q.close(fd, () => {});
-      this.#release();
-      this.emit('error', error);
-    };
     this.#ref = new QueueRef(q);
     if (this.#unrefd) this.#ref.unref();
     this.#fd = 0x7fffffff; // listening in progress: refuses a second listen()
-    q.socket(family, 'stream', (error, fd) => {
-      if (error) return fail(error, -1);
-      this.#fd = fd;
-      if (family !== 'unix') q.setsockopt(fd, 'reuseaddr', true, () => {});
-      if (options.reusePort) q.setsockopt(fd, 'reuseport', true, () => {});
-      q.bind(fd, address, (bindError) => {
-        if (bindError) return fail(bindError, fd);
-        q.listen(fd, options.backlog ?? 511, (listenError) => {
-          if (listenError) return fail(listenError, fd);
-          q.localAddress(fd, (nameError, local) => {
-            if (nameError) return fail(nameError, fd);
-            if (this.#closing) return;
-            this.#address = family === 'unix' ? { path: String(options.path) } : local;
-            this.#accept(fd);
-            this.emit('listening');
+    const attempt = (index: number): void => {
+      const { family, address } = candidates[index] as (typeof candidates)[number];
+      const fallback = index + 1 < candidates.length;
+      // As node:net: a socket or bind that fails on '::' falls back to IPv4; listen's errors do not.
+      const fail = (error: OperationError, fd: number, canFallBack = false) => {
+        this.#fd = 0x7fffffff;
+        if (fd >= 0) q.close(fd, () => {});
+        if (canFallBack && fallback && !this.#closing) return attempt(index + 1);
+        this.#fd = -1;
+        this.#release();
+        this.emit('error', error);
+      };
+      q.socket(family, 'stream', (error, fd) => {
+        if (error) return fail(error, -1, true);
+        this.#fd = fd;
+        if (family !== 'unix') q.setsockopt(fd, 'reuseaddr', true, () => {});
+        if (options.reusePort) q.setsockopt(fd, 'reuseport', true, () => {});
+        q.bind(fd, address, (bindError) => {
+          if (bindError) return fail(bindError, fd, true);
+          q.listen(fd, options.backlog ?? 511, (listenError) => {
+            if (listenError) return fail(listenError, fd);
+            q.localAddress(fd, (nameError, local) => {
+              if (nameError) return fail(nameError, fd);
+              if (this.#closing) return;
+              this.#wildcard =
+                'address' in address && (address.address === '0.0.0.0' || address.address === '::');
+              this.#address = family === 'unix' ? { path: String(options.path) } : local;
+              this.#accept(fd);
+              this.emit('listening');
+            });
           });
         });
       });
-    });
+    };
+    attempt(0);
     return this;
   }
 
@@ -155,11 +181,32 @@ export class Server extends EventEmitter {
           // close(), or the listener closed under the server (its queue destroyed): it ends.
           this.#closing = true;
           this.#closeListener(fd);
-        } else this.emit('error', error);
+          return;
+        }
+        // As node:net: a failed accept is the server's 'error', and the server goes on. The
+        // connection that could not be accepted waits in the backlog (nothing is dropped);
+        // accepting resumes when one of this server's connections closes (a descriptor is free
+        // again) or after RETRY_ACCEPT_MS, whichever comes first.
+        if (TRANSIENT_ACCEPT_ERRORS.has(error.code)) this.#retryAccept(fd);
+        this.emit('error', error);
         return;
       }
       this.#connection(accepted);
     });
+  }
+
+  #retryAccept(fd: number): void {
+    const resume = () => {
+      clearTimeout(timer);
+      this.#resumeAccept = undefined;
+      if (!this.#closing && this.#fd === fd) this.#accept(fd);
+    };
+    const timer = setTimeout(resume, RETRY_ACCEPT_MS);
+    // Without operations in flight the queue holds no reference on the loop: the timer is what
+    // keeps a ref'd server's process alive meanwhile.
+    if (this.#unrefd) timer.unref();
+    this.#retryTimer = timer;
+    this.#resumeAccept = resume;
   }
 
   #connection(accepted: AcceptResult): void {
@@ -181,6 +228,7 @@ export class Server extends EventEmitter {
       this.#connections.add(socket);
       socket.once('close', () => {
         this.#connections.delete(socket);
+        this.#resumeAccept?.();
         this.#maybeClosed();
       });
       this.emit('connection', socket);
@@ -208,6 +256,8 @@ export class Server extends EventEmitter {
     }
     if (callback) this.once('close', callback);
     this.#closing = true;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#resumeAccept = undefined;
     if (this.#accepting) this.#accepting.abort();
     else if (this.#fd !== 0x7fffffff) this.#closeListener(this.#fd);
     return this;
@@ -245,6 +295,7 @@ export class Server extends EventEmitter {
   ref(): this {
     this.#unrefd = false;
     this.#ref?.ref();
+    this.#retryTimer?.ref();
     return this;
   }
 
@@ -252,6 +303,7 @@ export class Server extends EventEmitter {
   unref(): this {
     this.#unrefd = true;
     this.#ref?.unref();
+    this.#retryTimer?.unref();
     return this;
   }
 

@@ -109,8 +109,9 @@ export class Socket extends Duplex {
       readableHighWaterMark: options.readableHighWaterMark,
       writableHighWaterMark: options.writableHighWaterMark,
       signal: options.signal,
-      // net.Socket's 'close' comes after both sides finished and the descriptor is closed.
-      emitClose: true,
+      // 'close' is emitted by _destroy once the descriptor is closed, with net.Socket's
+      // `hadError` argument (node:stream's own 'close' has none).
+      emitClose: false,
       autoDestroy: true,
     });
     this.queue = options.queue;
@@ -340,7 +341,13 @@ export class Socket extends Duplex {
   }
 
   /** @internal node:stream's implementation hook. */
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    // node:stream emits 'error' on the next tick after `done`; 'close' follows it, as
+    // net.Socket's does, with whether the socket was destroyed by an error.
+    const callback = (e?: Error | null) => {
+      done(e);
+      process.nextTick(() => this.emit('close', error != null));
+    };
     this.#clearTimer();
     this.#ref.release();
     this.connecting = false;

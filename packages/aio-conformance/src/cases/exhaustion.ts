@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import * as net from 'node:net';
-import type { InetSocketAddress, Queue } from '@proactor/aio-core';
+import type { Backend, InetSocketAddress, Queue } from '@proactor/aio-core';
 import type { CaseContext, ConformanceCase } from '../case.js';
 import { churnFailure, socketChurn } from '../churn.js';
 import { assertSystemError, fixture, pattern, rejectsWith } from './expect.js';
@@ -23,6 +23,14 @@ function fill() {
 }
 const release = (held) => { for (const fd of held.splice(0)) closeSync(fd); };
 `;
+
+/** Why a case that runs accept out of descriptors cannot run on `backend` here, if it cannot. */
+export function skipAcceptExhaustion(backend: Backend): string | undefined {
+  if (isWindows) return 'RLIMIT_NOFILE and /dev/null are POSIX';
+  if (backend.name === 'node')
+    return 'node:net accepts connections as they arrive, before accept() asks, so the node backend has taken their descriptors before it runs out (see its README)';
+  return undefined;
+}
 
 /** Reads the one JSON line a child printed. */
 function report(stdout: string): Record<string, unknown> {
@@ -85,12 +93,7 @@ await q.destroy();
     name: 'exhaustion: out of descriptors, accept rejects with EMFILE, an accepts() loop ends with EMFILE instead of spinning, and the waiting connection is accepted once descriptors free up',
     needs: ['socket', 'bind', 'listen', 'accept', 'getsockname', 'close'],
     timeoutMs: 30_000,
-    skip: (backend) =>
-      isWindows
-        ? 'RLIMIT_NOFILE and /dev/null are POSIX'
-        : backend.name === 'node'
-          ? 'node:net accepts connections as they arrive, before accept() asks, so the node backend has taken their descriptors before it runs out (see its README)'
-          : undefined,
+    skip: skipAcceptExhaustion,
     async run(t) {
       const r = await runNode(
         t,

@@ -18,6 +18,7 @@ import { socketCases } from './sockets.js';
 import { statCases } from './stat.js';
 import { streamFileCases } from './stream-files.js';
 import { streamIteratorCases } from './stream-iterators.js';
+import { streamServerCases } from './stream-servers.js';
 import { streamSocketCases } from './stream-sockets.js';
 import { syncTruncateCases } from './sync-truncate.js';
 import { udpCases } from './udp.js';
@@ -49,5 +50,6 @@ export const cases: readonly ConformanceCase[] = [
   ...exhaustionCases,
   ...gcRaceCases,
   ...streamSocketCases,
+  ...streamServerCases,
   ...streamFileCases,
 ];

@@ -344,6 +344,44 @@ console.log('pending', q.inFlight);
     },
   },
   {
+    name: 'lifecycle: unref() applies to socket operations already waiting (accept, recv, recvfrom): the process exits; ref() again keeps it alive',
+    needs: ['socket', 'bind', 'listen', 'getsockname', 'accept', 'connect', 'recv', 'recvfrom', 'close'],
+    timeoutMs: 30_000,
+    async run(t) {
+      const script = (refAgain: boolean) => `${childPrelude(t)}
+const q = new Queue(backend);
+const l = await q.socket(4);
+await q.bind(l, { address: '127.0.0.1', port: 0 });
+await q.listen(l, 4);
+const { port } = await q.localAddress(l);
+const c = await q.socket(4);
+const accepting = q.accept(l);
+await q.connect(c, { address: '127.0.0.1', port });
+const { fd } = await accepting;
+const u = await q.socket(4, 'dgram');
+await q.bind(u, { address: '127.0.0.1', port: 0 });
+// Three operations that wait for as long as the peer likes, started while the queue is ref()'d.
+const waiting = [q.accept(l), q.recv(fd, Buffer.alloc(16)), q.recvfrom(u, Buffer.alloc(16))];
+for (const p of waiting) p.catch(() => {});
+q.submit();
+await new Promise((resolve) => setTimeout(resolve, 50));
+q.unref();
+${refAgain ? 'q.ref();' : ''}
+console.log('waiting', q.inFlight);
+setTimeout(() => { console.log('alive'); process.exit(0); }, 1000).unref();
+`;
+      const [unrefd, refd] = await Promise.all([runNode(t, script(false)), runNode(t, script(true))]);
+      assertExited(unrefd, 0);
+      assertExited(refd, 0);
+      assert.equal(unrefd.stdout.trim(), 'waiting 3', 'unref()ed: the process exits while they wait');
+      assert.deepEqual(
+        refd.stdout.trim().split('\n'),
+        ['waiting 3', 'alive'],
+        'ref()ed again: it stays alive',
+      );
+    },
+  },
+  {
     name: 'lifecycle: a ref()ed queue keeps the process alive until its timeout fires',
     needs: ['timeout'],
     timeoutMs: 30_000,
