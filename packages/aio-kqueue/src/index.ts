@@ -50,7 +50,7 @@ export interface EngineInfo {
   readyToDeliver: number;
   /** Descriptors with operations of this queue waiting on them. */
   waitingDescriptors: number;
-  /** Completions of multishot operations before their final one (always 0: no multishot here). */
+  /** Completions of multishot accepts and recvs handed over before their final one. */
   multishotItems: number;
   /** Loop callbacks of this environment's reactor so far. */
   wakeups: number;
@@ -62,6 +62,12 @@ export interface EngineInfo {
   parks: number;
   /** Tries after a readiness report. */
   retries: number;
+  /** The receive pool of multishot recvs: its buffers (0 until the first recvs()). */
+  providedBuffers: number;
+  /** The size of each buffer of the receive pool, in bytes. */
+  providedBufferSize: number;
+  /** Buffers of the pool not holding data on its way to JavaScript. */
+  providedBuffersFree: number;
 }
 
 interface NativeEngine extends Engine {
@@ -119,16 +125,18 @@ const addon = loadAddon();
 export const pollers: readonly string[] = Object.freeze(addon.pollers());
 
 /**
- * What the reactor does: every file and socket operation, linked operations and waitSync; an
- * operation parked on a socket is cancelled, a file operation already on the thread pool runs
- * to its end (`cancelInFlight` false). No multishot, zero-copy send, registered buffers or files.
+ * What the reactor does (the engine is aio-epoll's): every file and socket operation, linked
+ * operations, waitSync, multishot accepts and recvs as the reactor emulates them (one parked
+ * request serving every item, receiving into the queue's pool only while a call runs); an
+ * operation parked on a socket is cancelled, a file operation already on the thread pool runs to
+ * its end (`cancelInFlight` false). No zero-copy send, registered buffers or files.
  */
 export const capabilities: Capabilities = Object.freeze({
   ops: new Set<OperationName>([...OPERATIONS, ...SOCKET_OPERATIONS]) as ReadonlySet<OperationName>,
   linkedOperations: true,
   waitSync: true,
   cancelInFlight: false,
-  multishot: false,
+  multishot: true,
   zeroCopySend: false,
   registeredBuffers: false,
   registeredFiles: false,
