@@ -52,8 +52,8 @@ class ReactorEngine : public Napi::ObjectWrap<ReactorEngine>, public EngineDrive
 
   /* Tries the parked operation `tag` again (its descriptor was reported ready): its result, or
    * UV_EAGAIN to stay parked. A socket error the poller consumed (`*consumed_error` < 0, see
-   * PollEvent::error) is the result of a call that would have met it (every one but poll,
-   * which reports readiness), and is then cleared. */
+   * PollEvent::error) is the result of a call that would have met it (not a poll, which reports
+   * readiness, nor a receive for EPIPE), and is then cleared. */
   int64_t Retry(uint64_t tag, int32_t* consumed_error);
 
   /* ---- EngineDriver ---- */
