@@ -39,7 +39,9 @@ if (existsSync(repositoryNative)) {
 const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
 const served = manifest.os ?? [];
 if (!served.includes(process.platform)) {
-  process.stderr.write(`prebuild: ${manifest.name} serves ${served.join(', ')}; no prebuild on ${process.platform}\n`);
+  process.stderr.write(
+    `prebuild: ${manifest.name} serves ${served.join(', ')}; no prebuild on ${process.platform}\n`,
+  );
   process.exit(0);
 }
 

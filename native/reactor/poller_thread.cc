@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 
+#include <cstddef>
 #include <system_error>
 
 namespace proactor {
