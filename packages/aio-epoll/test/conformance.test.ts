@@ -1,4 +1,0 @@
-import { conformance } from '@proactor/aio-conformance/vitest';
-
-// Resolved from this package, as a user's project would resolve it.
-await conformance('@proactor/aio-epoll', new URL('..', import.meta.url).pathname);
