@@ -46,7 +46,10 @@ EnvHost* EnvHost::Find(napi_env env, const std::function<bool(EnvHost&)>& match)
 
 EnvHost* EnvHost::Adopt(Napi::Env env, std::unique_ptr<EnvHost> host) {
   EnvHosts* hosts = HostsOf(env);
-  if (hosts == nullptr) throw Napi::Error::New(env, "napi_set_instance_data failed");
+  if (hosts == nullptr) {
+    throw CodedError(env, "ERR_PROACTOR_ENV_SETUP_FAILED",
+                     "napi_set_instance_data failed: the environment's engine registry could not be kept");
+  }
   host->Open(env);
   hosts->hosts.push_back(std::move(host));
   return hosts->hosts.back().get();
@@ -64,7 +67,8 @@ void EnvHost::Open(Napi::Env env) {
   async_context_ = std::make_unique<Napi::AsyncContext>(env, resource_name_);
   if (napi_add_async_cleanup_hook(env, &EnvHost::OnEnvCleanup, this, &cleanup_hook_) != napi_ok) {
     cleanup_hook_ = nullptr;
-    throw Napi::Error::New(env, "napi_add_async_cleanup_hook failed");
+    throw CodedError(env, "ERR_PROACTOR_ENV_SETUP_FAILED",
+                     "napi_add_async_cleanup_hook failed: the environment's teardown could not be hooked");
   }
 }
 
@@ -79,7 +83,10 @@ uint16_t EnvHost::Register(Napi::Env env, EngineCore* engine) {
     return id;
   }
   if (engines_.size() >= 0xFFFF) {
-    throw Napi::RangeError::New(env, std::string("too many ") + kind() + " queues in this environment");
+    Napi::Error error =
+        Napi::RangeError::New(env, std::string("too many ") + kind() + " queues in this environment");
+    error.Set("code", Napi::String::New(env, "ERR_PROACTOR_TOO_MANY_QUEUES"));
+    throw error;
   }
   engines_.push_back(engine);
   wants_ref_.push_back(false);

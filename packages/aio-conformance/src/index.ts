@@ -23,6 +23,7 @@ export {
   snapshot,
   socketScriptOptionsHere,
 } from './differential.js';
+export { type NativeOperationFacts, operationTableDifferences } from './operation-table.js';
 export { cases, loadTarget, runCase, type Target } from './runner.js';
 export {
   type RunOptions,

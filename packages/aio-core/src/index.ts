@@ -36,27 +36,31 @@ export {
   type SystemError,
   systemError,
 } from './errors.js';
-export {
-  type AcceptResult,
-  type Callback,
-  type Completion,
-  type MkdirOptions,
-  type OperationError,
-  type OpOptions,
-  type PolledOptions,
-  Queue,
-  type QueueOptions,
-  type ReadOptions,
-  type RecvFromResult,
-  type RecvOptions,
-  type RecvsOptions,
-  type SendOptions,
-  type ShutdownHow,
-  type SocketFamily,
-  type SocketOption,
-  type SocketType,
-  type VectorOptions,
-  type WriteOptions,
-} from './queue.js';
+export type { FileOperations } from './file-operations.js';
+export { LinkedChains } from './linked-chains.js';
+export { OPERATION_TABLE, type OperationFacts, type ResultKind } from './operation-table.js';
+export type {
+  AcceptResult,
+  Callback,
+  Completion,
+  MkdirOptions,
+  OperationError,
+  OpOptions,
+  PolledOptions,
+  QueueOptions,
+  ReadOptions,
+  RecvFromResult,
+  RecvOptions,
+  RecvsOptions,
+  SendOptions,
+  ShutdownHow,
+  SocketFamily,
+  SocketOption,
+  SocketType,
+  VectorOptions,
+  WriteOptions,
+} from './options.js';
+export { Queue } from './queue.js';
+export type { SocketOperations } from './socket-operations.js';
 export { Stats } from './stats.js';
 export { IO_MAX_LENGTH, type PathLike } from './validate.js';

@@ -39,7 +39,7 @@ import {
 } from '@proactor/aio-core';
 import { LoopHolds } from './loop-ref.js';
 import { PollWaiters } from './poll.js';
-import type { SocketRequest } from './sockets.js';
+import type { SocketRequest } from './socket-request.js';
 
 /** Bytes of queued datagram payload per socket above which arriving datagrams are dropped. */
 export const RECV_QUEUE_BYTES = 212_992;

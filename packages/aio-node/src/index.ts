@@ -10,15 +10,16 @@ import {
   type Backend,
   type Capabilities,
   CQE_SIZE,
-  decodeSubmission,
   type Engine,
+  encodeCompletion,
   errnoOf,
+  LinkedChains,
+  OPERATION_TABLE,
   OPERATIONS,
   Opcode,
   type OperationName,
   type RingContext,
   SOCKET_OPERATIONS,
-  SQE_F_LINK,
   SQE_SIZE,
   STAT_F_NOFOLLOW,
   STAT_FIELDS,
@@ -31,7 +32,6 @@ import {
   closeVirtual,
   FILE_OP_ON_SOCKET,
   isOpenVirtualFd,
-  isSocketOpcode,
   isVirtualFd,
   runSocketOperation,
 } from './sockets.js';
@@ -55,11 +55,9 @@ const capabilities: Capabilities = Object.freeze({
   registeredFiles: false,
 });
 
-/** An operation and the linked ones that must wait for it. */
+/** A started operation. */
 interface Task {
   sub: Submission;
-  /** The linked operations after this one, in order; shared by every member of a chain. */
-  chain: Submission[] | undefined;
   timer: NodeJS.Timeout | undefined;
   /** Set while a socket operation waits: ends it with ECANCELED. */
   cancel: (() => void) | undefined;
@@ -75,8 +73,10 @@ class NodeEngine implements Engine {
   /** Queue#ref()/unref(): timers follow it here, socket handles through LoopRef. */
   #referenced = true;
   readonly #loop = new LoopRef();
-  /** Started operations by slot, so cancel can find timers and the waiting rest of a chain. */
+  /** Started operations by slot, so cancel can find timers and waiting socket operations. */
   readonly #tasks: (Task | undefined)[];
+  /** Which operation starts when: aio-core's sequencing of linked chains. */
+  readonly #chains: LinkedChains;
   #closed = false;
 
   constructor(ring: RingContext) {
@@ -88,33 +88,15 @@ class NodeEngine implements Engine {
     );
     this.#cq = new Int32Array(ring.completions, 0, ring.completionEntries * (CQE_SIZE / 4));
     this.#tasks = new Array(ring.entries).fill(undefined);
+    this.#chains = new LinkedChains(
+      ring,
+      (sub) => this.#start(sub),
+      (slot, result) => this.#post(slot, result),
+    );
   }
 
   submit(count: number): void {
-    // A chain is recorded whole before its first member starts: a member that completes at once
-    // (socket(), setsockopt, an ENOTCONN send, EBADF...) must find the rest of its chain.
-    let chain: Submission[] | undefined;
-    for (let i = 0; i < count; i++) {
-      const sub = decodeSubmission(this.#sq, i);
-      if (sub.opcode === Opcode.CANCEL) {
-        this.#cancel(sub.target);
-        continue;
-      }
-      chain ??= [];
-      chain.push(sub);
-      if ((sub.flags & SQE_F_LINK) === 0) {
-        this.#startChain(chain);
-        chain = undefined;
-      }
-    }
-    // A batch that ends on a linked member: the chain ends with the batch.
-    if (chain !== undefined) this.#startChain(chain);
-  }
-
-  /** Starts the first member of `members`; the others wait for it in order. */
-  #startChain(members: Submission[]): void {
-    const first = members.shift()!;
-    this.#start(first, members.length > 0 ? members : undefined);
+    this.#chains.submit(this.#sq, count, (target) => this.#cancel(target));
   }
 
   ref(): void {
@@ -134,8 +116,8 @@ class NodeEngine implements Engine {
     this.#backlog = [];
   }
 
-  #start(sub: Submission, chain: Submission[] | undefined): void {
-    const task: Task = { sub, chain, timer: undefined, cancel: undefined };
+  #start(sub: Submission): void {
+    const task: Task = { sub, timer: undefined, cancel: undefined };
     this.#tasks[sub.slot] = task;
     const done = (result: number) => this.#finish(task, result);
     try {
@@ -164,7 +146,8 @@ class NodeEngine implements Engine {
       pollFile(sub, done);
       return;
     }
-    if (isSocketOpcode(sub.opcode)) {
+    const facts = OPERATION_TABLE[sub.opcode];
+    if (facts.socket && !facts.multishot) {
       runSocketOperation({
         sub,
         ring,
@@ -257,22 +240,14 @@ class NodeEngine implements Engine {
     }
   }
 
-  /** Posts the result of `task` and starts the next member of its chain, or cancels the rest. */
+  /** Posts the result of `task`; its chain goes on or ends (LinkedChains). */
   #finish(task: Task, result: number): void {
-    const { sub, chain } = task;
+    const { sub } = task;
     if (this.#tasks[sub.slot] !== task) return; // already completed by a cancel
     this.#tasks[sub.slot] = undefined;
     task.timer = undefined;
     task.cancel = undefined;
-    this.#post(sub.slot, result);
-    if (chain === undefined || chain.length === 0) return;
-    if (result < 0 || isShortTransfer(sub, result, this.#ring)) {
-      for (const later of chain) this.#post(later.slot, ECANCELED);
-      chain.length = 0;
-      return;
-    }
-    const next = chain.shift()!;
-    this.#start(next, chain);
+    this.#chains.finish(sub, result);
   }
 
   #cancel(target: number): void {
@@ -286,14 +261,7 @@ class NodeEngine implements Engine {
       return;
     }
     // Not started: a later member of some chain. It and everything linked after it end now.
-    for (const candidate of this.#tasks) {
-      const chain = candidate?.chain;
-      if (!chain) continue;
-      const index = chain.findIndex((s) => s.slot === target);
-      if (index < 0) continue;
-      for (const later of chain.splice(index)) this.#post(later.slot, ECANCELED);
-      return;
-    }
+    this.#chains.cancelWaiting(target);
   }
 
   #post(slot: number, result: number): void {
@@ -314,13 +282,8 @@ class NodeEngine implements Engine {
     const capacity = this.#ring.completionEntries;
     for (let i = 0; i < backlog.length; ) {
       let n = 0;
-      for (; n < capacity && i < backlog.length; n++, i += 2) {
-        const b = n * 4;
-        cq[b] = backlog[i];
-        cq[b + 1] = 0;
-        cq[b + 2] = backlog[i + 1];
-        cq[b + 3] = 0;
-      }
+      for (; n < capacity && i < backlog.length; n++, i += 2)
+        encodeCompletion(cq, n, backlog[i], backlog[i + 1]);
       if (this.#closed) return;
       this.#ring.complete(n);
     }
@@ -339,26 +302,6 @@ const FD_FILE_OPS: ReadonlySet<number> = new Set<number>([
   Opcode.FSTAT,
   Opcode.FTRUNCATE,
 ]);
-
-function isShortTransfer(sub: Submission, result: number, ring: RingContext): boolean {
-  switch (sub.opcode) {
-    case Opcode.READ:
-    case Opcode.WRITE:
-    case Opcode.RECV:
-    case Opcode.SEND:
-    case Opcode.RECVFROM:
-    case Opcode.SENDTO:
-      return result < sub.len;
-    case Opcode.READV:
-    case Opcode.WRITEV: {
-      let total = 0;
-      for (const view of ring.resources[2 * sub.slot] as ArrayBufferView[]) total += view.byteLength;
-      return result < total;
-    }
-    default:
-      return false;
-  }
-}
 
 function errnoFrom(err: NodeJS.ErrnoException): number {
   return typeof err.errno === 'number' && err.errno < 0 ? err.errno : EINVAL;

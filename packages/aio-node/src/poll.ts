@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { errnoOf, POLL_ERR, POLL_HUP, POLL_IN, POLL_OUT, type Submission } from '@proactor/aio-core';
-import type { SocketRequest } from './sockets.js';
+import type { SocketRequest } from './socket-request.js';
 
 const ECANCELED = errnoOf('ECANCELED');
 const EINVAL = errnoOf('EINVAL');

@@ -29,7 +29,6 @@ import {
   POLL_IN,
   POLL_OUT,
   POLL_RDHUP,
-  type RingContext,
   readAddress,
   SHUT_RD,
   SHUT_RDWR,
@@ -40,13 +39,13 @@ import {
   SO_REUSEPORT,
   SOCK_DGRAM,
   SOCK_STREAM,
-  type Submission,
   validateSocketAddress,
   writeAddress,
 } from '@proactor/aio-core';
 import { DatagramSocket } from './datagrams.js';
-import { LoopHolds, type LoopRef } from './loop-ref.js';
+import { LoopHolds } from './loop-ref.js';
 import { PollWaiters } from './poll.js';
+import type { SocketRequest } from './socket-request.js';
 
 /** The first virtual descriptor: real descriptors never come near it. */
 export const VIRTUAL_FD_BASE = 0x40000000;
@@ -71,18 +70,6 @@ const HAS_REUSE_PORT = (() => {
   const [major, minor] = process.versions.node.split('.').map(Number);
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 })();
-
-/** What a socket operation gets from the engine. */
-export interface SocketRequest {
-  readonly sub: Submission;
-  readonly ring: RingContext;
-  /** The queue's ref()/unref() state: the handle the operation waits on keeps the loop alive while it is referenced. */
-  readonly loop: LoopRef;
-  /** Delivers the result, exactly once. */
-  done(result: number): void;
-  /** Sets (or clears) what the engine calls to cancel the operation while it waits. */
-  onCancel(cancel: (() => void) | undefined): void;
-}
 
 type Family = typeof AF_INET | typeof AF_INET6 | typeof AF_UNIX;
 type State = 'idle' | 'bound' | 'listening' | 'connecting' | 'connected';
@@ -349,11 +336,6 @@ export function isVirtualFd(fd: number): boolean {
 /** Whether `fd` names an open virtual socket. */
 export function isOpenVirtualFd(fd: number): boolean {
   return table.has(fd);
-}
-
-/** Whether `opcode` is one of the socket operations this module runs (poll only on virtual descriptors). */
-export function isSocketOpcode(opcode: number): boolean {
-  return (opcode >= Opcode.SOCKET && opcode <= Opcode.SENDTO) || opcode === Opcode.POLL;
 }
 
 /**

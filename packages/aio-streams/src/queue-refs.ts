@@ -75,3 +75,19 @@ export class QueueRef {
     update(this.queue, c);
   }
 }
+
+/**
+ * Closes `fd` through `queue`, then calls `callback` (a close error is not the caller's: the
+ * descriptor is gone either way). A queue destroyed under its sockets (destroy() ended their
+ * operations with ECANCELED) refuses new operations by throwing ERR_PROACTOR_QUEUE_DESTROYED:
+ * nothing can be closed through it any more, so `callback` runs on the next tick instead of the
+ * error escaping from the completion callback that asked for the close.
+ */
+export function closeThrough(queue: Queue, fd: number, callback: () => void = () => {}): void {
+  try {
+    queue.close(fd, () => callback());
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_PROACTOR_QUEUE_DESTROYED') throw error;
+    process.nextTick(callback);
+  }
+}

@@ -15,7 +15,7 @@ import {
   type SocketAddressInput,
   type SocketFamily,
 } from '@proactor/aio-core';
-import { QueueRef } from './queue-refs.js';
+import { closeThrough, QueueRef } from './queue-refs.js';
 import { Socket } from './socket.js';
 
 /** createServer()'s options. */
@@ -139,7 +139,7 @@ export class Server extends EventEmitter {
       // As node:net: a socket or bind that fails on '::' falls back to IPv4; listen's errors do not.
       const fail = (error: OperationError, fd: number, canFallBack = false) => {
         this.#fd = 0x7fffffff;
-        if (fd >= 0) q.close(fd, () => {});
+        if (fd >= 0) closeThrough(q, fd);
         if (canFallBack && fallback && !this.#closing) return attempt(index + 1);
         this.#fd = -1;
         this.#release();
@@ -211,7 +211,7 @@ export class Server extends EventEmitter {
 
   #connection(accepted: AcceptResult): void {
     if (this.#closing) {
-      this.queue.close(accepted.fd, () => {});
+      closeThrough(this.queue, accepted.fd);
       return;
     }
     const make = (local: SocketAddress | undefined) => {
@@ -265,7 +265,7 @@ export class Server extends EventEmitter {
 
   #closeListener(fd: number): void {
     if (this.#fd !== fd) return;
-    this.queue.close(fd, () => {
+    closeThrough(this.queue, fd, () => {
       this.#fd = -1;
       this.#release();
       this.#maybeClosed();

@@ -20,7 +20,7 @@ import {
   type SocketAddressInput,
   type SocketFamily,
 } from '@proactor/aio-core';
-import { QueueRef } from './queue-refs.js';
+import { closeThrough, QueueRef } from './queue-refs.js';
 
 /** Largest chunk a receive hands to push() (the recvs() size). */
 const DEFAULT_RECV_SIZE = 65536;
@@ -208,7 +208,7 @@ export class Socket extends Duplex {
           return;
         }
         if (this.destroyed) {
-          this.queue.close(fd, () => {});
+          closeThrough(this.queue, fd);
           return;
         }
         this.#fd = fd;
@@ -362,7 +362,7 @@ export class Socket extends Duplex {
     this.#fd = -1;
     const close = () => {
       this.#closeWhenIdle = undefined;
-      this.queue.close(fd, () => callback(error));
+      closeThrough(this.queue, fd, () => callback(error));
     };
     // On io_uring a receive holds the socket until it ends: end it, then close (and after
     // whatever else is in flight on the descriptor; see #busy).

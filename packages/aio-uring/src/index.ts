@@ -26,8 +26,11 @@ import {
 /** What the addon's probe() reports: a ring opened (and its opcodes), or why it could not. */
 export type ProbeResult =
   | {
+      /** A ring of 4 entries opened. */
       ok: true;
+      /** io_uring_params.features of that ring (IORING_FEAT_* bits). */
       features: number;
+      /** The IORING_OP_* opcodes this kernel supports (IORING_REGISTER_PROBE), ascending. */
       opcodes: number[];
       /** Sparse registered-buffer tables work (Linux 5.19). */
       registeredBuffers: boolean;
@@ -40,22 +43,41 @@ export type ProbeResult =
       /** IORING_OP_SEND_ZC (Linux 6.0). */
       zeroCopySend: boolean;
     }
-  | { ok: false; errno: number; code: string; syscall: string };
+  | {
+      /** No ring could be opened: io_uring is unusable here. */
+      ok: false;
+      /** The negative errno of the failure (-1 for EPERM, as Node numbers errors). */
+      errno: number;
+      /** Its code: 'EPERM' (seccomp, kernel.io_uring_disabled), 'ENOSYS', 'ENOMEM', ... */
+      code: string;
+      /** The call that failed: 'io_uring_setup', or 'mmap' for the rings. */
+      syscall: string;
+    };
 
 interface NativeEngine extends Engine {
   waitSync(min: number, timeoutMs: number): number;
+  registerBuffers(buffers: readonly ArrayBufferView[]): void;
   info(): EngineInfo;
 }
 
+/**
+ * The most bytes one registered buffer may hold: the kernel refuses more (io_uring_register(2)
+ * with IORING_REGISTER_BUFFERS2). An io_uring limit, so checked here and not by aio-core; the
+ * queue has checked the list itself (types, 1 to 1024 buffers of at least 1 byte).
+ */
+const REGISTERED_BUFFER_MAX = 2 ** 30;
+
 /** Diagnostics of one attached engine. */
 export interface EngineInfo {
-  /** Sizes of the environment's ring this queue uses. */
+  /** SQ entries of the environment's ring this queue uses (the kernel may round the request up). */
   sqEntries: number;
+  /** CQ entries of that ring. */
   cqEntries: number;
   /** io_uring_params.features of the ring. */
   features: number;
   /** The ring's descriptor: the same for every queue of an environment with the same ring options. */
   ringFd: number;
+  /** This queue's operations the engine holds: submitted and not yet handed back as completed. */
   inFlight: number;
   /** How often completions had to be fetched from the kernel's overflow list (the CQ ring was full). */
   overflowFlushes: number;
@@ -78,18 +100,21 @@ export interface EngineInfo {
   fixedBufferOps: number;
   /** SQEs this queue issued with IOSQE_FIXED_FILE (registered files). */
   fixedFileOps: number;
-  /** This queue's registered buffers and the first index of their range in the ring's table. */
+  /** This queue's registered buffers. */
   registeredBuffers: number;
+  /** The first index of their range in the ring's buffer table (shared by the environment's queues). */
   bufferIndexBase: number;
-  /** This queue's registered descriptors (a close through the queue drops one) and their range. */
+  /** This queue's registered descriptors (a close through the queue drops one). */
   registeredFiles: number;
+  /** The first index of their range in the ring's file table. */
   fileIndexBase: number;
   /** Completions of multishot accepts and recvs handed over before their final one. */
   multishotItems: number;
   /** Sends issued as IORING_OP_SEND_ZC. */
   zeroCopySends: number;
-  /** The provided-buffer ring of multishot recvs (0 until the first recvs()). */
+  /** Buffers in the provided-buffer ring of multishot recvs (0 until the first recvs()). */
   providedBuffers: number;
+  /** Bytes of each of them (QueueOptions.recvBufferSize; 0 until the first recvs()). */
   providedBufferSize: number;
   /** Provided buffers the kernel may fill now (the rest hold data not yet handed over). */
   providedBuffersInKernel: number;
@@ -106,6 +131,7 @@ export interface EngineInfo {
  * io_uring opcode from native/uring/engine.cc): the single source of these facts.
  */
 export interface NativeOperation {
+  /** The aio-core `Opcode` value; the table's index. */
   opcode: number;
   /** aio-core's `Opcode` key, lower case. */
   name: string;
@@ -115,12 +141,17 @@ export interface NativeOperation {
   kernelOpcode: number | null;
   /** It may wait on its descriptor for as long as the peer likes (a close through the queue ends it). */
   waitsOnDescriptor: boolean;
+  /** It moves bytes: fewer than asked is a short transfer, which ends a linked chain. */
   transfer: boolean;
+  /** Its completion leaves an address in the slot's address record (accept, getsockname, recvfrom). */
   fillsAddress: boolean;
+  /** It fills the slot's stat record. */
   fillsStat: boolean;
   /** It never waits, so it may be a plain system call made at launch. */
   runsAtLaunch: boolean;
+  /** A socket operation. */
   socket: boolean;
+  /** One request, many completions (ACCEPT_MULTI, RECV_MULTI). */
   multishot: boolean;
 }
 
@@ -162,11 +193,17 @@ export interface UringBackendOptions {
    * plain ones. After a change of the effective uid/gid the new credentials are registered as
    * a personality that later operations carry. Needs Linux 5.11.
    */
-  sqpoll?: boolean | { idleMs?: number };
+  sqpoll?:
+    | boolean
+    | {
+        /** Milliseconds the kernel thread spins after the last submission (default 50, at most 3600000). */
+        idleMs?: number;
+      };
 }
 
 /** The capabilities of an aio-uring backend: aio-core's, and whether its rings use SQPOLL. */
 export interface UringCapabilities extends Capabilities {
+  /** Its rings use IORING_SETUP_SQPOLL (`createBackend({ sqpoll })`). */
   readonly sqpoll: boolean;
 }
 
@@ -292,6 +329,24 @@ function addonError(message: string, cause: unknown): ProactorError {
 
 const addon = loadAddon();
 
+/** The addon's engine, with the io_uring limits checked before the addon is called. */
+class UringEngine extends addon.UringEngine {
+  /** Refuses a buffer above REGISTERED_BUFFER_MAX with Node's ERR_OUT_OF_RANGE; the addon's own
+   * check is a backstop that throws an error without a code. */
+  override registerBuffers(buffers: readonly ArrayBufferView[]): void {
+    for (let i = 0; i < buffers.length; i++) {
+      if (buffers[i].byteLength > REGISTERED_BUFFER_MAX) {
+        throw outOfRange(
+          `buffers[${i}].byteLength`,
+          `>= 1 && <= ${REGISTERED_BUFFER_MAX}`,
+          buffers[i].byteLength,
+        );
+      }
+    }
+    super.registerBuffers(buffers);
+  }
+}
+
 /** The probe made when this module was loaded. */
 export const probe: ProbeResult = addon.probe();
 if (!probe.ok) throw setupError(probe);
@@ -397,7 +452,7 @@ export function createBackend(options: UringBackendOptions = {}): Backend {
     capabilities,
     attach(ring: RingContext): Engine {
       try {
-        return new addon.UringEngine(ring, native);
+        return new UringEngine(ring, native);
       } catch (error) {
         const e = error as Error & { code?: string; errno?: number; syscall?: string };
         if (typeof e.errno === 'number' && typeof e.code === 'string' && typeof e.syscall === 'string') {

@@ -1,11 +1,28 @@
+import { operationTableDifferences } from '@proactor/aio-conformance';
 import { OPCODE_COUNT, OPERATIONS, Opcode, SOCKET_OPERATIONS } from '@proactor/aio-core';
 import { describe, expect, it } from 'vitest';
 import { kernelSupport, operations } from '../src/index.js';
 
 // The addon's operation table (native/common/operation.h, io_uring opcodes from
-// native/uring/engine.cc) is the one source of each operation's facts; aio-core's Opcode is the
-// ABI's (abi.h, checked by aio-core's abi.test.ts). These keep the two in agreement.
+// native/uring/engine.cc) is the native source of each operation's facts, aio-core's
+// OPERATION_TABLE the TypeScript one; aio-core's Opcode is the ABI's (abi.h, checked by
+// aio-core's abi.test.ts). These keep them in agreement.
 describe('the native operation table', () => {
+  it("agrees with aio-core's OPERATION_TABLE: names, opcodes and every trait TypeScript acts on", () => {
+    expect(operationTableDifferences(operations)).toEqual([]);
+  });
+
+  it('a difference is reported, naming the operation and the trait', () => {
+    const changed = operations.map((op) => (op.name === 'recv' ? { ...op, transfer: false } : op));
+    expect(operationTableDifferences(changed)).toEqual([
+      'recv: transfer is false natively, true in aio-core',
+    ]);
+    expect(operationTableDifferences(operations.slice(0, -1))).toEqual([
+      `the native table has ${OPCODE_COUNT - 1} entries, aio-core ${OPCODE_COUNT} opcodes`,
+      `opcode ${OPCODE_COUNT - 1}: missing natively`,
+    ]);
+  });
+
   it('has one entry per aio-core opcode, named by its Opcode key', () => {
     expect(operations).toHaveLength(OPCODE_COUNT);
     for (const [key, opcode] of Object.entries(Opcode)) {

@@ -209,6 +209,20 @@ describe.runIf(backend.capabilities.registeredBuffers)('registered buffers', () 
     b.q.registerBuffers([Buffer.alloc(10), Buffer.alloc(10), Buffer.alloc(10), Buffer.alloc(10)]);
     expect(engineInfo(b.engine).bufferIndexBase).toBeLessThanOrEqual(base);
   });
+
+  it('a buffer above 1 GiB (the kernel refuses it) throws ERR_OUT_OF_RANGE and keeps the earlier registration', () => {
+    const { q, engine } = queue();
+    q.registerBuffers([Buffer.alloc(10)]);
+    // Zero-filled pages the test never touches: no gigabyte of memory is used.
+    const huge = new Uint8Array(2 ** 30 + 1);
+    expect(() => q.registerBuffers([Buffer.alloc(10), huge])).toThrow(
+      expect.objectContaining({
+        code: 'ERR_OUT_OF_RANGE',
+        message: expect.stringContaining('buffers[1].byteLength'),
+      }),
+    );
+    expect(engineInfo(engine).registeredBuffers).toBe(1);
+  });
 });
 
 describe.runIf(backend.capabilities.registeredFiles)('registered files', () => {

@@ -172,4 +172,43 @@ setTimeout(() => { console.log('alive'); process.exit(0); }, 1000).unref();
       );
     },
   },
+  {
+    name: "stream server and socket: a queue destroyed under a listening server and its reading connections ends them all with 'close', and nothing escapes as an uncaught exception",
+    needs: STREAM_SOCKETS,
+    timeoutMs: 30_000,
+    async run(t) {
+      const r = await runNode(
+        t,
+        `${streamsPrelude(t)}
+const q = new Queue(backend);
+const pnet = createNet(q);
+const seen = [];
+const watch = (name, emitter) => {
+  emitter.on('error', (e) => seen.push(name + ' error ' + e.code));
+  return new Promise((resolve) => emitter.once('close', () => { seen.push(name + ' close'); resolve(); }));
+};
+let accepted;
+const server = pnet.createServer((socket) => { accepted = socket.resume(); });
+server.listen(0, '127.0.0.1');
+await once(server, 'listening');
+const connection = once(server, 'connection');
+const client = pnet.connect(server.address().port, '127.0.0.1');
+await once(client, 'connect');
+client.resume();
+await connection;
+const closed = [watch('server', server), watch('client', client), watch('accepted', accepted)];
+await q.destroy();
+await Promise.all(closed);
+console.log(JSON.stringify(seen.filter((e) => e.endsWith('close')).sort()));
+`,
+        { timeoutMs: 25_000 },
+      );
+      assertExited(r);
+      assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop() ?? '[]'), [
+        'accepted close',
+        'client close',
+        'server close',
+      ]);
+    },
+  },
 ];
