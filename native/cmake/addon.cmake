@@ -9,6 +9,8 @@
 #
 # libuv's uv.h comes from the running Node's own headers (<prefix>/include/node), or from
 # -DPROACTOR_UV_INCLUDE=<dir>. -DPROACTOR_SANITIZE=ON builds with AddressSanitizer + UBSan.
+# -DPROACTOR_FAULTS=ON compiles in the seeded fault schedule (native/common/fault_schedule.h) for
+# the fault-injection runs (scripts/test-faults.mjs); release builds and prebuilds leave it out.
 #
 # Every addon is a portable binary (GCC, not sanitizer builds): libstdc++ and libgcc linked in, so
 # it needs only libc, and on x86-64 glibc every symbol bound to its oldest version
@@ -76,6 +78,9 @@ function(proactor_native_settings target)
   if(PROACTOR_PORTABLE_BINARY)
     target_compile_options(${target} PRIVATE -ffunction-sections -fdata-sections)
   endif()
+  if(PROACTOR_FAULTS)
+    target_compile_definitions(${target} PRIVATE PROACTOR_FAULTS)
+  endif()
   if(PROACTOR_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
@@ -87,6 +92,7 @@ if(NOT TARGET proactor_common)
     ${PROACTOR_NATIVE}/common/blocking_pool.cc
     ${PROACTOR_NATIVE}/common/engine_core.cc
     ${PROACTOR_NATIVE}/common/env_host.cc
+    ${PROACTOR_NATIVE}/common/fault_schedule.cc
     ${PROACTOR_NATIVE}/common/loop_poll.cc
     ${PROACTOR_NATIVE}/common/operation.cc
     ${PROACTOR_NATIVE}/common/queue_buffers.cc

@@ -2,6 +2,8 @@
 
 #include <system_error>
 
+#include "fault_schedule.h"
+
 namespace proactor {
 
 BlockingPool::BlockingPool(unsigned threads, Notify notify, void* notify_arg)
@@ -21,6 +23,9 @@ bool BlockingPool::Post(uint64_t tag, std::function<int64_t()> work) {
   // One more thread while every existing one is busy, up to the limit.
   if (threads_.size() < max_threads_ && running_ + jobs_.size() >= threads_.size()) {
     try {
+      if (InjectFault(FaultSite::pool_refuses)) {
+        throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+      }
       threads_.emplace_back(&BlockingPool::Run, this);
     } catch (const std::system_error&) {
       if (threads_.empty()) return false;

@@ -52,6 +52,8 @@ void EngineCore::Submit(Napi::Env env, uint32_t count) {
     slot.generation++;
     slot.chain.reset();
     slot.waiting_fd = -1;
+    slot.transferred = 0;
+    slot.cancel_requested = false;
     in_flight_++;
 
     const bool head = !in_chain;
@@ -151,7 +153,11 @@ void EngineCore::QueueCancel(uint32_t target) {
     host_->Wake();
     return;
   }
-  if (slot.where != Slot::Where::Submitted) return;
+  if (slot.where != Slot::Where::Submitted && slot.where != Slot::Where::Pool) return;
+  slot.cancel_requested = true;
+  // A file transfer being continued has moved bytes already: it runs to its end, as the kernel
+  // runs a regular-file read or write it has started (it never waits long).
+  if (slot.where == Slot::Where::Pool || slot.transferred > 0) return;
   driver_->Cancel(static_cast<uint16_t>(target), OperationTag(slot.generation, id_, static_cast<uint16_t>(target)),
                   slot.op);
 }
@@ -204,6 +210,7 @@ void EngineCore::Finish(uint16_t index, int32_t result) {
     if (fd < waiting_fds_.size() && waiting_fds_[fd] > 0 && --waiting_fds_[fd] == 0) waiting_descriptors_--;
     slot.waiting_fd = -1;
   }
+  if (Continue(index, &result)) return;
   if (result >= 0) {
     if (op.stat != nullptr && HasTrait(op.opcode, kFillsStat)) FillStatRecord(buffers_.StatRecord(index), *op.stat);
     if (op.address != nullptr && HasTrait(op.opcode, kFillsAddress)) {
@@ -230,6 +237,47 @@ void EngineCore::Finish(uint16_t index, int32_t result) {
     }
   }
   ready_.push_back({index, 0, result, 0});
+}
+
+bool EngineCore::Continue(uint16_t index, int32_t* result) {
+  Slot& slot = slots_[index];
+  Operation& op = slot.op;
+  // Only results from the mechanism or the pool, and only while the host is there and not
+  // draining for teardown (which waits for what is in the mechanism to end).
+  const bool may_restart = slot.where != Slot::Where::Local && host_ != nullptr && !host_->torn_down();
+  switch (op.opcode) {
+    case PROACTOR_OP_ACCEPT:
+      if (*result != UV_ECONNABORTED) return false;
+      // Not once a cancel was asked for: it may have reached the mechanism already, and would
+      // miss the new request.
+      if (!may_restart || slot.cancel_requested) {
+        *result = UV_ECANCELED;
+        return false;
+      }
+      Launch(index);
+      if (slots_[index].where == Slot::Where::Submitted) host_->Flush();
+      return true;
+    case PROACTOR_OP_READ:
+    case PROACTOR_OP_WRITE: {
+      const int32_t piece = *result;
+      if (may_restart && piece > 0 && static_cast<uint32_t>(piece) < op.len &&
+          ContinuesShortTransfer(op, static_cast<uint32_t>(piece))) {
+        slot.transferred += static_cast<uint32_t>(piece);
+        op.data += piece;
+        op.len -= static_cast<uint32_t>(piece);
+        if (op.offset >= 0) op.offset += piece;
+        Launch(index);
+        if (slots_[index].where == Slot::Where::Submitted) host_->Flush();
+        return true;
+      }
+      // An error after some bytes moved reports those bytes, as write(2) does; the next
+      // operation meets the error.
+      if (slot.transferred > 0) *result = static_cast<int32_t>(slot.transferred + static_cast<uint32_t>(std::max(piece, 0)));
+      return false;
+    }
+    default:
+      return false;
+  }
 }
 
 uint32_t EngineCore::DeliverReady(Napi::Env env, napi_value* exception, bool* js_gone) {

@@ -11,6 +11,10 @@
  *   started ends it and those after it, never those before. (Sequenced here, not with a kernel's
  *   links: a kernel cannot cancel a linked request without failing the one it waits for, and a
  *   chain may mix kernel and pool members. Cost: one completion round trip per member, no JS.)
+ * - results no operation ends with: accept's ECONNABORTED (a connection that went away before
+ *   it was taken: the accept starts again, as libuv's does), and a short read or write of a
+ *   regular file (continued until every byte moved, end of file or an error:
+ *   ContinuesShortTransfer, operation.h);
  * - results decided without the mechanism (PostLocal / ProcessLocal): argument errors, plain
  *   calls made at launch, cancelled chain members;
  * - the blocking pool path: Start::Blocking runs Call(operation) on the environment's pool;
@@ -159,6 +163,10 @@ class EngineCore {
     int32_t waiting_fd = -1;
     /* The delivery batch that last handed over an item of this slot (see DeliverReady). */
     uint32_t delivered_batch = 0;
+    /* Bytes a continued transfer moved before its current piece (see Continue). */
+    uint64_t transferred = 0;
+    /* A cancel was asked for: nothing is started again for this operation (see Continue). */
+    bool cancel_requested = false;
     /* Chain head only: the members after it, in order. */
     std::shared_ptr<std::deque<uint16_t>> chain;
   };
@@ -173,6 +181,9 @@ class EngineCore {
   void Launch(uint16_t slot);
   void QueueCancel(uint32_t target);
   void PostLocal(uint16_t slot, int32_t result);
+  /* A result the operation does not end with: starts it again and returns true. Otherwise adds
+   * what earlier pieces moved to `*result` and returns false. */
+  bool Continue(uint16_t slot, int32_t* result);
   void CountWaiting(Slot& slot);
   void UpdateRef();
   void Leave(bool in_finalizer);

@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 
+#include "fault_schedule.h"
 #include "platform.h"
 #include "proactor/abi.h"
 
@@ -115,6 +116,41 @@ int Decode(napi_env env, napi_value resources, const QueueBuffers& buffers, cons
  * neither is a single system call.
  */
 int64_t Call(const Operation& op);
+
+/*
+ * Whether a READ or WRITE `op` that moved `moved` bytes, fewer than asked, is continued by the
+ * engine until all were moved, end of file or an error (EngineCore::Continue). True for regular
+ * files and block devices, whose short transfers io_uring itself completes in full in the kernel
+ * and libuv's write loop completes too (so a short read means end of file, which readFile loops
+ * and linked chains rely on, and a write is all done or reports what its error left done) -
+ * except a read that reached the end of the file (its short count is the answer, found without a
+ * second read). False for pipes, sockets and terminals, where a short count is the answer
+ * (continuing could wait for data that never comes). Asked only when a transfer came back short:
+ * one statx or fstat (and an lseek for a read at the current position).
+ */
+bool ContinuesShortTransfer(const Operation& op, uint32_t moved);
+
+/*
+ * A descriptor an accept returned, or, in fault-injection builds when an accept site fires, the
+ * error that accept pretends it got (the descriptor closed): ECONNABORTED (a connection that went
+ * away; EngineCore accepts again), EMFILE or ENFILE (what the user sees). A multishot accept's
+ * connection is only ever aborted (dropped, as the kernel drops one that went away). Without
+ * fault injection: `fd`.
+ */
+#ifdef PROACTOR_FAULTS
+int32_t AcceptedOrFault(int32_t fd, bool multishot);
+#else
+inline int32_t AcceptedOrFault(int32_t fd, bool /*multishot*/) { return fd; }
+#endif
+
+/* The length a READ / WRITE / RECV / SEND submits: op.len, or, in fault-injection builds when the
+ * short_file_transfer or short_socket_transfer site fires, half of it (the kernel answering
+ * short, as it may). */
+inline uint32_t CutForFault(const Operation& op) {
+  if (op.len < 2) return op.len;
+  const FaultSite site = HasTrait(op.opcode, kSocket) ? FaultSite::short_socket_transfer : FaultSite::short_file_transfer;
+  return InjectFault(site) ? op.len / 2 : op.len;
+}
 
 }  // namespace proactor
 

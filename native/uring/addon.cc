@@ -12,6 +12,7 @@
 
 #include <cstring>
 
+#include "../common/fault_control.h"
 #include "../common/operation.h"
 #include "engine.h"
 #include "kernel_ring.h"
@@ -144,6 +145,7 @@ static Napi::Object InitUringAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New<proactor::Probe>(env, "probe"));
   exports.Set("operations", Napi::Function::New<proactor::Operations>(env, "operations"));
   exports.Set("alignmentOffset", Napi::Function::New<proactor::AlignmentOffset>(env, "alignmentOffset"));
+  proactor::ExportFaultControl(env, exports);
   return exports;
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "../common/fault_schedule.h"
 #include "../common/readiness.h"
 #include "../common/resource_views.h"
 #include "../common/socket_address.h"
@@ -203,6 +204,9 @@ Start UringEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* r
   // Closing a registered descriptor through the queue also drops it from the registration, so
   // that the kernel's reference goes with the descriptor (pool or ring alike).
   if (op.opcode == PROACTOR_OP_CLOSE && !files_.empty()) ForgetFile(op.fd);
+  if (op.opcode == PROACTOR_OP_CLOSE && !stuck_sockets_.empty()) {
+    stuck_sockets_.erase(std::remove(stuck_sockets_.begin(), stuck_sockets_.end(), op.fd), stuck_sockets_.end());
+  }
   if (RunsAtLaunch(op.opcode)) {
     *result = static_cast<int32_t>(Call(op));
     return Start::Done;
@@ -235,9 +239,18 @@ Start UringEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* r
   return Start::Submitted;
 }
 
+bool UringEngine::SendStuck(int fd) {
+  if (!kFaultsCompiledIn) return false;
+  if (std::find(stuck_sockets_.begin(), stuck_sockets_.end(), fd) != stuck_sockets_.end()) return true;
+  if (!InjectFault(FaultSite::send_stuck)) return false;
+  stuck_sockets_.push_back(fd);
+  return true;
+}
+
 void UringEngine::Prepare(uint16_t slot, uint64_t tag, Operation& op, io_uring_sqe* q) {
   KernelState& k = kernel_[slot];
   k.zero_copy = false;
+  k.stuck_send = false;
   q->opcode = static_cast<uint8_t>(KernelOpcode(op.opcode));
   q->user_data = tag;
   q->fd = op.fd;
@@ -251,7 +264,7 @@ void UringEngine::Prepare(uint16_t slot, uint64_t tag, Operation& op, io_uring_s
     case PROACTOR_OP_READ:
     case PROACTOR_OP_WRITE:
       q->addr = reinterpret_cast<uint64_t>(op.data);
-      q->len = op.len;
+      q->len = CutForFault(op);
       q->off = static_cast<uint64_t>(op.offset);
       return;
     case PROACTOR_OP_READV:
@@ -326,9 +339,20 @@ void UringEngine::Prepare(uint16_t slot, uint64_t tag, Operation& op, io_uring_s
     case PROACTOR_OP_RECV:
     case PROACTOR_OP_SEND:
       q->addr = reinterpret_cast<uint64_t>(op.data);
-      q->len = op.len;
+      q->len = CutForFault(op);
       // A peer that went away gives EPIPE, never SIGPIPE.
       q->msg_flags = op.opcode == PROACTOR_OP_SEND ? kNoSignal : 0;
+      if (op.opcode == PROACTOR_OP_SEND && SendStuck(op.fd)) {
+        // The socket never becomes writable: what is left is to wait for its error or hang-up
+        // (poll always reports those), a cancel, or a close.
+        q->opcode = IORING_OP_POLL_ADD;
+        q->addr = 0;
+        q->len = 0;
+        q->msg_flags = 0;
+        q->poll32_events = 0;
+        k.stuck_send = true;
+        return;
+      }
       if (op.opcode == PROACTOR_OP_SEND && (op.op_flags & PROACTOR_SEND_F_ZEROCOPY) != 0 &&
           host_->ring().Supports(PROACTOR_IORING_OP_SEND_ZC)) {
         // The kernel posts the result, then (flag NOTIF) that it let go of the buffer: the
@@ -417,14 +441,34 @@ void UringEngine::OnCompletion(uint64_t tag, int32_t result, uint32_t cqe_flags)
       core_.Finish(index, result > 0 ? UV_ENOBUFS : result);
       return;
     case PROACTOR_OP_ACCEPT_MULTI:
-      if (result >= 0) core_.PostItem(index, result, PROACTOR_CQE_F_MORE, 0);
+      if (result >= 0 && AcceptedOrFault(result, true) >= 0) core_.PostItem(index, result, PROACTOR_CQE_F_MORE, 0);
       if (more) return;
       core_.Finish(index, result >= 0 ? UV_ENOBUFS : result);
       return;
+    case PROACTOR_OP_ACCEPT:
+      if (result >= 0) result = AcceptedOrFault(result, false);
+      break;
     default:
       break;
   }
   KernelState& k = kernel_[index];
+  if (k.stuck_send) {
+    k.stuck_send = false;
+    if (result >= 0) {
+      // The poll saw an error or a hang-up: the send itself says which.
+      io_uring_sqe sqe;
+      std::memset(&sqe, 0, sizeof sqe);
+      sqe.opcode = IORING_OP_SEND;
+      sqe.user_data = tag;
+      sqe.fd = op->fd;
+      sqe.addr = reinterpret_cast<uint64_t>(op->data);
+      sqe.len = op->len;
+      sqe.msg_flags = kNoSignal;
+      host_->Push(sqe);
+      host_->Flush();
+      return;
+    }
+  }
   if (k.zero_copy) {
     if ((cqe_flags & PROACTOR_IORING_CQE_F_NOTIF) != 0) {
       core_.Finish(index, k.zero_copy_result);

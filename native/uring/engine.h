@@ -88,6 +88,9 @@ class UringEngine : public Napi::ObjectWrap<UringEngine>, public EngineDriver {
     /* A zero-copy send: its result, kept until the kernel's buffer-release notification. */
     bool zero_copy = false;
     int32_t zero_copy_result = 0;
+    /* Fault injection (send_stuck): this send waits as a poll for an error or hang-up on a
+     * socket that never becomes writable; the real send is made once the poll fires. */
+    bool stuck_send = false;
   };
 
   /* The provided-buffer ring of PROACTOR_OP_RECV_MULTI (IORING_REGISTER_PBUF_RING, group id =
@@ -124,6 +127,8 @@ class UringEngine : public Napi::ObjectWrap<UringEngine>, public EngineDriver {
 
   /* Translates `op` into `sqe`. */
   void Prepare(uint16_t slot, uint64_t tag, Operation& op, io_uring_sqe* sqe);
+  /* Fault injection: whether a send on `fd` is to be stuck (send_stuck fired now or before). */
+  bool SendStuck(int fd);
   /* Turns a prepared (plain) SQE into its registered-buffer / fixed-file form where it can. */
   void UseRegistered(uint8_t proactor_opcode, io_uring_sqe* sqe);
   /* A CLOSE of a registered fd: drop it from the table before the descriptor is closed. */
@@ -165,6 +170,9 @@ class UringEngine : public Napi::ObjectWrap<UringEngine>, public EngineDriver {
 
   BufferRing buffer_ring_;
   uint64_t zero_copy_sends_ = 0;
+  /* Fault injection (send_stuck): sockets whose sends wait forever (until an error, a hang-up,
+   * a cancel or a close through the queue). Always empty in other builds. */
+  std::vector<int> stuck_sockets_;
 };
 
 }  // namespace proactor

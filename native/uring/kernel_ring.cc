@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../common/fault_schedule.h"
+
 namespace proactor {
 
 namespace {
@@ -200,6 +202,12 @@ int KernelRing::RunTaskWork() {
 
 int KernelRing::EnterRaw(unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg, size_t argsz) {
   enter_calls_++;
+  // Fault injection (test builds): the failures io_uring_enter(2) documents, before the kernel
+  // consumed anything, and a kernel that takes only part of what it was offered.
+  if (InjectFault(FaultSite::uring_enter_eintr)) return -EINTR;
+  if (InjectFault(FaultSite::uring_enter_eagain)) return -EAGAIN;
+  if (InjectFault(FaultSite::uring_enter_ebusy)) return -EBUSY;
+  if (to_submit > 1 && InjectFault(FaultSite::uring_enter_partial)) to_submit /= 2;
   int r = SysEnter(fd_, to_submit, min_complete, flags, arg, argsz);
   return r < 0 ? -errno : r;
 }

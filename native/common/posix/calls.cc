@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "../fault_schedule.h"
 #include "../operation.h"
 #include "../stat_record.h"
 #include "../readiness.h"
@@ -77,6 +78,43 @@ int64_t Poll(const Operation& op) {
 
 }  // namespace
 
+bool ContinuesShortTransfer(const Operation& op, uint32_t moved) {
+  // (statx where there is one: glibc's fstat symbol is 2.33, newer than the addon's floor.)
+#ifdef PROACTOR_HAVE_STATX
+  struct statx st;
+  if (statx(op.fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, &st) != 0) return false;
+  const mode_t mode = st.stx_mode;
+  const off_t size = static_cast<off_t>(st.stx_size);
+#else
+  struct stat st;
+  if (fstat(op.fd, &st) != 0) return false;
+  const mode_t mode = st.st_mode;
+  const off_t size = st.st_size;
+#endif
+  if (S_ISBLK(mode)) return true;
+  if (!S_ISREG(mode)) return false;
+  if (op.opcode != PROACTOR_OP_READ) return true;
+  // A read that reached the end of the file is complete: no second read to learn that.
+  const off_t end = op.offset >= 0 ? static_cast<off_t>(op.offset) + moved : lseek(op.fd, 0, SEEK_CUR);
+  return end >= 0 && end < size;
+}
+
+#ifdef PROACTOR_FAULTS
+int32_t AcceptedOrFault(int32_t fd, bool multishot) {
+  int32_t error = 0;
+  if (InjectFault(FaultSite::accept_connaborted)) {
+    error = UV_ECONNABORTED;
+  } else if (!multishot && InjectFault(FaultSite::accept_emfile)) {
+    error = UV_EMFILE;
+  } else if (!multishot && InjectFault(FaultSite::accept_enfile)) {
+    error = UV_ENFILE;
+  }
+  if (error == 0) return fd;
+  close(fd);  // the peer sees its connection closed, as when the kernel gave up on it
+  return error;
+}
+#endif
+
 int64_t Call(const Operation& op) {
   const bool at_position = op.offset != -1;
   switch (op.opcode) {
@@ -86,12 +124,14 @@ int64_t Call(const Operation& op) {
       return Retried([&] { return openat(AT_FDCWD, op.path, PlatformOpenFlags(op.op_flags), op.mode); });
     case PROACTOR_OP_CLOSE:
       return Result(close(op.fd));
-    case PROACTOR_OP_READ:
-      return Result(at_position ? pread(op.fd, op.data, op.len, op.offset) : read(op.fd, op.data, op.len));
-    case PROACTOR_OP_WRITE:
-      return Retried([&] {
-        return at_position ? pwrite(op.fd, op.data, op.len, op.offset) : write(op.fd, op.data, op.len);
-      });
+    case PROACTOR_OP_READ: {
+      const size_t len = CutForFault(op);
+      return Result(at_position ? pread(op.fd, op.data, len, op.offset) : read(op.fd, op.data, len));
+    }
+    case PROACTOR_OP_WRITE: {
+      const size_t len = CutForFault(op);
+      return Retried([&] { return at_position ? pwrite(op.fd, op.data, len, op.offset) : write(op.fd, op.data, len); });
+    }
     case PROACTOR_OP_READV: {
       const int n = static_cast<int>(op.iov_count);
       return Result(at_position ? preadv(op.fd, op.iov, n, op.offset) : readv(op.fd, op.iov, n));
@@ -132,16 +172,22 @@ int64_t Call(const Operation& op) {
       return Result(bind(op.fd, reinterpret_cast<const struct sockaddr*>(&op.address->storage), op.address->length));
     case PROACTOR_OP_LISTEN:
       return Result(listen(op.fd, static_cast<int>(op.len)));
-    case PROACTOR_OP_ACCEPT:
-      return Accept(op);
+    case PROACTOR_OP_ACCEPT: {
+      const int64_t fd = Accept(op);
+      return fd >= 0 ? AcceptedOrFault(static_cast<int32_t>(fd), false) : fd;
+    }
     case PROACTOR_OP_CONNECT:
       // Not retried: an interrupted connect goes on in the background (EALREADY on a retry).
       return Result(connect(op.fd, reinterpret_cast<const struct sockaddr*>(&op.address->storage),
                             op.address->length));
-    case PROACTOR_OP_RECV:
-      return Retried([&] { return recv(op.fd, op.data, op.len, 0); });
-    case PROACTOR_OP_SEND:
-      return Retried([&] { return send(op.fd, op.data, op.len, kNoSignal); });
+    case PROACTOR_OP_RECV: {
+      const size_t len = CutForFault(op);
+      return Retried([&] { return recv(op.fd, op.data, len, 0); });
+    }
+    case PROACTOR_OP_SEND: {
+      const size_t len = CutForFault(op);
+      return Retried([&] { return send(op.fd, op.data, len, kNoSignal); });
+    }
     case PROACTOR_OP_SHUTDOWN:
       return Result(shutdown(op.fd, PlatformShutdown(op.op_flags)));
     case PROACTOR_OP_SETSOCKOPT: {

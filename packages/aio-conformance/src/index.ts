@@ -23,6 +23,13 @@ export {
   snapshot,
   socketScriptOptionsHere,
 } from './differential.js';
+export {
+  type FaultCase,
+  type FaultCaseContext,
+  type FaultControl,
+  type FaultReport,
+  faultCases,
+} from './fault-cases.js';
 export { type NativeOperationFacts, operationTableDifferences } from './operation-table.js';
 export { cases, loadTarget, runCase, type Target } from './runner.js';
 export {

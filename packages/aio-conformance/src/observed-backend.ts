@@ -38,6 +38,15 @@ export function observeBoundary(backend: Backend, observer: BoundaryObserver): B
         close: () => engine.close(),
       };
       if (engine.waitSync) proxy.waitSync = (min, timeoutMs) => engine.waitSync!(min, timeoutMs);
+      // The optional parts too: without them the queue would take the backend for one that
+      // lacks registration or provided buffers, and the observed run would test less.
+      if (engine.registerBuffers) proxy.registerBuffers = (buffers) => engine.registerBuffers!(buffers);
+      if (engine.unregisterBuffers) proxy.unregisterBuffers = () => engine.unregisterBuffers!();
+      if (engine.registerFiles) proxy.registerFiles = (fds) => engine.registerFiles!(fds);
+      if (engine.unregisterFiles) proxy.unregisterFiles = () => engine.unregisterFiles!();
+      if (engine.provideBuffers) {
+        proxy.provideBuffers = (memory, size, count) => engine.provideBuffers!(memory, size, count);
+      }
       return proxy;
     },
   };

@@ -119,3 +119,17 @@ export function closeLater(t: CaseContext, fd: number): number {
   });
   return fd;
 }
+
+/** Tracks whether `promise` settled, without handling its outcome for the caller. */
+export function track<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
+  let done = false;
+  promise.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
+  return { promise, settled: () => done };
+}

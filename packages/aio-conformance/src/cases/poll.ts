@@ -18,7 +18,7 @@ import {
   type SocketAddress,
 } from '@proactor/aio-core';
 import type { CaseContext, ConformanceCase, Need } from '../case.js';
-import { assertAbortError, closeLater, fixture, rejectsWith, throwsArgError } from './expect.js';
+import { assertAbortError, closeLater, fixture, rejectsWith, throwsArgError, track } from './expect.js';
 import { instrument } from './instrumented-backend.js';
 
 const isWindows = process.platform === 'win32';
@@ -53,20 +53,6 @@ function events(mask: number): string {
 
 function assertEvents(actual: number, expected: number, what: string): void {
   assert.equal(actual, expected, `${what}: expected ${events(expected)}, got ${events(actual)}`);
-}
-
-/** Tracks whether `promise` settled, without handling its outcome for the caller. */
-function track<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
-  let done = false;
-  promise.then(
-    () => {
-      done = true;
-    },
-    () => {
-      done = true;
-    },
-  );
-  return { promise, settled: () => done };
 }
 
 /** Asserts `op` is still waiting after a short while (the backend had every chance to finish it). */

@@ -1,0 +1,221 @@
+/**
+ * Cases for a backend built with fault injection (native/common/fault_schedule.h), for the faults
+ * that must reach the user as a documented result rather than vanish: each case sets the
+ * schedule it needs through the addon's `faults(spec)` and expects that result explicitly.
+ * The faults that must vanish (io_uring_enter interrupted or short, the CQ overflow path, short
+ * file transfers) are instead injected at random under the whole suite and the differential
+ * runner (scripts/test-faults.mjs), whose results must then equal the fault-free ones.
+ */
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import type { Backend, InetSocketAddress, Queue } from '@proactor/aio-core';
+import type { CaseContext } from './case.js';
+import { assertAbortError, assertSystemError, closeLater, pattern, track } from './cases/expect.js';
+
+/** What an addon's faults() reports: the seed, and per site its rate, calls and faults injected. */
+export interface FaultReport {
+  seed: number;
+  sites: Record<string, { rate: number; calls: number; injected: number; what: string }>;
+}
+
+/** The addon's faults(spec?): replaces the schedule when given a spec, returns the report. */
+export type FaultControl = (spec?: string) => FaultReport;
+
+/** What a fault case gets beside the usual context. */
+export interface FaultCaseContext extends CaseContext {
+  faults: FaultControl;
+  /** The backend with every file operation on its blocking pool (io_uring: blockingOps). */
+  readonly poolBackend: Backend;
+}
+
+export interface FaultCase {
+  readonly name: string;
+  run(t: FaultCaseContext): Promise<void>;
+}
+
+/** A listening TCP socket on 127.0.0.1 through `q`, and its port. */
+async function listenOnLoopback(t: CaseContext, q: Queue): Promise<{ fd: number; port: number }> {
+  const fd = closeLater(t, await q.socket(4));
+  await q.bind(fd, { address: '127.0.0.1', port: 0 });
+  await q.listen(fd);
+  return { fd, port: ((await q.localAddress(fd)) as InetSocketAddress).port };
+}
+
+/** A node:net client connected to `port`, and a promise of the moment its connection ends. */
+function client(port: number): { socket: Socket; ended: Promise<void>; connected: Promise<void> } {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const connected = new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.resume();
+  return { socket, ended, connected };
+}
+
+function injected(report: FaultReport, site: string): number {
+  const entry = report.sites[site];
+  assert.ok(entry !== undefined, `the addon has a fault site '${site}'`);
+  return entry.injected;
+}
+
+/** Whether `promise` settled within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const tracked = track(promise);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return tracked.settled();
+}
+
+export const faultCases: readonly FaultCase[] = [
+  {
+    // First: a fresh environment's pool has no thread yet, so the refusal cannot be absorbed.
+    name: 'pool: a pool that cannot start its first thread rejects the job with EAGAIN; with a thread running, refusals to add more are absorbed',
+    async run(t) {
+      const q = t.queue(undefined, t.poolBackend);
+      const fd = closeLater(t, await q.open(t.path('f'), 'w+'));
+      t.faults('pool_refuses=1');
+      const error = await q.fsync(fd).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      // (Only fsync is on the pool here: the open above did not start a thread.)
+      if (injected(t.faults(), 'pool_refuses') === 0) {
+        // The environment's pool already had a thread (another queue used it first): the
+        // refusal then cannot happen; say so rather than pass silently.
+        assert.equal(error, undefined, 'fsync on a pool with a thread succeeds');
+        throw new Error('the pool already had a thread: this case must run first in its process');
+      }
+      assertSystemError(error, { code: 'EAGAIN', syscall: 'fsync' });
+      t.faults('');
+      await q.fsync(fd); // a thread starts now
+      t.faults('pool_refuses=1');
+      const results = await Promise.all(Array.from({ length: 16 }, () => q.fsync(fd)));
+      assert.deepEqual(
+        results,
+        new Array(16).fill(undefined),
+        'every queued fsync ran on the existing thread',
+      );
+      assert.ok(injected(t.faults(), 'pool_refuses') > 0, 'the pool was refused more threads');
+      t.faults('');
+    },
+  },
+  {
+    name: 'accept: a connection aborted before accept took it (ECONNABORTED) is skipped; the accept ends once, with the next connection',
+    async run(t) {
+      const q = t.queue();
+      const { fd, port } = await listenOnLoopback(t, q);
+      t.faults('accept_connaborted=1');
+      const accepted = q.accept(fd);
+      const first = client(port);
+      t.defer(() => first.socket.destroy());
+      await first.ended; // the engine closed it (as the kernel would have) and accepts again
+      assert.ok(injected(t.faults(), 'accept_connaborted') >= 1);
+      assert.equal(await settlesWithin(accepted, 50), false, 'the aborted connection was not reported');
+      t.faults('');
+      const second = client(port);
+      t.defer(() => second.socket.destroy());
+      await second.connected;
+      const { fd: conn } = await accepted;
+      closeLater(t, conn);
+      second.socket.write('second');
+      const buffer = Buffer.alloc(16);
+      const n = await q.recv(conn, buffer);
+      assert.equal(buffer.subarray(0, n).toString(), 'second', 'the accept got the next connection');
+    },
+  },
+  ...(['EMFILE', 'ENFILE'] as const).map(
+    (code): FaultCase => ({
+      name: `accept: ${code} from accept rejects the accept with ${code} (syscall accept); the listening socket works afterwards`,
+      async run(t) {
+        const q = t.queue();
+        const { fd, port } = await listenOnLoopback(t, q);
+        const site = code === 'EMFILE' ? 'accept_emfile' : 'accept_enfile';
+        t.faults(`${site}=1`);
+        const failed = q.accept(fd);
+        const first = client(port);
+        t.defer(() => first.socket.destroy());
+        const error = await failed.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        assertSystemError(error, { code, syscall: 'accept' });
+        assert.equal(injected(t.faults(), site), 1);
+        t.faults('');
+        const second = client(port);
+        t.defer(() => second.socket.destroy());
+        const { fd: conn } = await q.accept(fd);
+        closeLater(t, conn);
+      },
+    }),
+  ),
+  {
+    name: 'send: on a socket that never becomes writable sends wait without spinning; an abort ends one with AbortError, closing the socket through the queue ends the other with ECANCELED',
+    async run(t) {
+      const q = t.queue();
+      const { fd, port } = await listenOnLoopback(t, q);
+      const sock = await q.socket(4);
+      const [{ fd: server }] = await Promise.all([
+        q.accept(fd),
+        q.connect(sock, { address: '127.0.0.1', port }),
+      ]);
+      t.faults('send_stuck=1');
+      const controller = new AbortController();
+      const aborted = q.send(sock, Buffer.from('a'), { signal: controller.signal });
+      q.submit(); // the schedule is consulted when the send reaches the engine
+      t.faults(''); // stuck for good: the next send on the socket waits too
+      const waiting = q.send(sock, Buffer.from('b'));
+      const cpu = process.cpuUsage();
+      assert.equal(await settlesWithin(Promise.race([aborted, waiting]), 300), false, 'the sends wait');
+      const used = process.cpuUsage(cpu);
+      assert.ok(
+        used.user + used.system < 150_000,
+        `waiting used ${used.user + used.system} µs of CPU in 300 ms`,
+      );
+      controller.abort();
+      const abortError = await aborted.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assertAbortError(abortError);
+      closeLater(t, server);
+      await q.close(sock);
+      const error = await waiting.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assertSystemError(error, { code: 'ECANCELED', syscall: 'write' }); // aio-core names a send 'write', as node:net does
+    },
+  },
+  {
+    name: 'recv and send: cut short, each moves fewer bytes than asked and loops over them deliver every byte intact',
+    async run(t) {
+      const q = t.queue();
+      const { fd, port } = await listenOnLoopback(t, q);
+      const sock = closeLater(t, await q.socket(4));
+      const [{ fd: server }] = await Promise.all([
+        q.accept(fd),
+        q.connect(sock, { address: '127.0.0.1', port }),
+      ]);
+      closeLater(t, server);
+      const data = pattern(1 << 20);
+      t.faults('short_socket_transfer=1');
+      let shortSends = 0;
+      const sending = (async () => {
+        for (let sent = 0; sent < data.length; ) {
+          const n = await q.send(sock, data, sent, Math.min(65536, data.length - sent));
+          assert.ok(n > 0);
+          if (n < Math.min(65536, data.length - sent)) shortSends++;
+          sent += n;
+        }
+      })();
+      const received = Buffer.alloc(data.length);
+      for (let got = 0; got < data.length; ) {
+        const n = await q.recv(server, received, got, data.length - got);
+        assert.ok(n > 0, 'the stream did not end early');
+        got += n;
+      }
+      await sending;
+      t.faults('');
+      assert.ok(shortSends > 0, 'sends came back short');
+      assert.ok(received.equals(data), 'every byte arrived intact and in order');
+    },
+  },
+];

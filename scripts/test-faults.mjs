@@ -1,0 +1,270 @@
+// node scripts/test-faults.mjs [--seeds N] [--first-seed S] [--scripts N] [--steps N] [--addon PATH]
+//
+// The fault-injection suite (issue 12) on the io_uring addon built with -DPROACTOR_FAULTS=ON
+// (`pnpm --filter @proactor/aio-uring run build:faults`; scripts/test-faults.sh builds it and runs
+// this). Faults come from a seeded schedule (native/common/fault_schedule.h); each run prints its
+// seed, so a failure is re-run with `--first-seed S --seeds 1`.
+//
+// Per seed, one child process with PROACTOR_FAULTS=seed:S,<the rates below>:
+// - its share of the conformance suite (the cases are dealt round-robin over the seeds, the deal
+//   rotated by the first seed, so each case meets faults once per run and a different seed in
+//   the next run), every case expected to pass exactly as without faults;
+// - differential scripts (files and sockets) against aio-node, every result compared;
+// - every operation started through the queues counted against every final result delivered
+//   (countOperations): they must be equal;
+// - what the schedule injected, per site.
+// Then, in a fresh child, the fault cases (aio-conformance's faultCases): the faults that must
+// surface as a documented error (accept's EMFILE and ENFILE, a pool that cannot start a thread)
+// or a documented short result, each set by the case and expected by it.
+// Fails on any failed case, any difference, started != finished, or a scheduled site that
+// injected nothing over all the seeds (a schedule that tests nothing).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: {
+    seeds: { type: 'string', default: '4' },
+    'first-seed': { type: 'string' },
+    scripts: { type: 'string', default: '3' },
+    steps: { type: 'string', default: '200' },
+    addon: {
+      type: 'string',
+      default: join(root, 'packages/aio-uring/build/faults/Release/proactor_uring.node'),
+    },
+    role: { type: 'string' },
+    share: { type: 'string' },
+    seed: { type: 'string' },
+  },
+});
+
+// The faults that must never be seen: the results with them equal the results without them.
+// (The accept faults and stuck sends change what a peer sees, short socket transfers change the
+// counts a send or recv reports, and a refused pool thread can surface as EAGAIN: those are
+// the fault cases' own, each with the result it must give.)
+const INVISIBLE = {
+  uring_enter_eintr: 0.02,
+  uring_enter_eagain: 0.02,
+  uring_enter_ebusy: 0.02,
+  uring_enter_partial: 0.25,
+  uring_cq_overflow: 0.25,
+  short_file_transfer: 0.25,
+};
+// Cases left out of the seeded runs, with why: they run without faults in `pnpm test` and
+// under the sanitizers.
+const LEFT_OUT = [
+  ['workers: workers with files, sockets and timers in flight', 'about 75 s by itself'],
+  ['workers: workers terminated while they submit', 'about 30 s by itself'],
+];
+
+const conformanceUrl = pathToFileURL(join(root, 'packages/aio-conformance/dist/index.js')).href;
+const uringUrl = pathToFileURL(join(root, 'packages/aio-uring/dist/index.js')).href;
+
+if (values.role === 'seeded') process.exitCode = await seeded();
+else if (values.role === 'cases') process.exitCode = await explicitCases();
+else process.exitCode = await parent();
+
+/** Runs this script as a child with `args`; resolves with its exit code and its report line. */
+function child(args, env) {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    proc.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    proc.on('close', (code, signal) => {
+      const line = out.split('\n').find((l) => l.startsWith('REPORT '));
+      const shown = out
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith('REPORT '))
+        .join('\n');
+      if (shown !== '') process.stdout.write(`${shown}\n`);
+      resolve({ code: code ?? 1, signal, report: line ? JSON.parse(line.slice(7)) : undefined });
+    });
+  });
+}
+
+function injectedText(sites) {
+  return Object.entries(sites)
+    .filter(([, s]) => s.rate > 0)
+    .map(([name, s]) => `${name} ${s.injected}/${s.calls}`)
+    .join(', ');
+}
+
+async function parent() {
+  if (!existsSync(values.addon)) {
+    console.error(
+      `test-faults: no fault-injection build at ${values.addon} (pnpm --filter @proactor/aio-uring run build:faults)`,
+    );
+    return 2;
+  }
+  const seeds = Number(values.seeds);
+  const first =
+    values['first-seed'] === undefined ? (Date.now() % 100_000) + 1 : Number(values['first-seed']);
+  const schedule = Object.entries(INVISIBLE)
+    .map(([site, rate]) => `${site}=${rate}`)
+    .join(',');
+  console.log(`fault injection: io_uring addon ${values.addon}`);
+  console.log(`schedule: ${schedule}; seeds ${first}..${first + seeds - 1}`);
+  for (const [name, why] of LEFT_OUT) console.log(`  (left out of the seeded runs: '${name}...': ${why})`);
+  const started = performance.now();
+  let failed = false;
+  const totals = Object.fromEntries(Object.keys(INVISIBLE).map((site) => [site, 0]));
+  for (let k = 0; k < seeds; k++) {
+    const seed = first + k;
+    const run = await child(
+      ['--role', 'seeded', '--seed', String(seed), '--share', `${(k + first) % seeds}/${seeds}`],
+      {
+        PROACTOR_URING_ADDON: values.addon,
+        PROACTOR_FAULTS: `seed:${seed},${schedule}`,
+      },
+    );
+    const r = run.report;
+    if (r === undefined) {
+      console.log(
+        `seed ${seed}: the run ended without a report (exit ${run.code}${run.signal ? `, ${run.signal}` : ''})`,
+      );
+      failed = true;
+      continue;
+    }
+    for (const [site, s] of Object.entries(r.faults.sites)) if (site in totals) totals[site] += s.injected;
+    const balanced = r.counts.started === r.counts.finished;
+    console.log(
+      `seed ${seed}: ${r.cases.passed} cases passed, ${r.cases.failed} failed, ${r.cases.skipped} skipped; ` +
+        `differential ${r.differential.passed} scripts equal, ${r.differential.failed} different; ` +
+        `operations started ${r.counts.started}, finished ${r.counts.finished}${balanced ? '' : ' (NOT EQUAL)'}; ` +
+        `faults injected/calls: ${injectedText(r.faults.sites)} (${(r.seconds).toFixed(1)} s)`,
+    );
+    if (run.code !== 0 || r.cases.failed > 0 || r.differential.failed > 0 || !balanced) failed = true;
+  }
+  const silent = Object.entries(totals).filter(([, n]) => n === 0);
+  if (silent.length > 0) {
+    console.log(`sites that injected nothing over all seeds: ${silent.map(([s]) => s).join(', ')}`);
+    failed = true;
+  }
+  const cases = await child(['--role', 'cases'], { PROACTOR_URING_ADDON: values.addon, PROACTOR_FAULTS: '' });
+  if (cases.report === undefined || cases.code !== 0) failed = true;
+  if (cases.report !== undefined) {
+    const r = cases.report;
+    const balanced = r.counts.started === r.counts.finished;
+    console.log(
+      `fault cases: ${r.passed} passed, ${r.failed} failed; operations started ${r.counts.started}, finished ${r.counts.finished}${balanced ? '' : ' (NOT EQUAL)'}; ` +
+        `faults injected: ${Object.entries(r.injected)
+          .map(([s, n]) => `${s} ${n}`)
+          .join(', ')}`,
+    );
+    if (!balanced) failed = true;
+  }
+  console.log(
+    `fault injection: ${failed ? 'FAILED' : 'passed'} in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
+  return failed ? 1 : 0;
+}
+
+async function seeded() {
+  const started = performance.now();
+  const conformance = await import(conformanceUrl);
+  const target = await conformance.loadTarget(uringUrl);
+  const faults = createRequire(import.meta.url)(process.env.PROACTOR_URING_ADDON).faults;
+  const oracle = (await conformance.loadTarget(join(root, 'packages/aio-node/dist/index.js'))).backend;
+  const counted = conformance.countOperations(target.backend);
+  const subject = { backend: counted.backend, backendUrl: target.backendUrl };
+  const [index, of] = values.share.split('/').map(Number);
+  const list = conformance.cases.filter(
+    (c, i) => i % of === index && !LEFT_OUT.some(([name]) => c.name.startsWith(name)),
+  );
+  const result = await conformance.runSuite(subject, {
+    cases: list,
+    report(name, outcome, detail) {
+      if (outcome !== 'failed') return;
+      const text = detail instanceof Error ? (detail.stack ?? detail.message) : String(detail);
+      console.log(`  FAIL  seed ${values.seed}: ${name}\n${text.replace(/^/gm, '        ')}`);
+    },
+  });
+  const differential = { passed: 0, failed: 0 };
+  const options = conformance.socketScriptOptionsHere();
+  const kinds = conformance.canRunSocketScripts(target.backend, oracle) ? ['files', 'sockets'] : ['files'];
+  const seed = Number(values.seed);
+  for (const kind of kinds) {
+    for (let s = 0; s < Number(values.scripts); s++) {
+      const scriptSeed = seed * 1000 + s;
+      const divergence = await conformance.compareOnScript(
+        counted.backend,
+        oracle,
+        kind,
+        scriptSeed,
+        Number(values.steps),
+        options,
+      );
+      if (divergence === undefined) differential.passed++;
+      else {
+        differential.failed++;
+        console.log(
+          `  FAIL  seed ${seed}: differential ${kind} script ${scriptSeed}, step ${divergence.index}: ${JSON.stringify(divergence.step)}\n` +
+            `        aio-node: ${divergence.expected}\n        io_uring: ${divergence.actual}`,
+        );
+      }
+    }
+  }
+  const report = {
+    seed,
+    cases: { passed: result.passed, failed: result.failed, skipped: result.skipped },
+    differential,
+    counts: { ...counted.counts },
+    faults: faults(),
+    seconds: (performance.now() - started) / 1000,
+  };
+  console.log(`REPORT ${JSON.stringify(report)}`);
+  return 0;
+}
+
+async function explicitCases() {
+  const conformance = await import(conformanceUrl);
+  const uring = await import(uringUrl);
+  const target = await conformance.loadTarget(uringUrl);
+  const faults = createRequire(import.meta.url)(process.env.PROACTOR_URING_ADDON).faults;
+  const counted = conformance.countOperations(target.backend);
+  const { Opcode } = await import(pathToFileURL(join(root, 'packages/aio-core/dist/index.js')).href);
+  const pool = conformance.countOperations(uring.createBackend({ blockingOps: [Opcode.FSYNC] }));
+  const subject = { backend: counted.backend, backendUrl: target.backendUrl };
+  let passed = 0;
+  let failed = 0;
+  // A new schedule zeroes the addon's counts: what the old one injected is added up first.
+  const injected = {};
+  const addUp = () => {
+    for (const [site, s] of Object.entries(faults().sites))
+      if (s.injected > 0) injected[site] = (injected[site] ?? 0) + s.injected;
+  };
+  const control = (spec) => {
+    if (spec !== undefined) addUp();
+    return faults(spec);
+  };
+  for (const c of conformance.faultCases) {
+    try {
+      await conformance.runCase(
+        { name: c.name, run: (t) => c.run({ ...t, faults: control, poolBackend: pool.backend }) },
+        subject,
+      );
+      passed++;
+      console.log(`  ok    ${c.name}`);
+    } catch (error) {
+      failed++;
+      const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      console.log(`  FAIL  ${c.name}\n${text.replace(/^/gm, '        ')}`);
+    }
+    control('');
+  }
+  const counts = {
+    started: counted.counts.started + pool.counts.started,
+    finished: counted.counts.finished + pool.counts.finished,
+  };
+  console.log(`REPORT ${JSON.stringify({ passed, failed, counts, injected })}`);
+  return failed > 0 ? 1 : 0;
+}
