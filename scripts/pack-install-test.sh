@@ -29,6 +29,17 @@ for t in "$work"/tarballs/*.tgz; do
   grep -qx 'package/LICENSE' <<<"$listing" || { echo "pack-install: $t has no LICENSE"; exit 1; }
 done
 uring_tgz="$(ls "$work"/tarballs/proactor-aio-uring-*.tgz)"
+# A package whose "os" excludes this machine (aio-kqueue on Linux) is not installable here: npm
+# refuses it (EBADPLATFORM), and @proactor/aio's optional dependency on it is skipped.
+mkdir "$work/other-os"
+for t in "$work"/tarballs/*.tgz; do
+  if ! tar xzf "$t" -O package/package.json | node -e '
+    const os = JSON.parse(require("fs").readFileSync(0, "utf8")).os;
+    process.exit(!os || os.includes(process.platform) ? 0 : 1);'; then
+    echo "  (not installed here: $(basename "$t") is for another OS)"
+    mv "$t" "$work/other-os/"
+  fi
+done
 
 # A PATH with node, npm, the shell tools npm needs and mkfifo (a conformance case makes a FIFO),
 # and no compiler, cmake or make.

@@ -1,14 +1,16 @@
 // The packing step of a native backend package (its package.json "prepack"; "postpack" runs it
 // with --clean), run in the package's directory:
 //   node ../../scripts/prebuild-addon.mjs <addon> <engine> [--clean]
-// e.g. `proactor_uring uring`. Builds the addon for this machine into
-// prebuilds/<platform>-<arch>/<addon>.napi.<libc>.node, the layout node-gyp-build reads, and
-// copies the native sources an install can build from (include/, cmake/, common/ and the
-// engine's directory under native/) next to CMakeLists.txt, for machines no prebuilt binary
-// fits. Prebuilds for other targets already in prebuilds/ (the release workflow downloads them
-// there) are kept. Neither directory is committed (.gitignore).
+// e.g. `proactor_uring uring`. Copies the native sources an install can build from (include/,
+// cmake/ — the shared install step native/cmake/install-addon.mjs among them —, common/ and the
+// engine's directory under native/) next to CMakeLists.txt, for machines no prebuilt binary fits.
+// Where the package serves this OS (its package.json "os"; never the Linux variant of aio-kqueue,
+// which is for testing), it also builds the addon for this machine into
+// prebuilds/<platform>-<arch>/<addon>.napi[.<libc>].node, the layout node-gyp-build reads.
+// Prebuilds for other targets already in prebuilds/ (the release workflow downloads them there)
+// are kept. Neither directory is committed (.gitignore).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -26,9 +28,19 @@ if (process.argv.includes('--clean')) {
   rmSync(join(packageDir, 'prebuilds'), { recursive: true, force: true });
   process.exit(0);
 }
-if (process.platform !== 'linux') {
+
+if (existsSync(repositoryNative)) {
+  rmSync(shippedNative, { recursive: true, force: true });
+  for (const part of ['include', 'cmake', 'common', engine]) {
+    cpSync(join(repositoryNative, part), join(shippedNative, part), { recursive: true });
+  }
+}
+
+const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
+const served = manifest.os ?? [];
+if (!served.includes(process.platform)) {
   process.stderr.write(
-    `prebuild: ${addon} is built for Linux only; nothing to build on ${process.platform}\n`,
+    `prebuild: ${manifest.name} serves ${served.join(', ')}; no prebuild on ${process.platform}\n`,
   );
   process.exit(0);
 }
@@ -43,16 +55,15 @@ const build = spawnSync(
 );
 if (build.status !== 0) process.exit(build.status ?? 1);
 
-const libc = process.report.getReport().header.glibcVersionRuntime === undefined ? 'musl' : 'glibc';
+// The libc tag only where there are two (node-gyp-build matches it on Linux).
+const libc =
+  process.platform !== 'linux'
+    ? ''
+    : process.report.getReport().header.glibcVersionRuntime === undefined
+      ? '.musl'
+      : '.glibc';
 const dir = join(packageDir, 'prebuilds', `${process.platform}-${process.arch}`);
 mkdirSync(dir, { recursive: true });
-const binary = join(dir, `${addon}.napi.${libc}.node`);
+const binary = join(dir, `${addon}.napi${libc}.node`);
 copyFileSync(join(out, 'Release', `${addon}.node`), binary);
 process.stdout.write(`prebuild: ${binary}\n`);
-
-if (existsSync(repositoryNative)) {
-  rmSync(shippedNative, { recursive: true, force: true });
-  for (const part of ['include', 'cmake', 'common', engine]) {
-    cpSync(join(repositoryNative, part), join(shippedNative, part), { recursive: true });
-  }
-}

@@ -129,7 +129,8 @@ if(NOT TARGET proactor_common)
   else()
     list(APPEND PROACTOR_COMMON_SOURCES
       ${PROACTOR_NATIVE}/common/posix/calls.cc
-      ${PROACTOR_NATIVE}/common/posix/loop_wakeup.cc)
+      ${PROACTOR_NATIVE}/common/posix/loop_wakeup.cc
+      ${PROACTOR_NATIVE}/common/posix/signal_descriptor.cc)
   endif()
   add_library(proactor_common STATIC ${PROACTOR_COMMON_SOURCES})
   proactor_native_settings(proactor_common)

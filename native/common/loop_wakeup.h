@@ -3,7 +3,7 @@
  * job, the kernel posting a completion) and runs a callback there, on the environment's libuv
  * loop.
  *
- * POSIX (posix/loop_wakeup.cc): an eventfd (Linux) or a non-blocking pipe (elsewhere) watched
+ * POSIX (posix/loop_wakeup.cc): a SignalDescriptor (an eventfd on Linux, a pipe elsewhere) watched
  * by a uv_poll_t (LoopPoll). Its descriptor() becomes readable when signalled, which lets a
  * mechanism signal it from the kernel (io_uring's registered eventfd) and lets waitSync poll
  * it. Windows (win/loop_wakeup.cc): a napi_threadsafe_function with at most one call pending (an
@@ -27,6 +27,8 @@
 #include <mutex>
 
 #include "platform.h"
+#else
+#include "posix/signal_descriptor.h"
 #endif
 
 namespace proactor {
@@ -79,15 +81,12 @@ class LoopWakeup {
 };
 #else
   /* Readable while signalled; -1 before Open() or after Close(). */
-  int descriptor() const { return read_fd_; }
+  int descriptor() const { return signal_.descriptor(); }
   void SetRef(bool referenced) { poll_.SetRef(referenced); }
 
  private:
-  void CloseDescriptors();
-
   LoopPoll poll_;
-  int read_fd_ = -1;
-  int write_fd_ = -1; /* == read_fd_ for an eventfd */
+  SignalDescriptor signal_;
 };
 #endif
 

@@ -153,10 +153,20 @@ int64_t ReactorEngine::Attempt(SlotState& state, const Operation& op) {
   return r;
 }
 
-int64_t ReactorEngine::Retry(uint64_t tag) {
+int64_t ReactorEngine::Retry(uint64_t tag, int32_t* consumed_error) {
   const Operation* op = core_.Active(tag);
   if (op == nullptr) return UV_ECANCELED;
   retries_++;
+  // A consumed socket error goes to the first call that would have met it: not a poll (it
+  // reports readiness), and not EPIPE to a receive (Linux sets it on a reset after the peer's
+  // FIN, and a receive then ends the stream with 0; the next send meets EPIPE anyway).
+  const bool receive = op->opcode == PROACTOR_OP_RECV || op->opcode == PROACTOR_OP_RECVFROM ||
+                       op->opcode == PROACTOR_OP_RECV_MULTI;
+  if (*consumed_error < 0 && op->opcode != PROACTOR_OP_POLL && !(receive && *consumed_error == UV_EPIPE)) {
+    const int32_t error = *consumed_error;
+    *consumed_error = 0;
+    return error;
+  }
   if (HasTrait(op->opcode, kMultishot)) return RunMultishot(TagSlot(tag), *op);
   const int64_t r = Attempt(state_[TagSlot(tag)], *op);
   if (r == UV_EAGAIN && (op->opcode == PROACTOR_OP_RECV || op->opcode == PROACTOR_OP_RECVFROM)) {

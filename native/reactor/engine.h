@@ -51,8 +51,10 @@ class ReactorEngine : public Napi::ObjectWrap<ReactorEngine>, public EngineDrive
   ~ReactorEngine() override;
 
   /* Tries the parked operation `tag` again (its descriptor was reported ready): its result, or
-   * UV_EAGAIN to stay parked. */
-  int64_t Retry(uint64_t tag);
+   * UV_EAGAIN to stay parked. A socket error the poller consumed (`*consumed_error` < 0, see
+   * PollEvent::error) is the result of a call that would have met it (not a poll, which reports
+   * readiness, nor a receive for EPIPE), and is then cleared. */
+  int64_t Retry(uint64_t tag, int32_t* consumed_error);
 
   /* ---- EngineDriver ---- */
   Start Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) override;

@@ -218,7 +218,7 @@ void ReactorHost::ReapMechanism() {
     events_.clear();
     int n = poller_->Wait(0, &events_);
     if (n <= 0) break;
-    for (const PollEvent& e : events_) RunWaiters(e.fd, e.ready);
+    for (const PollEvent& e : events_) RunWaiters(e.fd, e.ready, e.error);
     if (n < kPollBatch) break;
   }
   ExpireTimers();
@@ -229,7 +229,7 @@ void ReactorHost::ReapMechanism() {
   }
 }
 
-void ReactorHost::RunWaiters(int fd, uint32_t ready) {
+void ReactorHost::RunWaiters(int fd, uint32_t ready, int32_t error) {
   auto it = waiters_.find(fd);
   if (it == waiters_.end()) return;
   it->second.armed = 0;  // one-shot: the report dropped every interest
@@ -247,7 +247,7 @@ void ReactorHost::RunWaiters(int fd, uint32_t ready) {
         continue;
       }
       // Every engine of a ReactorHost is a ReactorEngine.
-      const int64_t r = static_cast<ReactorEngine*>(engine->driver())->Retry(tag);
+      const int64_t r = static_cast<ReactorEngine*>(engine->driver())->Retry(tag, &error);
       if (r == UV_EAGAIN) break;
       Unpark(fd, tag);
       engine->Finish(TagSlot(tag), static_cast<int32_t>(r));

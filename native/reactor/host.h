@@ -98,8 +98,9 @@ class ReactorHost final : public EnvHost {
     std::deque<uint64_t> write;
     uint32_t armed = 0; /* kPoll* bits the poller was last armed with and has not reported */
   };
-  /* Retries the waiters of `fd` in the directions `ready`, then re-arms for what is left. */
-  void RunWaiters(int fd, uint32_t ready);
+  /* Retries the waiters of `fd` in the directions `ready`, then re-arms for what is left;
+   * `error` (PollEvent::error) goes to the first waiter whose call would have met it. */
+  void RunWaiters(int fd, uint32_t ready, int32_t error);
   /* Arms the poller for what `fd`'s waiters want beyond what is armed; on failure every waiter
    * ends with the error. */
   void Rearm(int fd);

@@ -59,10 +59,15 @@ namespace proactor {
 constexpr uint32_t kPollReadable = 1u << 0;
 constexpr uint32_t kPollWritable = 1u << 1;
 
-/* One report: `fd` is ready in the directions of `ready` (kPoll* bits). */
+/* One report: `fd` is ready in the directions of `ready` (kPoll* bits). `error`: a pending
+ * socket error (negative libuv code) that the mechanism consumed to make the report, so the
+ * socket no longer holds it (libkqueue reads SO_ERROR, which clears it, to fill a kevent's
+ * fflags; the kernels' pollers leave it pending): the first waiting call that would have met it
+ * completes with it instead. 0 otherwise. */
 struct PollEvent {
   int fd;
   uint32_t ready;
+  int32_t error = 0;
 };
 
 /* At most this many events are reported per Wait(). */

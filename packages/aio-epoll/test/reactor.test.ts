@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { type Backend, type Engine, OPCODE_COUNT, Opcode, Queue } from '@proactor/aio-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import backend, { createBackend, engineInfo, operations, pollers } from '../src/index.js';
@@ -103,20 +102,6 @@ describe('the reactor', () => {
     b.q.nop();
     expect(engineInfo(a.engine()).pollerFd).toBe(engineInfo(b.engine()).pollerFd);
   });
-});
-
-describe('the build entry', () => {
-  it('skips the addon with one line elsewhere than Linux, and succeeds', () => {
-    const build = spawnSync(process.execPath, ['scripts/build.mjs'], {
-      cwd: new URL('..', import.meta.url).pathname,
-      env: { ...process.env, PROACTOR_BUILD_PLATFORM: 'darwin' },
-      encoding: 'utf8',
-    });
-    expect(build.status).toBe(0);
-    expect(build.stdout.trim()).toBe(
-      '@proactor/aio-epoll: skipping the epoll addon: epoll is Linux only (this is darwin)',
-    );
-  }, 60_000); // runs tsc -b: seconds on a loaded machine
 });
 
 describe('the operation table', () => {

@@ -13,11 +13,7 @@ interface Candidate {
 }
 
 /** Backend packages that are designed but not published yet: never "not installed". */
-const planned: ReadonlySet<string> = new Set([
-  '@proactor/aio-epoll',
-  '@proactor/aio-kqueue',
-  '@proactor/aio-iocp',
-]);
+const planned: ReadonlySet<string> = new Set(['@proactor/aio-iocp']);
 
 // Maps, not object literals: PROACTOR_BACKEND=constructor must name no backend.
 const candidatesByPlatform: ReadonlyMap<string, Candidate[]> = new Map(
@@ -65,8 +61,12 @@ export interface CandidateOutcome {
    * `reason`); not tried: an earlier candidate was selected, or PROACTOR_BACKEND named another.
    */
   status: 'selected' | 'unavailable' | 'not tried';
-  /** Why it was unavailable or not tried. */
-  reason?: string;
+  /**
+   * Why: selected because it is the first of the platform's order that loaded (or was named),
+   * unavailable with its load error (io_uring: seccomp, memlock, ...), not tried because of
+   * the one selected or named.
+   */
+  reason: string;
 }
 
 /** What `selectBackend()` resolves with: the backend chosen, and why. */
@@ -130,6 +130,8 @@ export async function selectBackend(options: SelectOptions = {}): Promise<Select
   const platform = options.platform ?? process.platform;
   const load = options.load ?? ((specifier: string) => import(specifier));
   const requested = options.backend ?? process.env.PROACTOR_BACKEND;
+  const requestedBy = options.backend === undefined ? 'PROACTOR_BACKEND' : 'options.backend';
+  const order = (candidatesByPlatform.get(platform) ?? []).map((c) => c.name).join(', ') || 'node';
   let candidates = candidatesByPlatform.get(platform) ?? [{ name: 'node', package: '@proactor/aio-node' }];
   const outcomes: CandidateOutcome[] = [];
   if (requested !== undefined && requested !== '') {
@@ -143,7 +145,7 @@ export async function selectBackend(options: SelectOptions = {}): Promise<Select
     }
     for (const c of candidates) {
       if (c.name !== name)
-        outcomes.push({ ...c, status: 'not tried', reason: `PROACTOR_BACKEND=${requested}` });
+        outcomes.push({ ...c, status: 'not tried', reason: `${requestedBy}=${requested} names ${name}` });
     }
     candidates = [
       candidates.find((c) => c.name === name) ?? {
@@ -157,7 +159,18 @@ export async function selectBackend(options: SelectOptions = {}): Promise<Select
     try {
       const mod = (await load(candidate.package)) as { default?: unknown };
       if (!isBackend(mod.default)) throw new Error(`${candidate.package} does not export a Backend`);
-      outcomes.push({ ...candidate, status: 'selected' });
+      const why =
+        candidates.length === 1 && requested
+          ? `${requestedBy}=${requested}`
+          : i === 0
+            ? `the first in ${platform}'s order (${order}), and it loaded`
+            : `loaded; ${candidates
+                .slice(0, i)
+                .map((c) => c.name)
+                .join(
+                  ' and ',
+                )} came first in ${platform}'s order (${order}) but ${i === 1 ? 'was' : 'were'} unavailable`;
+      outcomes.push({ ...candidate, status: 'selected', reason: why });
       for (const rest of candidates.slice(i + 1)) {
         outcomes.push({ ...rest, status: 'not tried', reason: `${candidate.name} comes first` });
       }
@@ -176,7 +189,7 @@ export async function selectBackend(options: SelectOptions = {}): Promise<Select
 
 function explain(outcomes: CandidateOutcome[]): string {
   return outcomes
-    .map((o) => `${o.status.padEnd(11)} ${o.name.padEnd(8)} ${o.package}${o.reason ? `: ${o.reason}` : ''}`)
+    .map((o) => `${o.status.padEnd(11)} ${o.name.padEnd(8)} ${o.package}: ${o.reason}`)
     .join('\n');
 }
 

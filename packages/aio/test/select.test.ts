@@ -32,9 +32,15 @@ describe('selectBackend', () => {
         name: 'epoll',
         package: '@proactor/aio-epoll',
         status: 'unavailable',
-        reason: 'planned, not published yet',
+        reason: 'not installed (npm install @proactor/aio-epoll)',
       },
-      { name: 'node', package: '@proactor/aio-node', status: 'selected' },
+      {
+        name: 'node',
+        package: '@proactor/aio-node',
+        status: 'selected',
+        reason:
+          "loaded; io_uring and epoll came first in linux's order (io_uring, epoll, node) but were unavailable",
+      },
     ]);
     expect(selection.explain()).toMatch(/unavailable io_uring .*EPERM/);
   });
@@ -42,7 +48,14 @@ describe('selectBackend', () => {
   it('honours a requested backend and marks the others as not tried', async () => {
     const selection = await selectBackend({ platform: 'win32', backend: 'node' });
     expect(selection.backend).toBe(nodeBackend);
-    expect(selection.outcomes.find((o) => o.name === 'iocp')).toMatchObject({ status: 'not tried' });
+    expect(selection.outcomes.find((o) => o.name === 'iocp')).toMatchObject({
+      status: 'not tried',
+      reason: 'options.backend=node names node',
+    });
+    expect(selection.outcomes.find((o) => o.name === 'node')).toMatchObject({
+      status: 'selected',
+      reason: 'options.backend=node',
+    });
   });
 
   it('rejects an unknown backend name with ERR_INVALID_ARG_VALUE, names of Object.prototype included', async () => {
@@ -58,7 +71,7 @@ describe('selectBackend', () => {
     ).rejects.toMatchObject({
       code: 'ERR_PROACTOR_NO_BACKEND',
       message: expect.stringMatching(
-        /kqueue.*planned, not published yet[\s\S]*node.*not installed \(npm install @proactor\/aio-node\)/,
+        /kqueue.*not installed \(npm install @proactor\/aio-kqueue\)[\s\S]*node.*not installed \(npm install @proactor\/aio-node\)/,
       ),
     });
   });
