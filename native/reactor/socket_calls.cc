@@ -139,7 +139,8 @@ int64_t StartConnect(const Operation& op) {
   return Result(r);
 }
 
-int64_t ConnectOutcome(int fd) {
+int64_t ConnectOutcome(const Operation& op) {
+  const int fd = op.fd;
   // A report is a hint (poller.h): a socket not writable yet is still connecting, and its
   // SO_ERROR (0) would say nothing.
   struct pollfd p = {fd, POLLOUT, 0};
@@ -150,7 +151,13 @@ int64_t ConnectOutcome(int fd) {
   socklen_t length = sizeof error;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) return -errno;
   if (error == EINPROGRESS || error == EALREADY) return UV_EAGAIN;
-  return error == 0 ? 0 : -error;
+  if (error != 0) return -error;
+  // Connected. Linux leaves the socket in its connecting state until a connect() call sees
+  // the connection: that call returns 0, the ones after it EISCONN. Made here, so that a later
+  // connect through the queue fails with EISCONN as on io_uring (whose connect waits in the
+  // kernel and sees it), instead of succeeding once. Its result says nothing new.
+  (void)connect(op.fd, reinterpret_cast<const struct sockaddr*>(&op.address->storage), op.address->length);
+  return 0;
 }
 
 }  // namespace proactor

@@ -37,8 +37,8 @@ constexpr int64_t kConnectInProgress = -EINPROGRESS;
  * ConnectOutcome), UV_EAGAIN (a unix socket's full backlog: try again when writable), or an error. */
 int64_t StartConnect(const Operation& op);
 /* The outcome of a connect in progress whose socket became writable: 0, UV_EAGAIN (not yet:
- * still in progress), or its error (SO_ERROR). */
-int64_t ConnectOutcome(int fd);
+ * still in progress), or its error (SO_ERROR). */ 
+int64_t ConnectOutcome(const Operation& op);
 
 /* A receive that would block on a descriptor reported readable: 0 (end of stream, address
  * length 0) when the receive side was shut down, else UV_EAGAIN. Linux lets shutdown(SHUT_RD)
