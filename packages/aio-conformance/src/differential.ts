@@ -1161,13 +1161,15 @@ export async function compareOnScript(
   seed: number,
   steps: number,
   socketOptions: SocketScriptOptions,
+  /** false: no sendfile steps even where both backends have it. */
+  withSendfile = true,
 ): Promise<Divergence | undefined> {
   const root = mkdtempSync(join(tmpdir(), 'proactor-differential-'));
   try {
     const dirs = { subject: join(root, 'subject'), oracle: join(root, 'oracle') };
     mkdirSync(dirs.subject);
     mkdirSync(dirs.oracle);
-    const sendfile = [subject, oracle].every((b) => b.capabilities.ops.has('sendfile'));
+    const sendfile = withSendfile && [subject, oracle].every((b) => b.capabilities.ops.has('sendfile'));
     const script =
       kind === 'files'
         ? generateScript(seed, steps, { sendfile })
