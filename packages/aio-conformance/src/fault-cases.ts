@@ -28,8 +28,10 @@ export interface FaultCaseContext extends CaseContext {
   readonly poolBackend: Backend;
 }
 
+/** A case for a fault that must surface: it sets its fault through `t`, then expects the documented result. */
 export interface FaultCase {
   readonly name: string;
+  /** Runs the case; rejects when the backend's answer to the fault is not the documented one. */
   run(t: FaultCaseContext): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   return tracked.settled();
 }
 
+/** The fault cases, run by scripts/test-faults.mjs on a fault-injection build, each in a fresh child. */
 export const faultCases: readonly FaultCase[] = [
   {
     // First: a fresh environment's pool has no thread yet, so the refusal cannot be absorbed.
