@@ -3,10 +3,12 @@
  * pollers): exports the ReactorEngine class, pollers() (the pollers this build has, by name:
  * PROACTOR_REACTOR_EPOLL / _KQUEUE / _POLL say which poller files were compiled in), and
  * operations(), the native operation table (../common/operation.h) that the TypeScript side
- * checks its own against.
+ * checks its own against; and, in a build with -DPROACTOR_FAULTS=ON only, faults()
+ * (../common/fault_control.h).
  */
 #include <napi.h>
 
+#include "../common/fault_control.h"
 #include "../common/operation.h"
 #include "engine.h"
 
@@ -53,6 +55,7 @@ static Napi::Object InitReactorAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("ReactorEngine", proactor::ReactorEngine::Define(env));
   exports.Set("pollers", Napi::Function::New<proactor::Pollers>(env, "pollers"));
   exports.Set("operations", Napi::Function::New<proactor::Operations>(env, "operations"));
+  proactor::ExportFaultControl(env, exports);
   return exports;
 }
 
