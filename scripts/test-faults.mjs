@@ -26,7 +26,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -122,7 +122,7 @@ if (backend === undefined) {
   process.exit(2);
 }
 // (The parent's; its children load the one it passes them in backend.addonVariable.)
-const addon = values.addon ?? join(root, backend.addon);
+const addon = values.addon !== undefined ? resolve(values.addon) : join(root, backend.addon);
 // Cases left out of the seeded runs, with why: they run without faults in `pnpm test` and
 // under the sanitizers.
 const LEFT_OUT = [
