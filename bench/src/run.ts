@@ -375,7 +375,12 @@ if (values.only && existsSync(latestPath)) {
 }
 for (const w of results) w.measured = machine.date;
 const merged = [...results, ...saved.filter((w) => !results.some((r) => r.id === w.id))];
-merged.sort((a, b) => workloads.findIndex((w) => w.id === a.id) - workloads.findIndex((w) => w.id === b.id));
+// This file's workloads in their order, first; those other scripts wrote (c10k, http, ...) after, as saved.
+const order = (id: string) => {
+  const i = workloads.findIndex((w) => w.id === id);
+  return i < 0 ? workloads.length : i;
+};
+merged.sort((a, b) => order(a.id) - order(b.id));
 writeFileSync(latestPath, `${JSON.stringify({ machine, results: merged }, null, 2)}\n`);
 writeFileSync(join(resultsDir, 'README.md'), renderMarkdown(machine, merged));
 const chart = merged.find((r) => r.id === 'randread-64');
