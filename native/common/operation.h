@@ -154,11 +154,19 @@ void SkipTransferred(Operation* op, uint32_t moved);
 
 /* The length a READ / WRITE / RECV / SEND submits: op.len, or, in fault-injection builds when the
  * short_file_transfer or short_socket_transfer site fires, half of it (the kernel answering
- * short, as it may). */
+ * short, as it may). On a direct (O_DIRECT) descriptor the half is rounded down to a multiple of
+ * 4096, as the kernel's own short direct transfers stay aligned (an unaligned piece would fail
+ * with EINVAL, which no kernel answers to an aligned transfer); none when that leaves nothing. */
 inline uint32_t CutForFault(const Operation& op) {
   if (op.len < 2) return op.len;
   const FaultSite site = HasTrait(op.opcode, kSocket) ? FaultSite::short_socket_transfer : FaultSite::short_file_transfer;
-  return InjectFault(site) ? op.len / 2 : op.len;
+  if (!InjectFault(site)) return op.len;
+  uint32_t cut = op.len / 2;
+#if defined(__linux__) && defined(O_DIRECT)
+  const int flags = site == FaultSite::short_file_transfer ? fcntl(op.fd, F_GETFL) : -1;
+  if (flags >= 0 && (flags & O_DIRECT) != 0) cut &= ~uint32_t{4095};
+#endif
+  return cut == 0 ? op.len : cut;
 }
 
 /* The vectors a READV / WRITEV submits: op.iov_count, or, in fault-injection builds when the
