@@ -128,11 +128,6 @@ const addon = values.addon !== undefined ? resolve(values.addon) : join(root, ba
 const LEFT_OUT = [
   ['workers: workers with files, sockets and timers in flight', 'about 75 s by itself'],
   ['workers: workers terminated while they submit', 'about 30 s by itself'],
-  [
-    'sendfile:',
-    "hangs under the partial-submit fault (a linked splice pair split across submissions: issue 17's known gap), also left out of the differential scripts here",
-  ],
-  ['fs promises: copyFile', 'uses sendfile on io_uring: left out with the sendfile cases'],
 ];
 
 const conformanceUrl = pathToFileURL(join(root, 'packages/aio-conformance/dist/index.js')).href;
@@ -287,7 +282,6 @@ async function seeded() {
         scriptSeed,
         Number(values.steps),
         options,
-        false,
       );
       if (divergence === undefined) differential.passed++;
       else {
