@@ -325,6 +325,11 @@ async function explicitCases() {
     return faults(spec);
   };
   for (const c of conformance.faultCases) {
+    // A fault of io_uring's submission queue, which the reactor has not: said, not run.
+    if (values.backend !== 'uring' && c.name.includes('every submission cut short')) {
+      console.log(`  skip  ${c.name} (an io_uring submission fault: ${backend.label} has no submission queue)`);
+      continue;
+    }
     try {
       await conformance.runCase(
         { name: c.name, run: (t) => c.run({ ...t, faults: control, poolBackend: pool.backend }) },
