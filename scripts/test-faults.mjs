@@ -327,7 +327,9 @@ async function explicitCases() {
   for (const c of conformance.faultCases) {
     // A fault of io_uring's submission queue, which the reactor has not: said, not run.
     if (values.backend !== 'uring' && c.name.includes('every submission cut short')) {
-      console.log(`  skip  ${c.name} (an io_uring submission fault: ${backend.label} has no submission queue)`);
+      console.log(
+        `  skip  ${c.name} (an io_uring submission fault: ${backend.label} has no submission queue)`,
+      );
       continue;
     }
     try {
