@@ -55,6 +55,25 @@ LPFN_CONNECTEX ConnectExOf(SOCKET s) {
 
 int32_t SocketError() { return TranslateSystemError(static_cast<DWORD>(WSAGetLastError())); }
 
+/* Whether a packet still comes for an OVERLAPPED whose call failed without going pending (the
+ * caller set Internal to STATUS_PENDING before the call). Windows queues a packet for every
+ * status but an error: a warning such as STATUS_BUFFER_OVERFLOW (a datagram longer than the
+ * buffer, WSAEMSGSIZE) is written into the OVERLAPPED and queued although the call reports a
+ * failure. Wine follows the same rule (server/async.c: no completion only when the status is an
+ * NT error and the request never went pending), and also gives STATUS_BUFFER_OVERFLOW for an
+ * oversized datagram send. So the Request must outlive such a failure: its packet is the result.
+ * An NT status's severity is its top two bits; 3 is an error. */
+bool PacketFollowsFailure(const OVERLAPPED& overlapped) {
+  const auto status = static_cast<uint32_t>(overlapped.Internal);
+  return status != STATUS_PENDING && (status >> 30) != 3;
+}
+
+/* A receive on a datagram socket: a datagram longer than the buffer completes with the bytes that
+ * fit, as recv(2) / recvfrom(2) truncate, where Windows reports WSAEMSGSIZE / ERROR_MORE_DATA. */
+bool TruncatesDatagram(uint8_t opcode, int type) {
+  return opcode == PROACTOR_OP_RECVFROM || (opcode == PROACTOR_OP_RECV && type == SOCK_DGRAM);
+}
+
 }  // namespace
 
 struct IocpHost::Request {
@@ -145,7 +164,7 @@ void IocpHost::Run() {
             WSAGetLastError() != WSAENOTSOCK) {
           // Winsock's own code while the socket is open (WSAEMSGSIZE, WSAENOTCONN, ...).
           const int error = WSAGetLastError();
-          result = error == WSAEMSGSIZE && request->opcode == PROACTOR_OP_RECVFROM
+          result = error == WSAEMSGSIZE && TruncatesDatagram(request->opcode, request->type)
                        ? static_cast<int32_t>(request->buffer.len)
                        : TranslateSystemError(static_cast<DWORD>(error));
         } else if (GetOverlappedResult(request->handle, &request->overlapped, &moved, FALSE)) {
@@ -153,8 +172,9 @@ void IocpHost::Run() {
         } else {
           const DWORD error = GetLastError();
           if (request->kind == Request::Kind::Socket) {
-            // A datagram longer than the buffer: the bytes that fit, as recvfrom(2) truncates.
-            result = error == ERROR_MORE_DATA ? static_cast<int32_t>(request->buffer.len) : TranslateSystemError(error);
+            result = error == ERROR_MORE_DATA && TruncatesDatagram(request->opcode, request->type)
+                         ? static_cast<int32_t>(request->buffer.len)
+                         : TranslateSystemError(error);
           } else {
             result = error == ERROR_HANDLE_EOF && !request->write ? 0 : TranslateTransferError(error);
           }
@@ -211,11 +231,12 @@ Start IocpHost::StartTransfer(uint64_t tag, const Operation& op, int32_t* result
     request->overlapped.OffsetHigh = static_cast<DWORD>(static_cast<uint64_t>(op.offset) >> 32);
   }
   const DWORD n = std::min<DWORD>(op.len, kTransferMax);
+  request->overlapped.Internal = STATUS_PENDING;  // see PacketFollowsFailure
   const BOOL ok = write ? WriteFile(entry.handle, op.data, n, nullptr, &request->overlapped)
                         : ReadFile(entry.handle, op.data, n, nullptr, &request->overlapped);
   if (!ok) {
     const DWORD error = GetLastError();
-    if (error != ERROR_IO_PENDING) {
+    if (error != ERROR_IO_PENDING && !PacketFollowsFailure(request->overlapped)) {
       // Failed before starting: no packet comes.
       delete request;
       *result = error == ERROR_HANDLE_EOF && !write ? 0 : TranslateTransferError(error);
@@ -267,12 +288,15 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
   // send on Linux), before Winsock says something else.
   const bool transfer = op.opcode == PROACTOR_OP_RECV || op.opcode == PROACTOR_OP_SEND;
   if (transfer && entry.type == SOCK_STREAM && !entry.connected) return fail(UV_ENOTCONN);
-  // A datagram above UDP's limit: EMSGSIZE now, as sendto(2) says it. (Wine fails such a
-  // WSASendTo through the port with a status Winsock does not name, and a run crashed after it.)
+  // A datagram above UDP's limit: EMSGSIZE now, as sendto(2) says it, without a round trip
+  // through the port. (Wine fails such a WSASendTo with STATUS_BUFFER_OVERFLOW, a warning whose
+  // packet still comes: before PacketFollowsFailure the Request was freed first, and the packet
+  // then wrote into freed memory.)
   const bool datagram_send = op.opcode == PROACTOR_OP_SENDTO || (op.opcode == PROACTOR_OP_SEND && entry.type == SOCK_DGRAM);
   if (datagram_send && op.len > (entry.family == AF_INET6 ? kUdp6PayloadMax : kUdp4PayloadMax)) return fail(UV_EMSGSIZE);
   BOOL ok = TRUE;
   int r = 0;
+  request->overlapped.Internal = STATUS_PENDING;  // see PacketFollowsFailure
   switch (op.opcode) {
     case PROACTOR_OP_ACCEPT: {
       // AcceptEx on a socket that is not listening may wait instead of failing (Wine does):
@@ -333,12 +357,10 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
   }
   if (!ok) {
     const int error = WSAGetLastError();
-    if (error != WSA_IO_PENDING && error != ERROR_IO_PENDING) {
-      if (error == WSAEMSGSIZE && op.opcode == PROACTOR_OP_RECVFROM) {
-        // Completed at once, truncated: a packet still comes with the bytes that fit.
-      } else {
-        return fail(TranslateSystemError(static_cast<DWORD>(error)));
-      }
+    // Otherwise the packet brings the result, as for a call that went pending (a truncated
+    // datagram: the bytes that fit).
+    if (error != WSA_IO_PENDING && error != ERROR_IO_PENDING && !PacketFollowsFailure(request->overlapped)) {
+      return fail(TranslateSystemError(static_cast<DWORD>(error)));
     }
   }
   requests_.emplace(tag, request);

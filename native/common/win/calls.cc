@@ -443,6 +443,28 @@ int64_t SocketCall(const Operation& op) {
 
 }  // namespace
 
+bool ContinuesShortTransfer(const Operation& op, uint32_t moved) {
+  // As the POSIX half: a disk file's short transfer is continued (a write always; a read unless
+  // it reached the end of the file), a pipe's, socket's or console's count is the answer.
+  HandleEntry entry;
+  if (!FileEntry(op.fd, &entry) || GetFileType(entry.handle) != FILE_TYPE_DISK) return false;
+  if (op.opcode != PROACTOR_OP_READ) return true;
+  LARGE_INTEGER size;
+  if (!GetFileSizeEx(entry.handle, &size)) return false;
+  // At the current position, the position has moved past the bytes read already: the table's
+  // for an overlapped handle, the handle's own file pointer for a synchronous one (node:fs's).
+  int64_t end = op.offset + static_cast<int64_t>(moved);
+  if (op.offset < 0 && entry.overlapped) {
+    end = entry.position;
+  } else if (op.offset < 0) {
+    LARGE_INTEGER zero = {};
+    LARGE_INTEGER at;
+    if (!SetFilePointerEx(entry.handle, zero, &at, FILE_CURRENT)) return false;
+    end = at.QuadPart;
+  }
+  return end < size.QuadPart;
+}
+
 int64_t Call(const Operation& op) {
   switch (op.opcode) {
     case PROACTOR_OP_NOP:
