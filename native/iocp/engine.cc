@@ -47,6 +47,8 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
     case PROACTOR_OP_RECVFROM:
     case PROACTOR_OP_SENDTO:
       return host_->StartSocket(tag, op, result);
+    case PROACTOR_OP_SENDFILE:
+      return host_->StartSendfile(tag, op, result);
     default:
       break;
   }

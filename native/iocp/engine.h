@@ -12,6 +12,7 @@
  *   readv / writev, ...): Call() on the environment's blocking pool (../common/win/calls.cc);
  * - socket operations that wait: AcceptEx, ConnectEx (bound first), WSARecv, WSASend,
  *   WSARecvFrom, WSASendTo through the port;
+ * - sendfile: TransmitFile through the port to a stream socket; to a file, Call() on the pool;
  * - poll and the multishot operations: not yet; the backend does not declare them, so aio-core
  *   never submits them.
  */

@@ -97,6 +97,17 @@ struct IocpHost::Request {
   std::atomic<int> timer_state{0};
 
   Request() { std::memset(&overlapped, 0, sizeof overlapped); }
+  /* A socket operation's: `op` on the socket of `entry`. */
+  Request(uint64_t operation_tag, const Operation& op, const HandleEntry& entry) : Request() {
+    tag = operation_tag;
+    kind = Kind::Socket;
+    opcode = op.opcode;
+    fd = op.fd;
+    handle = reinterpret_cast<HANDLE>(entry.socket);
+    socket = entry.socket;
+    family = entry.family;
+    type = entry.type;
+  }
   ~Request() {
     if (accepted != INVALID_SOCKET) closesocket(accepted);  // not handed over
     if (timer != nullptr) {
@@ -264,19 +275,11 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
     *result = UV_EBUSY;
     return Start::Done;
   }
-  auto* request = new (std::nothrow) Request();
+  auto* request = new (std::nothrow) Request(tag, op, entry);
   if (request == nullptr) {
     *result = UV_ENOMEM;
     return Start::Done;
   }
-  request->tag = tag;
-  request->kind = Request::Kind::Socket;
-  request->opcode = op.opcode;
-  request->fd = op.fd;
-  request->handle = handle;
-  request->socket = entry.socket;
-  request->family = entry.family;
-  request->type = entry.type;
   request->buffer.buf = reinterpret_cast<CHAR*>(op.data);
   request->buffer.len = op.len;
   const auto fail = [&](int32_t error) {
@@ -361,6 +364,46 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
     // datagram: the bytes that fit).
     if (error != WSA_IO_PENDING && error != ERROR_IO_PENDING && !PacketFollowsFailure(request->overlapped)) {
       return fail(TranslateSystemError(static_cast<DWORD>(error)));
+    }
+  }
+  requests_.emplace(tag, request);
+  return Start::Submitted;
+}
+
+Start IocpHost::StartSendfile(uint64_t tag, const Operation& op, int32_t* result) {
+  const auto done = [&](int32_t r) {
+    *result = r;
+    return Start::Done;
+  };
+  HandleEntry output;
+  HandleEntry input;
+  if (!HandleTable::Process().Get(op.fd, &output) || !HandleTable::Process().Get(op.fd_in, &input)) {
+    return done(UV_EBADF);
+  }
+  // Read at a position: a disk file only (a socket input is EINVAL, as sendfile(2) says).
+  if (input.kind != HandleEntry::Kind::File) return done(UV_EINVAL);
+  if (GetFileType(input.handle) != FILE_TYPE_DISK) return done(UV_ESPIPE);
+  if (output.kind == HandleEntry::Kind::File) return Start::Blocking;
+  if (output.type != SOCK_STREAM) return done(UV_EINVAL);
+  if (!output.connected) return done(UV_ENOTCONN);
+  // TransmitFile sends the whole file for a count of 0, and past the end sends nothing: both
+  // are decided here, and the count is what the file holds from the position.
+  LARGE_INTEGER size;
+  if (!GetFileSizeEx(input.handle, &size)) return done(LastError());
+  if (op.len == 0 || op.offset >= size.QuadPart) return done(0);
+  const auto count = static_cast<DWORD>(std::min<int64_t>(op.len, size.QuadPart - op.offset));
+  const auto handle = reinterpret_cast<HANDLE>(output.socket);
+  if (!Associate(op.fd, handle, output.port)) return done(UV_EBUSY);
+  auto* request = new (std::nothrow) Request(tag, op, output);
+  if (request == nullptr) return done(UV_ENOMEM);
+  request->overlapped.Offset = static_cast<DWORD>(static_cast<uint64_t>(op.offset));
+  request->overlapped.OffsetHigh = static_cast<DWORD>(static_cast<uint64_t>(op.offset) >> 32);
+  request->overlapped.Internal = STATUS_PENDING;  // see PacketFollowsFailure
+  if (!TransmitFile(output.socket, input.handle, count, 0, &request->overlapped, nullptr, 0)) {
+    const int error = WSAGetLastError();
+    if (error != WSA_IO_PENDING && error != ERROR_IO_PENDING && !PacketFollowsFailure(request->overlapped)) {
+      delete request;
+      return done(TranslateSystemError(static_cast<DWORD>(error)));
     }
   }
   requests_.emplace(tag, request);

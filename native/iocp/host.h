@@ -54,6 +54,11 @@ class IocpHost final : public EnvHost {
    * AcceptEx / ConnectEx / WSARecv / WSASend / WSARecvFrom / WSASendTo through the port.
    * Submitted, or Done with `*result` when it failed to start. */
   Start StartSocket(uint64_t tag, const Operation& op, int32_t* result);
+  /* Starts PROACTOR_OP_SENDFILE to a stream socket as TransmitFile through the port (the file
+   * read at op.offset, its own position untouched). Blocking when the output is a file (Call():
+   * read and write on the pool), Done with `*result` when it is decided now (bad descriptors, an
+   * input that is not a disk file, nothing to send). */
+  Start StartSendfile(uint64_t tag, const Operation& op, int32_t* result);
   /* Starts PROACTOR_OP_TIMEOUT: Submitted, or Done with `*result`. */
   Start StartTimer(uint64_t tag, uint64_t timeout_ns, int32_t* result);
   /* Cancels the request of `tag`, best effort: its one packet still comes. */

@@ -12,7 +12,10 @@
  *
  * Errors: TranslateSystemError (error_table.h), once, at the end of each call.
  */
+#include <algorithm>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 
 #include "../operation.h"
@@ -136,6 +139,33 @@ int64_t TransferVector(const Operation& op, bool write) {
     if (static_cast<size_t>(r) < length) break;
   }
   return total;
+}
+
+/* sendfile to a regular file (the IOCP engine sends to a socket with TransmitFile itself):
+ * Windows copies between two files only whole (CopyFileEx), so the bytes go through a buffer of
+ * this thread, never through JavaScript: the input read at the position, written at the output's
+ * position (which advances), until `len`, the end of the input or an error (after some bytes,
+ * those, as sendfile(2) reports them). */
+int64_t SendfileToFile(const Operation& op) {
+  HandleEntry output;
+  HandleEntry input;
+  if (!HandleTable::Process().Get(op.fd, &output) || !HandleTable::Process().Get(op.fd_in, &input)) return UV_EBADF;
+  if (output.kind != HandleEntry::Kind::File || input.kind != HandleEntry::Kind::File) return UV_EINVAL;
+  if (GetFileType(input.handle) != FILE_TYPE_DISK) return UV_ESPIPE;
+  constexpr size_t kPiece = 1 << 20;
+  std::unique_ptr<uint8_t[]> buffer(new (std::nothrow) uint8_t[kPiece]);
+  if (buffer == nullptr) return UV_ENOMEM;
+  int64_t done = 0;
+  while (static_cast<uint64_t>(done) < op.len) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(kPiece, op.len - static_cast<uint64_t>(done)));
+    const int64_t n = Transfer(op.fd_in, false, buffer.get(), want, op.offset + done);
+    if (n <= 0) return done > 0 ? done : n;  // the end of the input, or an error
+    const int64_t written = Transfer(op.fd, true, buffer.get(), static_cast<size_t>(n), -1);
+    if (written < 0) return done > 0 ? done : written;
+    done += written;
+    if (written < n) break;
+  }
+  return done;
 }
 
 /* CreateFileW's arguments for Node's O_* flags and mode, as libuv's fs__open derives them. */
@@ -508,6 +538,8 @@ int64_t Call(const Operation& op) {
     case PROACTOR_OP_SENDTO:
     case PROACTOR_OP_POLL:
       return SocketCall(op);
+    case PROACTOR_OP_SENDFILE:
+      return SendfileToFile(op);
     default:
       // Timeouts are timers and multishot operations streams: the engine's, not one call.
       return UV_ENOSYS;
