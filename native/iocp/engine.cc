@@ -49,6 +49,8 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
       return host_->StartSocket(tag, op, result);
     case PROACTOR_OP_SENDFILE:
       return host_->StartSendfile(tag, op, result);
+    case PROACTOR_OP_POLL:
+      return host_->StartPoll(tag, op, result);
     default:
       break;
   }
@@ -57,7 +59,7 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
     return Start::Done;
   }
   if (HasTrait(op.opcode, kMultishot) || HasTrait(op.opcode, kSocket)) {
-    *result = UV_ENOSYS;  // poll and multishot: not in this backend's capabilities yet
+    *result = UV_ENOSYS;  // multishot: not in this backend's capabilities yet
     return Start::Done;
   }
   return Start::Blocking;

@@ -13,8 +13,9 @@
  * - socket operations that wait: AcceptEx, ConnectEx (bound first), WSARecv, WSASend,
  *   WSARecvFrom, WSASendTo through the port;
  * - sendfile: TransmitFile through the port to a stream socket; to a file, Call() on the pool;
- * - poll and the multishot operations: not yet; the backend does not declare them, so aio-core
- *   never submits them.
+ * - poll: AFD's poll (IOCTL_AFD_POLL) through the port;
+ * - the multishot operations: not yet; the backend does not declare them, so aio-core never
+ *   submits them.
  */
 #ifndef PROACTOR_IOCP_ENGINE_H
 #define PROACTOR_IOCP_ENGINE_H

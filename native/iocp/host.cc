@@ -53,6 +53,52 @@ LPFN_CONNECTEX ConnectExOf(SOCKET s) {
   return f;
 }
 
+/* AFD's poll: not in the SDK headers. The layout and event bits as libuv (src/win/winsock.h)
+ * and Wine (include/wine/afd.h) declare them; the input and output are one buffer. */
+constexpr ULONG kIoctlAfdPoll = 0x00012024;
+constexpr ULONG kAfdPollReceive = 0x0001;
+constexpr ULONG kAfdPollReceiveExpedited = 0x0002;
+constexpr ULONG kAfdPollSend = 0x0004;
+constexpr ULONG kAfdPollDisconnect = 0x0008; /* the peer's end of stream arrived */
+constexpr ULONG kAfdPollAbort = 0x0010;      /* reset */
+constexpr ULONG kAfdPollAccept = 0x0080;
+constexpr ULONG kAfdPollConnectFail = 0x0100;
+
+struct AfdPollInfo {
+  LARGE_INTEGER timeout; /* INT64_MAX: none */
+  ULONG count;           /* out: how many of the handles are ready */
+  ULONG exclusive;
+  struct {
+    HANDLE handle;
+    ULONG events; /* in: wanted; out: ready */
+    LONG status;
+  } handles[1];
+};
+
+/* ntdll's NtDeviceIoControlFile and RtlNtStatusToDosError, found once (no import library needed:
+ * ntdll is in every process). */
+using NtDeviceIoControlFileCall = LONG(NTAPI*)(HANDLE, HANDLE, PVOID, PVOID, PVOID, ULONG, PVOID, ULONG, PVOID,
+                                               ULONG);
+using NtStatusToDosErrorCall = ULONG(NTAPI*)(LONG);
+template <typename F>
+F NtdllFunction(const char* name) {
+  return reinterpret_cast<F>(reinterpret_cast<void*>(GetProcAddress(GetModuleHandleW(L"ntdll.dll"), name)));
+}
+
+/* AFD's ready events as the PROACTOR_POLL_* events Linux's poll(2) reports for the same state. */
+uint32_t PollEventsOf(ULONG afd, bool write_shut) {
+  uint32_t events = 0;
+  if (afd & (kAfdPollReceive | kAfdPollReceiveExpedited | kAfdPollAccept)) events |= PROACTOR_POLL_IN;
+  if (afd & kAfdPollSend) events |= PROACTOR_POLL_OUT;
+  // The peer's end of stream: readable (a recv returns 0), RDHUP; HUP once this side's writing
+  // side is shut down too (both directions are).
+  if (afd & kAfdPollDisconnect) events |= PROACTOR_POLL_IN | PROACTOR_POLL_RDHUP | (write_shut ? PROACTOR_POLL_HUP : 0);
+  // A reset: Linux reports it readable, writable, ERR and HUP.
+  if (afd & kAfdPollAbort) events |= PROACTOR_POLL_IN | PROACTOR_POLL_OUT | PROACTOR_POLL_ERR | PROACTOR_POLL_HUP;
+  if (afd & kAfdPollConnectFail) events |= PROACTOR_POLL_OUT | PROACTOR_POLL_ERR | PROACTOR_POLL_HUP;
+  return events;
+}
+
 int32_t SocketError() { return TranslateSystemError(static_cast<DWORD>(WSAGetLastError())); }
 
 /* Whether a packet still comes for an OVERLAPPED whose call failed without going pending (the
@@ -91,6 +137,8 @@ struct IocpHost::Request {
   WSABUF buffer = {0, nullptr};
   DWORD flags = 0;
   uint8_t addresses[2 * kAcceptAddressLength] = {};
+  AfdPollInfo poll = {};    /* poll: AFD's in and out */
+  uint32_t poll_known = 0;  /* poll: PROACTOR_POLL_* events known without AFD (see StartPoll) */
   HANDLE port = nullptr;
   PTP_TIMER timer = nullptr;
   /* Timer: 0 armed, 1 fired, 2 cancelled; whoever moves it from 0 posts the one packet. */
@@ -410,8 +458,78 @@ Start IocpHost::StartSendfile(uint64_t tag, const Operation& op, int32_t* result
   return Start::Submitted;
 }
 
+bool IocpHost::Connecting(int fd) const {
+  for (const auto& entry : requests_) {
+    if (entry.second->fd == fd && entry.second->opcode == PROACTOR_OP_CONNECT) return true;
+  }
+  return false;
+}
+
+Start IocpHost::StartPoll(uint64_t tag, const Operation& op, int32_t* result) {
+  const auto done = [&](int32_t r) {
+    *result = r;
+    return Start::Done;
+  };
+  const uint32_t asked = op.op_flags;
+  HandleEntry entry;
+  if (!HandleTable::Process().Get(op.fd, &entry)) return done(UV_EBADF);
+  // A file is always ready, as poll(2) says of regular files.
+  if (entry.kind == HandleEntry::Kind::File) {
+    return done(static_cast<int32_t>(asked & (PROACTOR_POLL_IN | PROACTOR_POLL_OUT)));
+  }
+  // Linux's poll(2) on a stream socket neither connected, connecting nor listening: OUT and HUP
+  // at once (AFD would wait). Connected sockets are marked in the table (accepted, or a ConnectEx
+  // that completed); a listening one says so through SO_ACCEPTCONN.
+  if (entry.type == SOCK_STREAM && !entry.connected && !Connecting(op.fd)) {
+    BOOL listening = FALSE;
+    int size = sizeof listening;
+    if (getsockopt(entry.socket, SOL_SOCKET, SO_ACCEPTCONN, reinterpret_cast<char*>(&listening), &size) != 0) {
+      return done(SocketError());
+    }
+    if (!listening) return done(static_cast<int32_t>((asked & PROACTOR_POLL_OUT) | PROACTOR_POLL_HUP));
+  }
+  static const auto device_io_control = NtdllFunction<NtDeviceIoControlFileCall>("NtDeviceIoControlFile");
+  static const auto status_to_error = NtdllFunction<NtStatusToDosErrorCall>("RtlNtStatusToDosError");
+  if (device_io_control == nullptr || status_to_error == nullptr) return done(UV_ENOSYS);
+  const auto handle = reinterpret_cast<HANDLE>(entry.socket);
+  if (!Associate(op.fd, handle, entry.port)) return done(UV_EBUSY);
+  auto* request = new (std::nothrow) Request(tag, op, entry);
+  if (request == nullptr) return done(UV_ENOMEM);
+  // Linux reports POLL_OUT on a socket whose writing side is shut down (AFD does not): known now,
+  // so AFD only takes a snapshot of the rest (timeout 0) when that is asked for.
+  if (entry.write_shut) request->poll_known = PROACTOR_POLL_OUT;
+  ULONG wanted = kAfdPollAbort | kAfdPollConnectFail;
+  if (asked & PROACTOR_POLL_IN) wanted |= kAfdPollReceive | kAfdPollReceiveExpedited | kAfdPollAccept | kAfdPollDisconnect;
+  if (asked & PROACTOR_POLL_RDHUP) wanted |= kAfdPollDisconnect;
+  if (asked & PROACTOR_POLL_OUT) wanted |= kAfdPollSend;
+  request->poll.timeout.QuadPart = (request->poll_known & asked) != 0 ? 0 : INT64_MAX;
+  request->poll.count = 1;
+  request->poll.exclusive = FALSE;
+  request->poll.handles[0].handle = handle;
+  request->poll.handles[0].events = wanted;
+  request->poll.handles[0].status = 0;
+  request->overlapped.Internal = STATUS_PENDING;
+  // The OVERLAPPED is the status block and the packet's context (the socket is in the port).
+  const LONG status = device_io_control(handle, nullptr, nullptr, &request->overlapped, &request->overlapped,
+                                        kIoctlAfdPoll, &request->poll, sizeof request->poll, &request->poll,
+                                        sizeof request->poll);
+  if (status < 0 && static_cast<uint32_t>(status) >> 30 == 3) {  // an NT error: no packet comes
+    delete request;
+    return done(TranslateSystemError(status_to_error(status)));
+  }
+  requests_.emplace(tag, request);
+  return Start::Submitted;
+}
+
 int32_t IocpHost::FinishSocket(Request* request, const Operation* op, int32_t result) {
   if (result < 0) return result;
+  if (request->opcode == PROACTOR_OP_POLL) {
+    HandleEntry entry;
+    const bool write_shut = HandleTable::Process().Get(request->fd, &entry) && entry.write_shut;
+    const uint32_t afd = request->poll.count > 0 ? PollEventsOf(request->poll.handles[0].events, write_shut) : 0;
+    const uint32_t events = (afd | request->poll_known) & (op->op_flags | PROACTOR_POLL_ERR | PROACTOR_POLL_HUP);
+    return static_cast<int32_t>(events);
+  }
   if (request->opcode == PROACTOR_OP_CONNECT) {
     (void)setsockopt(request->socket, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0);
     HandleTable::Process().SetConnected(request->fd, request->handle);

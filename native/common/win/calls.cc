@@ -438,8 +438,12 @@ int64_t SocketCall(const Operation& op) {
       return result(recv(s, reinterpret_cast<char*>(op.data), static_cast<int>(op.len), 0));
     case PROACTOR_OP_SEND:
       return result(send(s, reinterpret_cast<const char*>(op.data), static_cast<int>(op.len), kNoSignal));
-    case PROACTOR_OP_SHUTDOWN:
-      return result(shutdown(s, PlatformShutdown(op.op_flags)));
+    case PROACTOR_OP_SHUTDOWN: {
+      const int how = PlatformShutdown(op.op_flags);
+      if (shutdown(s, how) != 0) return SocketError();
+      if (how != SD_RECEIVE) HandleTable::Process().SetWriteShut(op.fd, reinterpret_cast<HANDLE>(s));
+      return 0;
+    }
     case PROACTOR_OP_SETSOCKOPT: {
       if (op.op_flags == PROACTOR_SO_REUSEADDR) return 0;  // Windows' default (socket_options.h)
       int level = 0;
