@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { type Backend, invalidArgValue, Queue, type QueueOptions } from '@proactor/aio-core';
 import type { CaseContext, ConformanceCase } from './case.js';
 import { cases as allCases } from './cases/index.js';
+import { timeScale } from './cases/wine.js';
 
 /** A backend under test and where it was loaded from. */
 export interface Target {
@@ -60,7 +61,7 @@ export async function runCase(c: ConformanceCase, target: Target): Promise<void>
       cleanups.push(cleanup);
     },
   };
-  const timeoutMs = c.timeoutMs ?? 20_000;
+  const timeoutMs = (c.timeoutMs ?? 20_000) * timeScale;
   let failure: unknown;
   let failed = false;
   try {
