@@ -2,6 +2,8 @@
 
 #include <uv.h>
 
+#include "../common/win/handle_table.h"
+
 namespace proactor {
 
 Napi::Function IocpEngine::Define(Napi::Env env) {
@@ -34,6 +36,18 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
       return host_->StartTimer(tag, op.timeout_ns, result);
     case PROACTOR_OP_READ:
     case PROACTOR_OP_WRITE: {
+      HandleEntry entry;
+      if (HandleTable::Process().Get(op.fd, &entry) && entry.kind == HandleEntry::Kind::Socket) {
+        // read(2) / write(2) on a socket: a WSARecv / WSASend through the port, as recv / send.
+        // At a position: ESPIPE, as pread(2) / pwrite(2) say.
+        if (op.offset >= 0) {
+          *result = UV_ESPIPE;
+          return Start::Done;
+        }
+        Operation transfer = op;
+        transfer.opcode = op.opcode == PROACTOR_OP_READ ? PROACTOR_OP_RECV : PROACTOR_OP_SEND;
+        return host_->StartSocket(tag, transfer, result);
+      }
       // At the current position: the pool, which keeps the position (handle_table.h) in order.
       if (op.offset < 0) return Start::Blocking;
       const Start start = host_->StartTransfer(tag, op, result);

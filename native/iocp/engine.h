@@ -4,7 +4,8 @@
  * close, info). The environment's IocpHost (host.h) owns the port.
  *
  * How each operation runs (Launch):
- * - read / write at a position (and append writes): ReadFile / WriteFile through the port;
+ * - read / write at a position (and append writes): ReadFile / WriteFile through the port; on a
+ *   socket, WSARecv / WSASend through the port, as recv / send;
  * - timeouts: a thread-pool timer that posts a packet to the port;
  * - calls that never wait (socket, bind, listen, shutdown, setsockopt, getsockname): Call() at
  *   launch;
