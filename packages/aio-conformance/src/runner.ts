@@ -122,8 +122,9 @@ export async function runCase(c: ConformanceCase, target: Target): Promise<void>
     }
   }
   // Windows: a file whose handle is still closing keeps its directory (ENOTEMPTY, EBUSY) for a
-  // moment; rmSync retries those, as its maxRetries option is for.
-  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+  // moment; rmSync retries those, as its maxRetries option is for (each wait 50 ms longer than
+  // the last; under Wine, at a high load, half a second was once not enough after four workers).
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10 * timeScale, retryDelay: 50 });
   unhandled.current = undefined;
   if (!failed && rejections.length > 0)
     [failed, failure] = [true, unhandledFailure(rejections, 'during the case')];
