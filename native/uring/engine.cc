@@ -31,6 +31,14 @@ unsigned OptionalCount(Napi::Object options, const char* name, unsigned fallback
   return static_cast<unsigned>(n);
 }
 
+/* A positioned read of at least this many bytes goes straight to the kernel's io-wq workers
+ * (IOSQE_ASYNC) instead of being copied inline, inside io_uring_enter on the JavaScript thread:
+ * a page-cached read of a megabyte is a memory copy that takes the thread for ~100 us, and
+ * several in flight then copy in parallel on the workers. Only reads with a position (regular
+ * files and block devices: a pipe or a socket has none), so that no worker blocks waiting for
+ * data. readFile of 1 GiB page-cached, 1 MiB reads: see the README's streams paragraph. */
+constexpr uint32_t kAsyncReadMin = 256u << 10;
+
 }  // namespace
 
 unsigned KernelOpcode(uint8_t proactor_opcode) {
@@ -269,6 +277,7 @@ void UringEngine::Prepare(uint16_t slot, uint64_t tag, Operation& op, io_uring_s
       q->addr = reinterpret_cast<uint64_t>(op.data);
       q->len = CutForFault(op);
       q->off = static_cast<uint64_t>(op.offset);
+      if (op.opcode == PROACTOR_OP_READ && op.offset >= 0 && q->len >= kAsyncReadMin) q->flags |= IOSQE_ASYNC;
       return;
     case PROACTOR_OP_READV:
     case PROACTOR_OP_WRITEV:

@@ -4,7 +4,7 @@
  * lent to the engine, connections accepted ahead of the consumer, and how often each
  * descriptor was closed through the queue.
  */
-import { Opcode } from './abi.js';
+import { Opcode, POLL_IN } from './abi.js';
 import { readAddress } from './address.js';
 import { type SystemError, systemError } from './errors.js';
 import { keepAttached } from './memory.js';
@@ -120,7 +120,27 @@ export class MultishotState implements MultishotRequests {
     return op;
   }
 
-  /** A single recv into a buffer of its own, for a multishot receive whose pool ran dry. */
+  /**
+   * For a multishot receive whose pool ran dry: a poll for readability, which holds no buffer
+   * while the connection waits for its next message; its errors name the receive's syscall. A
+   * single recv (recvOnce) when the backend has no poll.
+   */
+  waitReadable(iterator: MultishotIterator<unknown>): Operation {
+    if (!this.#core.capabilities.ops.has('poll')) return this.recvOnce(iterator);
+    const op = new Operation(OPERATION_TABLE[Opcode.POLL], OPERATION_TABLE[iterator.opcode].syscall);
+    op.fd = iterator.fd;
+    op.opFlags = POLL_IN;
+    op.multishot = iterator;
+    op.form = Form.Callback;
+    this.#core.issue(op, { signal: iterator.signal }, undefined);
+    return op;
+  }
+
+  /**
+   * A single recv into a buffer of its own, for a multishot receive whose pool ran dry: issued
+   * once the descriptor is readable (after waitReadable), so that the buffer is held only while
+   * data is there to fill it.
+   */
   recvOnce(iterator: MultishotIterator<unknown>): Operation {
     const op = new Operation(OPERATION_TABLE[Opcode.RECV]);
     op.fd = iterator.fd;
@@ -236,6 +256,9 @@ export class MultishotIterator<T> implements AsyncGenerator<T, void, undefined>,
   #ended = false;
   /** Requests in a row that ended with ENOBUFS before producing anything. */
   #starved = 0;
+  /** The poll that stood in for a starved receive saw the descriptor readable: the next start
+   * is one recv into a buffer of its own. */
+  #readable = false;
   /** owner.closeCount() of the descriptor when the iterator was made. */
   readonly #closes: number;
   #error: Error | null = null;
@@ -378,6 +401,10 @@ export class MultishotIterator<T> implements AsyncGenerator<T, void, undefined>,
       }
     }
     if (chunk !== undefined) {
+      // A few bytes in the recv's own buffer (4 KiB by default) are copied out, as items are
+      // copied out of the pool: a chunk the consumer keeps (while it is sent back, say) holds
+      // only its bytes, not the whole buffer.
+      if (chunk.length * 2 <= chunk.buffer.byteLength) chunk = Buffer.from(chunk);
       this.push(chunk as T, chunk.length);
       // The callback form has no next() to start the request again: it does so itself.
       if (this.#sink !== undefined) this.#rearmIfIdle();
@@ -389,7 +416,9 @@ export class MultishotIterator<T> implements AsyncGenerator<T, void, undefined>,
       // closed, and its number reused, meanwhile. The buffers of the batch that ran the pool dry
       // are back by then; but after a second ENOBUFS in a row a receive starts again as one recv
       // into a buffer of its own: with the pool still empty a multishot one fails at once, and
-      // every starved connection retrying at once would only spin.
+      // every starved connection retrying at once would only spin. That receive waits for
+      // readability first, with a poll that holds no buffer (see waitReadable): a starved
+      // connection that waits for its next message pins nothing.
       if (this.opcode === Opcode.RECV_MULTI) this.#starved++;
       if (this.#resolve !== undefined || this.#sink !== undefined) this.#rearmIfIdle();
       return;
@@ -416,16 +445,35 @@ export class MultishotIterator<T> implements AsyncGenerator<T, void, undefined>,
     for (let w = this.#takeWaiter(); w !== undefined; w = this.#takeWaiter()) w.resolve(DONE);
   }
 
+  /**
+   * The poll that stood in for the request while the receive pool was dry completed: `error`
+   * null when the descriptor is readable (or has an error or a hang-up, which the recv that
+   * follows meets). The recv is issued as the request would start again: at once in the
+   * callback form or for a waiting next(), else at the consumer's next next().
+   */
+  readable(error: Error | null): void {
+    if (error !== null) {
+      this.finish(error);
+      return;
+    }
+    this.#op = undefined;
+    if (this.stopped) return;
+    this.#readable = true;
+    if (this.#resolve !== undefined || this.#sink !== undefined) this.#rearmIfIdle();
+  }
+
   #arm(): void {
     if (this.owner.closeCount(this.fd) !== this.#closes) {
       // Closed through the queue since: the number may name another socket now.
       this.finish(systemError(ECANCELED, OPERATION_TABLE[this.opcode].syscall));
       return;
     }
-    this.#op =
-      this.#starved >= 2
-        ? this.owner.recvOnce(this as MultishotIterator<unknown>)
-        : this.owner.arm(this as MultishotIterator<unknown>);
+    const self = this as MultishotIterator<unknown>;
+    if (this.#readable) {
+      this.#readable = false;
+      this.#op = this.owner.recvOnce(self);
+    } else if (this.#starved >= 2) this.#op = this.owner.waitReadable(self);
+    else this.#op = this.owner.arm(self);
   }
 
   /** Starts the request again if it ended for a reason of its own (and, after a pause for

@@ -32,6 +32,9 @@ export interface MultishotRequest {
   /** The final completion: `error` null when it ended without one; `chunk`, the bytes of a
    * single recv that stood in for the multishot one. */
   finish(error: Error | null, chunk?: Buffer): void;
+  /** The poll that stood in for a receive whose pool ran dry completed: `error` null when the
+   * descriptor is readable. */
+  readable(error: Error | null): void;
 }
 
 /**

@@ -545,6 +545,11 @@ export class QueueCore {
       }
     }
     if (op.multishot !== undefined) {
+      // A poll standing in for a multishot receive whose pool ran dry: its events are not a chunk.
+      if (op.facts.opcode === Opcode.POLL) {
+        op.multishot.readable(error);
+        return;
+      }
       // A single recv standing in for a multishot one (after ENOBUFS): its bytes are a chunk.
       const chunk =
         op.facts.opcode === Opcode.RECV && result > 0 ? (op.res0 as Buffer).subarray(0, result) : undefined;

@@ -7,6 +7,7 @@ import {
   errnoOf,
   OPERATIONS,
   Opcode,
+  POLL_IN,
   Queue,
   SOCKET_OPERATIONS,
 } from '../src/index.js';
@@ -24,6 +25,42 @@ function take(b: ManualBackend, opcode: number) {
   const i = b.submitted.findIndex((s) => s.opcode === opcode);
   expect(i).toBeGreaterThanOrEqual(0);
   return b.submitted.splice(i, 1)[0];
+}
+
+/** The receives (single or multishot) recorded since the last call. */
+function receivesIssued(b: ManualBackend) {
+  return b.submitted.filter((s) => s.opcode === Opcode.RECV || s.opcode === Opcode.RECV_MULTI);
+}
+
+/** Ends the receive in flight, and the one that replaces it, with ENOBUFS: the pool stayed dry. */
+async function runDryTwice(b: ManualBackend): Promise<void> {
+  await tick();
+  b.complete([[take(b, Opcode.RECV_MULTI).slot, ENOBUFS]]);
+  await tick();
+  b.complete([[take(b, Opcode.RECV_MULTI).slot, ENOBUFS]]);
+  await tick();
+}
+
+/**
+ * Closes fd 5 through `q` while the receive in slot `waiting` is in flight, which then ends with
+ * `result`: `first` rejects with ECANCELED naming read, and no receive is issued after it.
+ */
+async function closeWhileReceiving(
+  b: ManualBackend,
+  q: Queue,
+  first: Promise<unknown>,
+  waiting: number,
+  result: number,
+): Promise<void> {
+  const closing = q.close(5);
+  await tick();
+  const close = take(b, Opcode.CLOSE);
+  b.complete([[waiting, result]]);
+  await expect(first).rejects.toMatchObject({ code: 'ECANCELED', syscall: 'read' });
+  await tick();
+  expect(receivesIssued(b)).toEqual([]);
+  b.complete([[close.slot, 0]]);
+  await closing;
 }
 
 describe('multishot accepts()', () => {
@@ -166,7 +203,7 @@ describe('multishot recvs()', () => {
     await it.return(undefined);
   });
 
-  it('after ENOBUFS starts again; after two in a row receives once into a buffer of its own, then goes back to multishot', async () => {
+  it('after ENOBUFS starts again; after two in a row waits for readability holding no buffer, then receives once into a buffer of its own, then goes back to multishot', async () => {
     const b = multishotBackend();
     const q = new Queue(b, { recvBufferSize: 64, recvBufferCount: 4 });
     const it = q.recvs(5, { size: 100 });
@@ -178,7 +215,14 @@ describe('multishot recvs()', () => {
     const retry = take(b, Opcode.RECV_MULTI);
     b.complete([[retry.slot, ENOBUFS]]);
     await tick();
-    // The pool stayed dry: one plain recv of min(size, recvBufferSize) bytes, into its own buffer.
+    // The pool stayed dry: a poll for readability, with no buffer, while the connection waits.
+    const poll = take(b, Opcode.POLL);
+    expect(poll).toMatchObject({ fd: 5, opFlags: POLL_IN, len: 0 });
+    expect(b.ring.resources[2 * poll.slot]).toBeUndefined();
+    expect(receivesIssued(b)).toEqual([]);
+    b.complete([[poll.slot, POLL_IN]]);
+    await tick();
+    // Readable: one plain recv of min(size, recvBufferSize) bytes, into its own buffer.
     const once = take(b, Opcode.RECV);
     expect(once.len).toBe(64);
     expect(once.fd).toBe(5);
@@ -190,6 +234,131 @@ describe('multishot recvs()', () => {
     const again = take(b, Opcode.RECV_MULTI);
     b.complete([[again.slot, errnoOf('ECONNRESET')]]);
     await expect(next).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+
+  it('the readability wait of a starved receive ends as the receive would: its error (naming read), a close through the queue, return(), an abort', async () => {
+    /** Two ENOBUFS in a row: the receive's readability wait. */
+    const starve = async (b: ManualBackend) => {
+      await runDryTwice(b);
+      return take(b, Opcode.POLL);
+    };
+    // An error of the wait.
+    {
+      const b = multishotBackend();
+      const q = new Queue(b, { recvBufferSize: 8, recvBufferCount: 2 });
+      const it = q.recvs(5);
+      const first = it.next();
+      const poll = await starve(b);
+      b.complete([[poll.slot, errnoOf('EBADF')]]);
+      await expect(first).rejects.toMatchObject({ code: 'EBADF', syscall: 'read' });
+    }
+    // A close through the queue cancels the wait: ECANCELED, and nothing is issued after it.
+    {
+      const b = multishotBackend();
+      const q = new Queue(b, { recvBufferSize: 8, recvBufferCount: 2 });
+      const it = q.recvs(5);
+      const first = it.next();
+      const poll = await starve(b);
+      await closeWhileReceiving(b, q, first, poll.slot, ECANCELED);
+    }
+    // return() cancels the wait; a readiness that raced it issues nothing.
+    {
+      const b = multishotBackend();
+      const q = new Queue(b, { recvBufferSize: 8, recvBufferCount: 2 });
+      const it = q.recvs(5);
+      const first = it.next();
+      const poll = await starve(b);
+      await it.return(undefined);
+      expect(await first).toEqual({ done: true, value: undefined });
+      await tick();
+      expect(b.submitted.some((s) => s.opcode === Opcode.CANCEL && s.target === poll.slot)).toBe(true);
+      b.submitted = [];
+      b.complete([[poll.slot, POLL_IN]]);
+      await tick();
+      expect(b.submitted).toEqual([]);
+    }
+    // An abort of the signal.
+    {
+      const b = multishotBackend();
+      const q = new Queue(b, { recvBufferSize: 8, recvBufferCount: 2 });
+      const stop = new AbortController();
+      const it = q.recvs(5, { signal: stop.signal });
+      const first = it.next();
+      const poll = await starve(b);
+      stop.abort();
+      await tick();
+      b.complete([[poll.slot, ECANCELED]]);
+      await expect(first).rejects.toMatchObject({ name: 'AbortError' });
+    }
+  });
+
+  it('an ENOBUFS after data counts towards starving; after the chunk of its single recv, multishot starts again only when the consumer asks', async () => {
+    const b = multishotBackend();
+    const q = new Queue(b, { recvBufferSize: 8, recvBufferCount: 2 });
+    const it = q.recvs(5);
+    const first = it.next();
+    await tick();
+    const sub = take(b, Opcode.RECV_MULTI);
+    b.provided!.memory.set([1], 0);
+    b.complete([
+      [sub.slot, 1, CQE_F_MORE | CQE_F_BUFFER, 0],
+      [sub.slot, ENOBUFS],
+    ]);
+    expect([...(await first).value!]).toEqual([1]);
+    const second = it.next();
+    await tick();
+    b.complete([[take(b, Opcode.RECV_MULTI).slot, ENOBUFS]]);
+    await tick();
+    const poll = take(b, Opcode.POLL);
+    b.complete([[poll.slot, POLL_IN]]);
+    await tick();
+    const once = take(b, Opcode.RECV);
+    (b.ring.resources[2 * once.slot] as Buffer).set([2, 3]);
+    b.complete([[once.slot, 2]]);
+    expect([...(await second).value!]).toEqual([2, 3]);
+    await tick();
+    // Nobody waits: nothing is issued until the consumer asks.
+    expect(b.submitted).toEqual([]);
+    const third = it.next();
+    await tick();
+    const again = take(b, Opcode.RECV_MULTI);
+    b.complete([[again.slot, 0]]);
+    expect(await third).toEqual({ done: true, value: undefined });
+  });
+
+  it('a few bytes from the single recv of a starved receive come as a copy, not as a view that keeps its whole buffer', async () => {
+    const b = multishotBackend();
+    const q = new Queue(b, { recvBufferSize: 16384, recvBufferCount: 2 });
+    const it = q.recvs(5, { size: 16384 });
+    const first = it.next();
+    await runDryTwice(b);
+    b.complete([[take(b, Opcode.POLL).slot, POLL_IN]]);
+    await tick();
+    const once = take(b, Opcode.RECV);
+    const own = b.ring.resources[2 * once.slot] as Buffer;
+    own.set([1, 2, 3, 4]);
+    b.complete([[once.slot, 4]]);
+    const chunk = (await first).value!;
+    expect([...chunk]).toEqual([1, 2, 3, 4]);
+    expect(chunk.buffer).not.toBe(own.buffer);
+    await it.return(undefined);
+  });
+
+  it('without poll in the backend, a starved receive waits in one recv of its own', async () => {
+    const b = new ManualBackend({
+      ops: new Set([...OPERATIONS, ...SOCKET_OPERATIONS].filter((name) => name !== 'poll')),
+      multishot: true,
+    });
+    const q = new Queue(b, { recvBufferSize: 8, recvBufferCount: 2 });
+    const it = q.recvs(5);
+    const first = it.next();
+    await runDryTwice(b);
+    const once = take(b, Opcode.RECV);
+    expect(b.submitted.filter((s) => s.opcode === Opcode.POLL)).toEqual([]);
+    (b.ring.resources[2 * once.slot] as Buffer).set([7]);
+    b.complete([[once.slot, 1]]);
+    expect([...(await first).value!]).toEqual([7]);
+    await it.return(undefined);
   });
 
   it('after ENOBUFS with nobody waiting, starts again only when the consumer asks (never behind its back)', async () => {
@@ -206,7 +375,7 @@ describe('multishot recvs()', () => {
     expect((await first).value!.length).toBe(3);
     await tick();
     // The consumer may have closed the socket (and its number been reused): nothing is issued.
-    expect(b.submitted.filter((s) => s.opcode === Opcode.RECV_MULTI || s.opcode === Opcode.RECV)).toEqual([]);
+    expect(receivesIssued(b)).toEqual([]);
     const next = it.next();
     await tick();
     const again = take(b, Opcode.RECV_MULTI);
@@ -222,16 +391,8 @@ describe('multishot recvs()', () => {
     const first = it.next();
     await tick();
     const sub = take(b, Opcode.RECV_MULTI);
-    const closing = q.close(5);
-    await tick();
-    const close = take(b, Opcode.CLOSE);
     // The request ended for want of buffers just before the close reached it.
-    b.complete([[sub.slot, ENOBUFS]]);
-    await expect(first).rejects.toMatchObject({ code: 'ECANCELED', syscall: 'read' });
-    await tick();
-    expect(b.submitted.filter((s) => s.opcode === Opcode.RECV_MULTI || s.opcode === Opcode.RECV)).toEqual([]);
-    b.complete([[close.slot, 0]]);
-    await closing;
+    await closeWhileReceiving(b, q, first, sub.slot, ENOBUFS);
   });
 
   it('falls back to single recvs when the engine refuses the buffers', async () => {
@@ -286,14 +447,15 @@ describe('multishot callback forms', () => {
     expect(got).toEqual([[1, 2], null]);
   });
 
-  it('recvs(fd, options, callback) goes back to multishot after the single recv that two ENOBUFS in a row led to', async () => {
+  it('recvs(fd, options, callback) goes back to multishot after the readability wait and single recv that two ENOBUFS in a row led to', async () => {
     const b = multishotBackend();
     const q = new Queue(b, { recvBufferSize: 8, recvBufferCount: 4 });
     const got = recvsInto(q, 5);
-    await tick();
-    b.complete([[take(b, Opcode.RECV_MULTI).slot, ENOBUFS]]);
-    await tick();
-    b.complete([[take(b, Opcode.RECV_MULTI).slot, ENOBUFS]]);
+    await runDryTwice(b);
+    const poll = take(b, Opcode.POLL);
+    expect(b.ring.resources[2 * poll.slot]).toBeUndefined();
+    b.complete([[poll.slot, POLL_IN]]);
+    // Nobody calls next() in the callback form: the readiness itself leads to the recv.
     await tick();
     const once = take(b, Opcode.RECV);
     (b.ring.resources[2 * once.slot] as Buffer).set([4, 5]);

@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
-import type { Queue } from '@proactor/aio-core';
+import {
+  CQE_F_MORE,
+  CQE_SIZE,
+  decodeSubmission,
+  errnoOf,
+  Opcode,
+  type Queue,
+  SLOT_NONE,
+  type Submission,
+} from '@proactor/aio-core';
 import type { CaseContext, ConformanceCase, Need } from '../case.js';
+import { observeBoundary } from '../observed-backend.js';
 import { assertAbortError, closeLater, pattern, rejectsWith } from './expect.js';
 
 const needs: Need[] = ['socket', 'bind', 'listen', 'accept', 'recv', 'send', 'close', 'getsockname'];
@@ -459,6 +469,106 @@ export const streamIteratorCases: ConformanceCase[] = [
       assert.equal(acceptErrors.length, 1);
       assert.equal(acceptErrors[0].name, 'AbortError');
       assert.throws(() => q.recvs(fd, {}, 'x' as unknown as () => void), { code: 'ERR_INVALID_ARG_TYPE' });
+    },
+  },
+  {
+    name: 'stream iterators: through a receive pool of 2 buffers of 64 bytes that 24 connections run dry, recvs() in both forms gets every byte once and in order, and a connection waiting for its next message holds no receive buffer of its own',
+    needs: [...needs, 'multishot', 'poll'],
+    timeoutMs: 60_000,
+    async run(t) {
+      // What is in flight, by slot, as the engine sees it; and how often the pool ran dry.
+      const inFlight = new Map<number, Submission>();
+      const ENOBUFS = errnoOf('ENOBUFS');
+      let dry = 0;
+      const backend = observeBoundary(t.backend, {
+        submitted(ring, count) {
+          const sq = new Uint32Array(ring.submissions);
+          for (let i = 0; i < count; i++) {
+            const sub = decodeSubmission(sq, i);
+            if (sub.slot !== SLOT_NONE) inFlight.set(sub.slot, sub);
+          }
+        },
+        completed(ring, count) {
+          const cq = new Int32Array(ring.completions);
+          for (let i = 0; i < count; i++) {
+            const b = i * (CQE_SIZE / 4);
+            if ((cq[b + 1] & CQE_F_MORE) !== 0) continue;
+            const slot = cq[b] >>> 0;
+            if (cq[b + 2] === ENOBUFS && inFlight.get(slot)?.opcode === Opcode.RECV_MULTI) dry++;
+            inFlight.delete(slot);
+          }
+        },
+      });
+      const q = t.queue({ recvBufferSize: 64, recvBufferCount: 2 }, backend);
+      const { fd, port } = await listening(t, q);
+      const count = 24;
+      const first = 3000;
+      const datas = Array.from({ length: count }, (_, i) => pattern(first + 500, 60 + i));
+      const clients = datas.map(() => net.connect(port, '127.0.0.1'));
+      t.defer(() => {
+        for (const c of clients) c.destroy();
+      });
+      const conns: number[] = [];
+      const received: Buffer[][] = [];
+      const ended: Promise<void>[] = [];
+      for (let i = 0; i < count; i++) {
+        const { fd: conn } = await q.accept(fd);
+        conns.push(closeLater(t, conn));
+        const chunks: Buffer[] = [];
+        received.push(chunks);
+        if (i % 2 === 0) {
+          ended.push(
+            (async () => {
+              for await (const chunk of q.recvs(conn, { size: 4096 })) chunks.push(chunk);
+            })(),
+          );
+        } else {
+          ended.push(
+            new Promise((resolve, reject) => {
+              q.recvs(conn, { size: 4096 }, (error, chunk) => {
+                if (error) reject(error);
+                else if (chunk === null) resolve();
+                else chunks.push(chunk!);
+              });
+            }),
+          );
+        }
+      }
+      // Awaited at the end; a failure before must not leave the receive loops' errors unhandled.
+      const allEnded = Promise.all(ended);
+      allEnded.catch(() => undefined);
+      // Every client sends its first part in pieces of 100 bytes, all at once, so that data keeps
+      // arriving on many connections while the pool is dry.
+      for (let at = 0; at < first; at += 100) {
+        for (let i = 0; i < count; i++) clients[i].write(datas[i].subarray(at, at + 100));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const total = (i: number) => received[i].reduce((n, c) => n + c.length, 0);
+      const deadline = Date.now() + 30_000;
+      while (received.some((_, i) => total(i) < first)) {
+        assert.ok(
+          Date.now() < deadline,
+          `received ${received.map((_, i) => total(i)).join(',')} of ${first} each`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.ok(dry > 0, 'the receive pool never ran dry: the case did not reach the starved path');
+      // Every connection now waits for its next message: none in a receive with a buffer of its own.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const waiting = new Set(conns);
+      const holding = [...inFlight.values()].filter(
+        (sub) => sub.opcode === Opcode.RECV && waiting.has(sub.fd),
+      );
+      assert.equal(
+        holding.length,
+        0,
+        `${holding.length} idle connections hold a receive buffer of their own`,
+      );
+      // The second part, then the end: every stream whole, once, in order.
+      for (let i = 0; i < count; i++) clients[i].end(datas[i].subarray(first));
+      await allEnded;
+      for (let i = 0; i < count; i++)
+        assert.ok(Buffer.concat(received[i]).equals(datas[i]), `connection ${i}`);
     },
   },
 ];
