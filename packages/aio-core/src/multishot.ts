@@ -9,7 +9,7 @@ import { readAddress } from './address.js';
 import { type SystemError, systemError } from './errors.js';
 import { keepAttached } from './memory.js';
 import { deliverTo, Form, type MultishotRequest, type MultishotRequests, Operation } from './operation.js';
-import { OPERATION_TABLE } from './operation-table.js';
+import { OPERATION_FACTS } from './operation-table.js';
 import type { AcceptResult } from './options.js';
 import { ECANCELED, type QueueCore } from './queue-core.js';
 import { validateFd } from './validate.js';
@@ -107,7 +107,7 @@ export class MultishotState implements MultishotRequests {
 
   /** Issues the multishot request of `iterator`. */
   arm(iterator: MultishotIterator<unknown>): Operation {
-    const op = new Operation(OPERATION_TABLE[iterator.opcode]);
+    const op = new Operation(OPERATION_FACTS[iterator.opcode]);
     op.fd = iterator.fd;
     op.multishot = iterator;
     // Settled through op.multishot (see QueueCore's settle): neither a promise nor a callback.
@@ -118,7 +118,7 @@ export class MultishotState implements MultishotRequests {
 
   /** A single recv into a buffer of its own, for a multishot receive whose pool ran dry. */
   recvOnce(iterator: MultishotIterator<unknown>): Operation {
-    const op = new Operation(OPERATION_TABLE[Opcode.RECV]);
+    const op = new Operation(OPERATION_FACTS[Opcode.RECV]);
     op.fd = iterator.fd;
     op.len = Math.min(iterator.size, this.#recvBufferSize);
     op.res0 = Buffer.allocUnsafe(op.len);
@@ -185,7 +185,7 @@ export class MultishotState implements MultishotRequests {
   /** Closes a descriptor nobody will take (accepted ahead on a socket being closed). */
   #closeQuietly(fd: number): void {
     if (this.#core.destroying) return;
-    const op = new Operation(OPERATION_TABLE[Opcode.CLOSE]);
+    const op = new Operation(OPERATION_FACTS[Opcode.CLOSE]);
     op.fd = validateFd(fd);
     this.#core.issue(op, undefined, () => {});
   }
@@ -416,7 +416,7 @@ export class MultishotIterator<T> implements AsyncGenerator<T, void, undefined>,
   #arm(): void {
     if (this.owner.closeCount(this.fd) !== this.#closes) {
       // Closed through the queue since: the number may name another socket now.
-      this.finish(systemError(ECANCELED, OPERATION_TABLE[this.opcode].syscall));
+      this.finish(systemError(ECANCELED, OPERATION_FACTS[this.opcode].syscall));
       return;
     }
     this.#op =
