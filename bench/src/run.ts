@@ -44,11 +44,16 @@ const seconds = Number(values.seconds ?? (values.quick ? 1 : 2));
 const require = createRequire(join(benchDir, 'package.json'));
 const backends: { name: string; pkg: string }[] = [{ name: 'node', pkg: '@proactor/aio-node' }];
 for (const [name, pkg] of [['io_uring', '@proactor/aio-uring']]) {
+  if (hasPackage(pkg)) backends.push({ name, pkg });
+  else process.stdout.write(`(${pkg} is not installed here: its variants are left out)\n`);
+}
+
+function hasPackage(pkg: string): boolean {
   try {
     require.resolve(pkg);
-    backends.push({ name, pkg });
+    return true;
   } catch {
-    process.stdout.write(`(${pkg} is not installed here: its variants are left out)\n`);
+    return false;
   }
 }
 
@@ -206,6 +211,44 @@ function randreadVariants(depth: number, direct: boolean): Variant[] {
   return list;
 }
 
+/**
+ * Direct reads on the epoll backend, Linux AIO against its own thread pool, with the C limit of
+ * that interface (fio's libaio engine: io_submit and io_getevents with 64 in flight), fio's
+ * io_uring engine and aio-uring for scale. Callback form, as the others' best.
+ */
+function directAioVariants(depth: number): Variant[] {
+  const params: Params = { file, block: 4096, depth, seconds, direct: true };
+  const list: Variant[] = [];
+  const epoll = hasPackage('@proactor/aio-epoll');
+  if (epoll) {
+    list.push({
+      label: 'proactor epoll Linux AIO callback',
+      kind: 'proactor',
+      measure: nodeVariant('proactor-callback', { ...params, backend: '@proactor/aio-epoll' }),
+    });
+    list.push({
+      label: 'proactor epoll thread pool callback',
+      kind: 'proactor',
+      measure: nodeVariant('proactor-callback', {
+        ...params,
+        backend: join(benchDir, 'dist', 'epoll-pool-backend.js'),
+      }),
+    });
+  }
+  if (backends.some((b) => b.name === 'io_uring')) {
+    list.push({
+      label: 'proactor io_uring callback',
+      kind: 'proactor',
+      measure: nodeVariant('proactor-callback', { ...params, backend: '@proactor/aio-uring' }),
+    });
+  }
+  if (hasFio) {
+    list.push({ label: 'fio libaio', kind: 'baseline', measure: fioVariant('libaio', depth, true) });
+    list.push({ label: 'fio io_uring', kind: 'baseline', measure: fioVariant('io_uring', depth, true) });
+  }
+  return list;
+}
+
 function nopVariants(): Variant[] {
   const depth = 128;
   const list: Variant[] = [];
@@ -288,6 +331,13 @@ const workloads: {
     unit: 'reads/s',
     variants: () => randreadVariants(64, true),
   },
+  {
+    id: 'randread-direct-epoll-64',
+    title:
+      '4 KiB random reads, O_DIRECT, 64 in flight, epoll backend: Linux AIO against its thread pool and fio libaio',
+    unit: 'reads/s',
+    variants: () => directAioVariants(64),
+  },
   { id: 'nop', title: 'nop round trips (binding overhead)', unit: 'nops/s', variants: nopVariants },
   {
     id: 'seqwrite',
@@ -325,7 +375,12 @@ if (values.only && existsSync(latestPath)) {
 }
 for (const w of results) w.measured = machine.date;
 const merged = [...results, ...saved.filter((w) => !results.some((r) => r.id === w.id))];
-merged.sort((a, b) => workloads.findIndex((w) => w.id === a.id) - workloads.findIndex((w) => w.id === b.id));
+// This file's workloads in their order, first; those other scripts wrote (c10k, http, ...) after, as saved.
+const order = (id: string) => {
+  const i = workloads.findIndex((w) => w.id === id);
+  return i < 0 ? workloads.length : i;
+};
+merged.sort((a, b) => order(a.id) - order(b.id));
 writeFileSync(latestPath, `${JSON.stringify({ machine, results: merged }, null, 2)}\n`);
 writeFileSync(join(resultsDir, 'README.md'), renderMarkdown(machine, merged));
 const chart = merged.find((r) => r.id === 'randread-64');
