@@ -12,6 +12,8 @@
 # headers, so the windows-latest job unpacks Node's header tarball and names it). -DPROACTOR_SANITIZE=ON builds with AddressSanitizer + UBSan.
 # -DPROACTOR_FAULTS=ON compiles in the seeded fault schedule (native/common/fault_schedule.h) for
 # the fault-injection runs (scripts/test-faults.mjs); release builds and prebuilds leave it out.
+# -DPROACTOR_KEEP_SYMBOLS=ON links without stripping (the same code, with its symbols), for
+# profiling: e.g. callgrind's instructions per function (bench/results/engine-core-ab.md).
 #
 # Every addon is a portable binary (GCC, not sanitizer builds): libstdc++ and libgcc linked in, so
 # it needs only libc, and on x86-64 glibc every symbol bound to its oldest version
@@ -188,7 +190,10 @@ function(proactor_addon target)
   set_target_properties(${target} PROPERTIES PREFIX "" SUFFIX ".node")
   proactor_native_settings(${target})
   if(PROACTOR_PORTABLE_BINARY)
-    target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc LINKER:--gc-sections LINKER:-s)
+    target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc LINKER:--gc-sections)
+    if(NOT PROACTOR_KEEP_SYMBOLS)
+      target_link_options(${target} PRIVATE LINKER:-s)
+    endif()
     if(PROACTOR_GLIBC AND CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
       foreach(symbol pthread_create pthread_join pthread_detach pthread_once pthread_key_create
                      __pthread_key_create pthread_key_delete pthread_getspecific pthread_setspecific pthread_sigmask

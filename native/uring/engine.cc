@@ -122,6 +122,7 @@ UringEngine::UringEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Urin
   UringHost* host = UringHost::Get(env, config);
   core_.Attach(env, ring, host);
   host_ = host;
+  ComputeRoutes();
   kernel_.resize(core_.buffers().entries());
   // The RingContext lives as long as this object (see queue_buffers.h).
   info.This().As<Napi::Object>().DefineProperty(Napi::PropertyDescriptor::Value("ring", ring, napi_default));
@@ -210,19 +211,37 @@ bool UringEngine::RunsAtLaunch(uint8_t proactor_opcode) const {
   return host_ != nullptr && !host_->ring().Supports(op);
 }
 
-Start UringEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) {
-  // Closing a registered descriptor through the queue also drops it from the registration, so
-  // that the kernel's reference goes with the descriptor (pool or ring alike).
-  if (op.opcode == PROACTOR_OP_CLOSE && !files_.empty()) ForgetFile(op.fd);
-  if (op.opcode == PROACTOR_OP_CLOSE && !stuck_sockets_.empty()) {
-    stuck_sockets_.erase(std::remove(stuck_sockets_.begin(), stuck_sockets_.end(), op.fd), stuck_sockets_.end());
+void UringEngine::ComputeRoutes() {
+  for (uint8_t opcode = 0; opcode < PROACTOR_OP_COUNT; opcode++) {
+    Route route = Route::Kernel;
+    if (RunsAtLaunch(opcode)) {
+      route = Route::AtLaunch;
+    } else if (HasTrait(opcode, kSocket) && !(host_ != nullptr && host_->ring().Supports(KernelOpcode(opcode)))) {
+      // accept, connect, recv and send exist since Linux 5.6, the oldest kernel this runs on.
+      route = Route::Unsupported;
+    } else if (NeedsPool(opcode)) {
+      route = Route::Pool;
+    }
+    routes_[opcode] = route;
   }
-  if (RunsAtLaunch(op.opcode)) {
+}
+
+Start UringEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) {
+  if (op.opcode == PROACTOR_OP_CLOSE) {
+    // Closing a registered descriptor through the queue also drops it from the registration, so
+    // that the kernel's reference goes with the descriptor (pool or ring alike).
+    if (!files_.empty()) ForgetFile(op.fd);
+    if (!stuck_sockets_.empty()) {
+      stuck_sockets_.erase(std::remove(stuck_sockets_.begin(), stuck_sockets_.end(), op.fd), stuck_sockets_.end());
+    }
+  }
+  // (Decode refused every opcode outside the table.)
+  const Route route = routes_[op.opcode];
+  if (route == Route::AtLaunch) {
     *result = static_cast<int32_t>(Call(op));
     return Start::Done;
   }
-  if (HasTrait(op.opcode, kSocket) && !host_->ring().Supports(KernelOpcode(op.opcode))) {
-    // accept, connect, recv and send exist since Linux 5.6, the oldest kernel this runs on.
+  if (route == Route::Unsupported) {
     *result = UV_ENOSYS;
     return Start::Done;
   }
@@ -231,7 +250,7 @@ Start UringEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* r
     *result = UV_EINVAL;  // aio-core provides buffers first
     return Start::Done;
   }
-  if (NeedsPool(op.opcode)) {
+  if (route == Route::Pool) {
     // A cancel by descriptor queued for this close must reach the kernel before the close runs.
     if (op.opcode == PROACTOR_OP_CLOSE) host_->Flush();
     return Start::Blocking;
@@ -442,7 +461,7 @@ Start UringEngine::LaunchSendfile(uint16_t slot, uint64_t tag, Operation& op, in
     *result = static_cast<int32_t>(Call(op));
     return Start::Done;
   }
-  if (NeedsPool(PROACTOR_OP_SENDFILE)) return Start::Blocking;  // forced, or no splice
+  if (routes_[PROACTOR_OP_SENDFILE] == Route::Pool) return Start::Blocking;  // forced, or no splice
   if (host_->credentials_error() < 0) {
     *result = host_->credentials_error();
     return Start::Done;

@@ -54,6 +54,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -195,6 +196,18 @@ class UringEngine : public Napi::ObjectWrap<UringEngine>, public EngineDriver {
    * shutdown when the kernel lacks their io_uring opcode (or blockingOps names them). */
   bool RunsAtLaunch(uint8_t proactor_opcode) const;
   bool Forced(uint8_t proactor_opcode) const;
+
+  /* How operations of each proactor opcode start, decided once the host is known (from
+   * RunsAtLaunch, NeedsPool and the kernel's opcodes, none of which change afterwards): one table
+   * lookup per operation instead of three switches, a blockingOps search and a probe lookup. */
+  enum class Route : uint8_t {
+    Kernel,      /* into the ring (sendfile: through a pipe, or the pool, see LaunchSendfile) */
+    Pool,        /* Start::Blocking */
+    AtLaunch,    /* a plain system call now (RunsAtLaunch) */
+    Unsupported, /* a socket operation the kernel lacks: UV_ENOSYS */
+  };
+  void ComputeRoutes();
+  std::array<Route, PROACTOR_OP_COUNT> routes_{};
 
   UringHost* host_ = nullptr; /* null once closed or detached (mirrors core_.host()) */
   EngineCore core_{this, "io_uring"};

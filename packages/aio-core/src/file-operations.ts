@@ -14,7 +14,7 @@ import {
 import { invalidArgType, outOfRange, type SystemError } from './errors.js';
 import type { AnyCallback } from './operation.js';
 import { Operation } from './operation.js';
-import { OPERATION_TABLE } from './operation-table.js';
+import { OPERATION_FACTS } from './operation-table.js';
 import type {
   Callback,
   MkdirOptions,
@@ -80,7 +80,7 @@ export abstract class FileOperations {
   open(path: PathLike, ...rest: unknown[]): Promise<number> | undefined {
     const callback = popCallback(rest, 3);
     const target = validatePath(path);
-    const op = new Operation(OPERATION_TABLE[Opcode.OPEN]);
+    const op = new Operation(OPERATION_FACTS[Opcode.OPEN]);
     op.opFlags = parseOpenFlags(rest[0]);
     op.mode = parseMode(rest[1], 'mode', 0o666);
     op.res0 = target;
@@ -338,7 +338,7 @@ export abstract class FileOperations {
   ): void;
   ftruncate(fd: number, ...rest: unknown[]): Promise<void> | undefined {
     const callback = popCallback(rest, 2);
-    const op = new Operation(OPERATION_TABLE[Opcode.FTRUNCATE]);
+    const op = new Operation(OPERATION_FACTS[Opcode.FTRUNCATE]);
     op.fd = validateFd(fd);
     op.offset = rest[0] === undefined ? 0 : validateInteger(rest[0], 'len', 0, Number.MAX_SAFE_INTEGER);
     return this[QUEUE_CORE].issue(op, rest[1], callback) as Promise<void> | undefined;
@@ -422,7 +422,7 @@ export abstract class FileOperations {
       mode = mode.mode;
     }
     const target = validatePath(path);
-    const op = new Operation(OPERATION_TABLE[Opcode.MKDIR]);
+    const op = new Operation(OPERATION_FACTS[Opcode.MKDIR]);
     op.mode = parseMode(mode, 'mode', 0o777);
     op.res0 = target;
     op.path = displayPath(target);
@@ -445,7 +445,7 @@ export abstract class FileOperations {
     }
     const source = validatePath(from, 'oldPath');
     const dest = validatePath(to, 'newPath');
-    const op = new Operation(OPERATION_TABLE[Opcode.RENAME]);
+    const op = new Operation(OPERATION_FACTS[Opcode.RENAME]);
     op.res0 = source;
     op.res1 = dest;
     op.path = displayPath(source);
@@ -466,7 +466,7 @@ export function fdOperation(
     callback = options;
     options = undefined;
   }
-  const op = new Operation(OPERATION_TABLE[opcode]);
+  const op = new Operation(OPERATION_FACTS[opcode]);
   op.fd = validateFd(fd);
   return core.issue(op, options, checkCallback(callback));
 }
@@ -486,7 +486,7 @@ function pathOperation(
     options = undefined;
   }
   const target = validatePath(path);
-  const op = new Operation(OPERATION_TABLE[opcode], variant);
+  const op = new Operation(OPERATION_FACTS[opcode], variant);
   op.opFlags = opFlags;
   op.res0 = target;
   op.path = displayPath(target);
@@ -504,7 +504,7 @@ function transfer(
   c: unknown,
   d: unknown,
 ): Promise<unknown> | undefined {
-  const op = new Operation(OPERATION_TABLE[opcode]);
+  const op = new Operation(OPERATION_FACTS[opcode]);
   op.fd = validateFd(fd);
   const view = validateBuffer(buffer);
   let offset: unknown;
@@ -545,7 +545,7 @@ function vector(
   rest: unknown[],
 ): Promise<unknown> | undefined {
   const callback = popCallback(rest, 2);
-  const op = new Operation(OPERATION_TABLE[opcode]);
+  const op = new Operation(OPERATION_FACTS[opcode]);
   op.fd = validateFd(fd);
   const list = validateBufferList(buffers);
   op.offset = validatePosition(rest[0]);

@@ -5,7 +5,7 @@
 import { decodeSubmission, Opcode, SQE_F_LINK, type Submission } from './abi.js';
 import type { RingContext } from './backend.js';
 import { errnoOf } from './errors.js';
-import { OPERATION_TABLE } from './operation-table.js';
+import { OPERATION_FACTS } from './operation-table.js';
 
 const ECANCELED = errnoOf('ECANCELED');
 
@@ -105,7 +105,7 @@ export class LinkedChains {
   /** Whether `sub` moved fewer bytes than it asked for: `len` bytes, or its buffers' bytes
    * (readv, writev, whose `len` counts buffers). */
   #isShortTransfer(sub: Submission, result: number): boolean {
-    if (!OPERATION_TABLE[sub.opcode].transfer) return false;
+    if (!OPERATION_FACTS[sub.opcode].transfer) return false;
     if (sub.opcode !== Opcode.READV && sub.opcode !== Opcode.WRITEV) return result < sub.len;
     let total = 0;
     for (const view of this.#ring.resources[2 * sub.slot] as ArrayBufferView[]) total += view.byteLength;

@@ -9,7 +9,7 @@ import { readAddress } from './address.js';
 import { type SystemError, systemError } from './errors.js';
 import { keepAttached } from './memory.js';
 import { deliverTo, Form, type MultishotRequest, type MultishotRequests, Operation } from './operation.js';
-import { OPERATION_TABLE } from './operation-table.js';
+import { OPERATION_FACTS } from './operation-table.js';
 import type { AcceptResult } from './options.js';
 import { ECANCELED, type QueueCore } from './queue-core.js';
 
@@ -111,7 +111,7 @@ export class MultishotState implements MultishotRequests {
 
   /** Issues the multishot request of `iterator`. */
   arm(iterator: MultishotIterator<unknown>): Operation {
-    const op = new Operation(OPERATION_TABLE[iterator.opcode]);
+    const op = new Operation(OPERATION_FACTS[iterator.opcode]);
     op.fd = iterator.fd;
     op.multishot = iterator;
     // Settled through op.multishot (see QueueCore's settle): neither a promise nor a callback.
@@ -142,7 +142,7 @@ export class MultishotState implements MultishotRequests {
    * data is there to fill it.
    */
   recvOnce(iterator: MultishotIterator<unknown>): Operation {
-    const op = new Operation(OPERATION_TABLE[Opcode.RECV]);
+    const op = new Operation(OPERATION_FACTS[Opcode.RECV]);
     op.fd = iterator.fd;
     op.len = Math.min(iterator.size, this.#recvBufferSize);
     op.res0 = Buffer.allocUnsafe(op.len);
@@ -465,7 +465,7 @@ export class MultishotIterator<T> implements AsyncGenerator<T, void, undefined>,
   #arm(): void {
     if (this.owner.closeCount(this.fd) !== this.#closes) {
       // Closed through the queue since: the number may name another socket now.
-      this.finish(systemError(ECANCELED, OPERATION_TABLE[this.opcode].syscall));
+      this.finish(systemError(ECANCELED, OPERATION_FACTS[this.opcode].syscall));
       return;
     }
     const self = this as MultishotIterator<unknown>;

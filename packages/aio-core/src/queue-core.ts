@@ -40,7 +40,7 @@ import {
   rethrowLater,
   State,
 } from './operation.js';
-import { OPERATION_TABLE } from './operation-table.js';
+import { OPERATION_FACTS } from './operation-table.js';
 import type { Completion } from './options.js';
 import { Stats } from './stats.js';
 import { validateAbortSignal, validateBufferList, validateFd, validateInteger } from './validate.js';
@@ -268,7 +268,7 @@ export class QueueCore {
    */
   closeOwned(fd: number): void {
     if (this.#closed) return;
-    const op = new Operation(OPERATION_TABLE[Opcode.CLOSE]);
+    const op = new Operation(OPERATION_FACTS[Opcode.CLOSE]);
     op.fd = fd;
     op.form = Form.Callback;
     op.callback = ignoreResult;

@@ -11,7 +11,7 @@ import {
 } from './errors.js';
 import { MultishotState } from './multishot.js';
 import { Operation } from './operation.js';
-import { OPERATION_TABLE } from './operation-table.js';
+import { OPERATION_FACTS } from './operation-table.js';
 import type {
   Callback,
   Completion,
@@ -131,7 +131,7 @@ export class Queue extends SocketOperations implements AsyncDisposable {
       options = undefined;
     }
     return this[QUEUE_CORE].issue(
-      new Operation(OPERATION_TABLE[Opcode.NOP]),
+      new Operation(OPERATION_FACTS[Opcode.NOP]),
       options,
       checkCallback(callback),
     ) as Promise<void> | undefined;
@@ -149,7 +149,7 @@ export class Queue extends SocketOperations implements AsyncDisposable {
     }
     if (typeof ms !== 'number') throw invalidArgType('ms', 'of type number', ms);
     if (!(ms >= 0 && ms <= 2 ** 31 - 1)) throw outOfRange('ms', `>= 0 && <= ${2 ** 31 - 1}`, ms);
-    const op = new Operation(OPERATION_TABLE[Opcode.TIMEOUT]);
+    const op = new Operation(OPERATION_FACTS[Opcode.TIMEOUT]);
     op.timeoutNs = Math.round(ms * 1e6);
     return this[QUEUE_CORE].issue(op, options, checkCallback(callback)) as Promise<void> | undefined;
   }

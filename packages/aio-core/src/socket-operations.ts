@@ -35,7 +35,7 @@ import { invalidArgType, invalidArgValue, outOfRange } from './errors.js';
 import { FileOperations, fdOperation } from './file-operations.js';
 import { pump } from './multishot.js';
 import { type AnyCallback, Operation } from './operation.js';
-import { OPERATION_TABLE } from './operation-table.js';
+import { OPERATION_FACTS } from './operation-table.js';
 import type {
   AcceptResult,
   Callback,
@@ -101,7 +101,7 @@ export abstract class SocketOperations extends FileOperations {
   ): void;
   socket(...rest: unknown[]): Promise<number> | undefined {
     const callback = popCallback(rest, 3);
-    const op = new Operation(OPERATION_TABLE[Opcode.SOCKET]);
+    const op = new Operation(OPERATION_FACTS[Opcode.SOCKET]);
     op.opFlags = parseFamily(rest[0]);
     const type = rest[1];
     if (type !== undefined && type !== 'stream' && type !== 'dgram') {
@@ -146,7 +146,7 @@ export abstract class SocketOperations extends FileOperations {
   ): void;
   listen(fd: number, ...rest: unknown[]): Promise<void> | undefined {
     const callback = popCallback(rest, 2);
-    const op = new Operation(OPERATION_TABLE[Opcode.LISTEN]);
+    const op = new Operation(OPERATION_FACTS[Opcode.LISTEN]);
     op.fd = validateFd(fd);
     op.len = rest[0] === undefined ? 511 : validateInteger(rest[0], 'backlog', 0, INT32_MAX);
     return this[QUEUE_CORE].issue(op, rest[1], callback) as Promise<void> | undefined;
@@ -270,7 +270,7 @@ export abstract class SocketOperations extends FileOperations {
       callback = options;
       options = undefined;
     }
-    const op = new Operation(OPERATION_TABLE[Opcode.POLL]);
+    const op = new Operation(OPERATION_FACTS[Opcode.POLL]);
     op.fd = validateFd(fd);
     const wanted = validateInteger(events, 'events', 0, 0xffff);
     if ((wanted & ~POLL_WANTED) !== 0) {
@@ -374,7 +374,7 @@ export abstract class SocketOperations extends FileOperations {
       callback = options;
       options = undefined;
     }
-    const op = new Operation(OPERATION_TABLE[Opcode.SENDFILE]);
+    const op = new Operation(OPERATION_FACTS[Opcode.SENDFILE]);
     op.fd = validateFd(outFd, 'outFd');
     op.fdIn = validateFd(inFd, 'inFd');
     let position: unknown;
@@ -504,7 +504,7 @@ export abstract class SocketOperations extends FileOperations {
   ): void;
   shutdown(fd: number, ...rest: unknown[]): Promise<void> | undefined {
     const callback = popCallback(rest, 2);
-    const op = new Operation(OPERATION_TABLE[Opcode.SHUTDOWN]);
+    const op = new Operation(OPERATION_FACTS[Opcode.SHUTDOWN]);
     op.fd = validateFd(fd);
     const how = rest[0] === undefined ? 'write' : rest[0];
     if (typeof how !== 'string') throw invalidArgType('how', 'of type string', how);
@@ -527,7 +527,7 @@ export abstract class SocketOperations extends FileOperations {
   ): void;
   setsockopt(fd: number, ...rest: unknown[]): Promise<void> | undefined {
     const callback = popCallback(rest, 3);
-    const op = new Operation(OPERATION_TABLE[Opcode.SETSOCKOPT]);
+    const op = new Operation(OPERATION_FACTS[Opcode.SETSOCKOPT]);
     op.fd = validateFd(fd);
     const option = rest[0];
     if (typeof option !== 'string') throw invalidArgType('option', 'of type string', option);
@@ -610,7 +610,7 @@ function addressOperation(
     callback = options;
     options = undefined;
   }
-  const op = new Operation(OPERATION_TABLE[opcode]);
+  const op = new Operation(OPERATION_FACTS[opcode]);
   op.fd = validateFd(fd);
   op.address = validateSocketAddress(address, 'address', minPort);
   return core.issue(op, options, checkCallback(callback));
@@ -628,7 +628,7 @@ function stream(
   address?: AddressRecord,
   opFlags = 0,
 ): Promise<unknown> | undefined {
-  const op = new Operation(OPERATION_TABLE[opcode]);
+  const op = new Operation(OPERATION_FACTS[opcode]);
   op.fd = validateFd(fd);
   op.address = address;
   op.opFlags = opFlags;
