@@ -27,6 +27,8 @@ export interface Workload {
   notes?: string[];
   /** The 1-minute load average when the workload started and when it ended (the machine is shared). */
   loadAverage?: [number, number];
+  /** The CPUs it ran on (describeMachine().cpus); absent in results saved before it was recorded. */
+  cpus?: string;
 }
 
 /** What results/latest.json says about the machine; every field may be missing in old files. */
@@ -55,13 +57,13 @@ function machineLine(machine: Machine): string {
   const parts = [m.cpus, m.memory, m.node === undefined ? undefined : `Node ${m.node}`].filter(
     (p): p is string => typeof p === 'string',
   );
-  return `Measured on ${parts.join(', ')}${m.date === undefined ? '' : ` (file written ${m.date})`}.`;
+  return `Last written${m.date === undefined ? '' : ` ${m.date}`} on ${parts.join(', ')}; each table says when and on which CPUs it was measured (tables saved before the CPUs were recorded per table say only when).`;
 }
 
 /** Under a table's title: when it was measured, how many runs, and the load average meanwhile. */
 function measuredLine(w: Workload): string | undefined {
   const parts: string[] = [];
-  if (w.measured) parts.push(`measured ${w.measured}`);
+  if (w.measured) parts.push(`measured ${w.measured}${w.cpus === undefined ? '' : ` on ${w.cpus}`}`);
   const runs = Math.max(0, ...w.rows.map((r) => r.samples.length));
   if (runs > 0) parts.push(`${runs} run${runs === 1 ? '' : 's'} per variant`);
   if (w.loadAverage)

@@ -304,6 +304,7 @@ for (const w of workloads) {
     unit: w.unit,
     rows,
     loadAverage: [loadBefore, loadavg()[0]],
+    cpus: describeMachine().cpus,
   });
 }
 

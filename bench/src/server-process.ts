@@ -69,7 +69,8 @@ export function saveWorkloads(benchDir: string, workloads: Workload[]): void {
     ? (JSON.parse(readFileSync(latestPath, 'utf8')) as { machine?: Machine; results: Workload[] })
     : { results: [] };
   const machine: Machine = { ...saved.machine, ...describeMachine(), date: new Date().toISOString() };
-  const merged = [...saved.results.filter((w) => !workloads.some((n) => n.id === w.id)), ...workloads];
+  const measuredHere = workloads.map((w) => ({ ...w, cpus: w.cpus ?? machine.cpus }));
+  const merged = [...saved.results.filter((w) => !workloads.some((n) => n.id === w.id)), ...measuredHere];
   writeFileSync(latestPath, `${JSON.stringify({ machine, results: merged }, null, 2)}\n`);
   writeFileSync(join(benchDir, 'results', 'README.md'), renderMarkdown(machine, merged));
 }
