@@ -116,6 +116,7 @@ if(NOT TARGET proactor_common)
     ${PROACTOR_NATIVE}/common/fault_schedule.cc
     ${PROACTOR_NATIVE}/common/loop_poll.cc
     ${PROACTOR_NATIVE}/common/operation.cc
+    ${PROACTOR_NATIVE}/common/operation_table.cc
     ${PROACTOR_NATIVE}/common/queue_buffers.cc
     ${PROACTOR_NATIVE}/common/resource_views.cc)
   if(WIN32)

@@ -7,7 +7,7 @@
  */
 #include <napi.h>
 
-#include "../common/operation.h"
+#include "../common/operation_table.h"
 #include "engine.h"
 
 namespace proactor {
@@ -31,19 +31,8 @@ Napi::Value Pollers(const Napi::CallbackInfo& info) {
   return out;
 }
 
-/* operations() -> one entry per proactor opcode: { opcode, name, syscall } */
-Napi::Value Operations(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Array out = Napi::Array::New(env, PROACTOR_OP_COUNT);
-  for (uint32_t op = 0; op < PROACTOR_OP_COUNT; op++) {
-    Napi::Object entry = Napi::Object::New(env);
-    entry.Set("opcode", op);
-    entry.Set("name", kOperations[op].name);
-    entry.Set("syscall", kOperations[op].syscall);
-    out.Set(op, entry);
-  }
-  return out;
-}
+/* operations() -> the shared table (../common/operation_table.h): the reactor adds nothing. */
+Napi::Value Operations(const Napi::CallbackInfo& info) { return OperationTable(info.Env()); }
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 
 #include "../common/fault_control.h"
 #include "../common/operation.h"
+#include "../common/operation_table.h"
 #include "engine.h"
 #include "kernel_ring.h"
 
@@ -94,30 +95,13 @@ Napi::Value AlignmentOffset(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>((alignment - (address & (alignment - 1))) & (alignment - 1)));
 }
 
-/* operations() -> one entry per proactor opcode: { opcode, name, syscall, kernelOpcode (null:
- * none), waitsOnDescriptor, transfer, fillsAddress, fillsStat, runsAtLaunch, socket, multishot } */
+/* operations() -> the shared table (../common/operation_table.h), each entry with its io_uring
+ * opcode as kernelOpcode (null: never submitted to the kernel). */
 Napi::Value Operations(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Array out = Napi::Array::New(env, PROACTOR_OP_COUNT);
-  for (uint32_t op = 0; op < PROACTOR_OP_COUNT; op++) {
-    const OperationInfo& facts = kOperations[op];
-    const auto opcode = static_cast<uint8_t>(op);
-    Napi::Object entry = Napi::Object::New(env);
-    entry.Set("opcode", op);
-    entry.Set("name", facts.name);
-    entry.Set("syscall", facts.syscall);
+  return OperationTable(info.Env(), [](Napi::Env env, Napi::Object entry, uint8_t opcode) {
     const unsigned kernel = KernelOpcode(opcode);
     entry.Set("kernelOpcode", kernel == kNoKernelOpcode ? env.Null() : Napi::Number::New(env, kernel));
-    entry.Set("waitsOnDescriptor", HasTrait(opcode, kWaitsOnDescriptor));
-    entry.Set("transfer", HasTrait(opcode, kTransfer));
-    entry.Set("fillsAddress", HasTrait(opcode, kFillsAddress));
-    entry.Set("fillsStat", HasTrait(opcode, kFillsStat));
-    entry.Set("runsAtLaunch", HasTrait(opcode, kRunsAtLaunch));
-    entry.Set("socket", HasTrait(opcode, kSocket));
-    entry.Set("multishot", HasTrait(opcode, kMultishot));
-    out.Set(op, entry);
-  }
-  return out;
+  });
 }
 
 /* Whether the ring takes a provided-buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19). */

@@ -40,6 +40,30 @@ export async function loadTarget(specifier: string, fromDir = process.cwd()): Pr
 
 const coreUrl = import.meta.resolve('@proactor/aio-core');
 
+/**
+ * Promise rejections nobody handled, by case: a case helper's promise that was made and never
+ * awaited (its case failed first) would otherwise end the whole run with Node's default
+ * handler. One that arrives while a case runs fails that case; one that arrives between cases
+ * fails the next case, saying so. The listener is added by the first runCase().
+ */
+const unhandled: { current: unknown[] | undefined; between: unknown[]; listening: boolean } = {
+  current: undefined,
+  between: [],
+  listening: false,
+};
+
+function onUnhandledRejection(reason: unknown): void {
+  (unhandled.current ?? unhandled.between).push(reason);
+}
+
+function unhandledFailure(reasons: readonly unknown[], when: string): Error {
+  const first = reasons[0];
+  const text = first instanceof Error ? (first.stack ?? first.message) : String(first);
+  return new Error(`${reasons.length} unhandled promise rejection(s) ${when}; the first: ${text}`, {
+    cause: first,
+  });
+}
+
 /** Runs one case to completion (or its timeout), then cleans up what it created. */
 export async function runCase(c: ConformanceCase, target: Target): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'proactor-conformance-'));
@@ -63,6 +87,18 @@ export async function runCase(c: ConformanceCase, target: Target): Promise<void>
   const timeoutMs = c.timeoutMs ?? 20_000;
   let failure: unknown;
   let failed = false;
+  if (!unhandled.listening) {
+    process.on('unhandledRejection', onUnhandledRejection);
+    unhandled.listening = true;
+  }
+  const rejections: unknown[] = [];
+  unhandled.current = rejections;
+  if (unhandled.between.length > 0) {
+    [failed, failure] = [
+      true,
+      unhandledFailure(unhandled.between.splice(0), 'after the previous case ended'),
+    ];
+  }
   try {
     await withTimeout(c.run(t), timeoutMs, `timed out after ${timeoutMs} ms`);
   } catch (error) {
@@ -87,6 +123,9 @@ export async function runCase(c: ConformanceCase, target: Target): Promise<void>
   // Windows: a file whose handle is still closing keeps its directory (ENOTEMPTY, EBUSY) for a
   // moment; rmSync retries those, as its maxRetries option is for.
   rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+  unhandled.current = undefined;
+  if (!failed && rejections.length > 0)
+    [failed, failure] = [true, unhandledFailure(rejections, 'during the case')];
   if (failed) throw failure;
 }
 

@@ -38,7 +38,12 @@ export {
 } from './errors.js';
 export type { FileOperations } from './file-operations.js';
 export { LinkedChains } from './linked-chains.js';
-export { OPERATION_TABLE, type OperationFacts, type ResultKind } from './operation-table.js';
+export {
+  type NativeOperation,
+  OPERATION_TABLE,
+  type OperationFacts,
+  type ResultKind,
+} from './operation-table.js';
 export type {
   AcceptResult,
   Callback,

@@ -64,6 +64,11 @@ export class MultishotState implements MultishotRequests {
     return new MultishotIterator<Buffer>(this, Opcode.RECV_MULTI, fd, signal, size);
   }
 
+  /** Whether the queue's destroy() has begun. */
+  get destroying(): boolean {
+    return this.#core.destroying;
+  }
+
   /** `fd` is being closed through the queue (called before the close is issued). */
   closing(fd: number): void {
     if (this.#acceptedAhead?.has(fd)) this.#dropAcceptedAhead(fd);
@@ -165,7 +170,7 @@ export class MultishotState implements MultishotRequests {
 
   #keepAcceptedAhead(listener: number, item: AcceptResult): void {
     if (this.#core.destroying) {
-      this.#closeQuietly(item.fd);
+      this.#core.closeOwned(item.fd);
       return;
     }
     this.#acceptedAhead ??= new Map();
@@ -179,15 +184,7 @@ export class MultishotState implements MultishotRequests {
     const list = this.#acceptedAhead?.get(listener);
     if (!list) return;
     this.#acceptedAhead!.delete(listener);
-    for (const item of list) this.#closeQuietly(item.fd);
-  }
-
-  /** Closes a descriptor nobody will take (accepted ahead on a socket being closed). */
-  #closeQuietly(fd: number): void {
-    if (this.#core.destroying) return;
-    const op = new Operation(OPERATION_TABLE[Opcode.CLOSE]);
-    op.fd = validateFd(fd);
-    this.#core.issue(op, undefined, () => {});
+    for (const item of list) this.#core.closeOwned(item.fd);
   }
 }
 
@@ -374,6 +371,13 @@ export class MultishotIterator<T> implements AsyncGenerator<T, void, undefined>,
   finish(error: Error | null, chunk?: Buffer): void {
     this.#op = undefined;
     if (this.stopped) return;
+    if (this.opcode === Opcode.ACCEPT_MULTI && this.owner.destroying) {
+      // The queue is going away: the connections taken ahead that the consumer has not asked
+      // for are closed, as a listening socket's backlog is when it closes.
+      while (this.#items !== undefined && this.#head < this.#items.length) {
+        this.owner.release(this as MultishotIterator<unknown>, this.#shift());
+      }
+    }
     if (chunk !== undefined) {
       this.push(chunk as T, chunk.length);
       // The callback form has no next() to start the request again: it does so itself.

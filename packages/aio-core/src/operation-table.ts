@@ -48,6 +48,24 @@ export interface OperationFacts {
   readonly multishot: boolean;
 }
 
+/**
+ * One entry of a native addon's `operations()` table (native/common/operation_table.h), indexed
+ * by opcode: the native side's copy of the traits of {@link OperationFacts}, which every native
+ * package's tests compare with {@link OPERATION_TABLE}.
+ */
+export interface NativeOperation
+  extends Pick<
+    OperationFacts,
+    'name' | 'transfer' | 'fillsAddress' | 'fillsStat' | 'waitsOnDescriptor' | 'socket' | 'multishot'
+  > {
+  /** The {@link Opcode} value; the table's index. */
+  readonly opcode: number;
+  /** The system call the addon makes for it ('openat', 'recvfrom'), not the one errors name. */
+  readonly syscall: string;
+  /** It never waits, so an engine may make it as a plain system call when it is launched. */
+  readonly runsAtLaunch: boolean;
+}
+
 type Trait = 'transfer' | 'fillsAddress' | 'fillsStat' | 'waitsOnDescriptor' | 'socket' | 'multishot';
 
 function facts(

@@ -36,16 +36,19 @@ import {
   type AnyCallback,
   Form,
   type MultishotRequests,
-  type Operation,
+  Operation,
   rethrowLater,
   State,
 } from './operation.js';
+import { OPERATION_TABLE } from './operation-table.js';
 import type { Completion } from './options.js';
 import { Stats } from './stats.js';
 import { validateAbortSignal, validateBufferList, validateFd, validateInteger } from './validate.js';
 
 /** The key under which a Queue holds its core: module-private, so never a user's property name. */
 export const QUEUE_CORE: unique symbol = Symbol('QueueCore');
+
+const ignoreResult = (): void => {};
 
 const TWO32 = 0x1_0000_0000;
 const SQE_WORDS = SQE_SIZE / 4;
@@ -257,6 +260,23 @@ export class QueueCore {
     return promise;
   }
 
+  /**
+   * Closes a descriptor the queue itself holds and nobody will take (a connection a multishot
+   * accept took ahead of its consumer), also while destroy() runs: it goes out with the next
+   * flush, and destroy() waits for it as for every operation in flight. Its result is ignored:
+   * there is nobody to tell.
+   */
+  closeOwned(fd: number): void {
+    if (this.#closed) return;
+    const op = new Operation(OPERATION_TABLE[Opcode.CLOSE]);
+    op.fd = fd;
+    op.form = Form.Callback;
+    op.callback = ignoreResult;
+    this.#openChain = 0;
+    this.#pending.push(op);
+    this.#scheduleFlush();
+  }
+
   readonly #flushTask = (): void => {
     this.flush();
   };
@@ -450,7 +470,9 @@ export class QueueCore {
   }
 
   #finishDestroy(): void {
-    if (this.#inFlight > 0 || this.#closed) return;
+    // Pending here are only the closes of descriptors the queue owns (closeOwned): the rest were
+    // ended by destroy(), and issue() refuses new ones.
+    if (this.#inFlight > 0 || this.#pendingHead < this.#pending.length || this.#closed) return;
     this.#closed = true;
     this.#registeredBuffers = [];
     this.engine.close();
@@ -642,7 +664,6 @@ export class QueueCore {
 
   destroy(): Promise<void> {
     if (this.#destroying) return this.#destroying;
-    this.multishot?.dropAll();
     this.#destroying = new Promise<void>((resolve) => {
       this.#destroyed = resolve;
     });
@@ -654,6 +675,8 @@ export class QueueCore {
     this.#pending = [];
     this.#pendingHead = 0;
     this.#openChain = 0;
+    // Connections accepted ahead that nobody took: closed by the flush below (closeOwned).
+    this.multishot?.dropAll();
     for (const op of this.#slots) if (op) this.#requestCancel(op);
     this.flush();
     this.#finishDestroy();

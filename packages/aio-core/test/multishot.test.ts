@@ -337,3 +337,65 @@ describe('multishot callback forms', () => {
     expect(errors).toEqual(['EMFILE']);
   });
 });
+
+describe('connections accepted ahead when the queue is destroyed', () => {
+  /** Whether `promise` has settled (after the microtasks and a macrotask turn). */
+  async function settled(promise: Promise<unknown>): Promise<boolean> {
+    let done = false;
+    void promise.then(() => {
+      done = true;
+    });
+    await tick();
+    return done;
+  }
+
+  /** A queue whose accepts(7) has started its multishot request, and that request. */
+  async function acceptsStarted() {
+    const b = multishotBackend();
+    const q = new Queue(b);
+    const it = q.accepts(7);
+    const first = it.next();
+    await tick();
+    return { b, q, it, first, sub: take(b, Opcode.ACCEPT_MULTI) };
+  }
+
+  it('destroy() closes the connections nobody took, and ends only when those closes have', async () => {
+    const { b, q, it, first, sub } = await acceptsStarted();
+    b.complete([
+      [sub.slot, 20, CQE_F_MORE, 0],
+      [sub.slot, 21, CQE_F_MORE, 0],
+      [sub.slot, 22, CQE_F_MORE, 0],
+    ]);
+    expect((await first).value?.fd).toBe(20);
+    await it.return(undefined);
+    b.complete([[sub.slot, ECANCELED]]);
+    b.submitted = [];
+    const destroyed = q.destroy();
+    await tick();
+    const closes = b.submitted.filter((s) => s.opcode === Opcode.CLOSE);
+    expect(closes.map((s) => s.fd)).toEqual([21, 22]);
+    expect(await settled(destroyed)).toBe(false);
+    b.complete(closes.map((s): [number, number] => [s.slot, 0]));
+    expect(await settled(destroyed)).toBe(true);
+  });
+
+  it('a connection the multishot request delivers while destroy() cancels it is closed too', async () => {
+    const { b, q, first, sub } = await acceptsStarted();
+    b.complete([[sub.slot, 30, CQE_F_MORE, 0]]);
+    expect((await first).value?.fd).toBe(30);
+    b.submitted = [];
+    const destroyed = q.destroy();
+    await tick();
+    expect(b.submitted.some((s) => s.opcode === Opcode.CANCEL && s.target === sub.slot)).toBe(true);
+    b.complete([
+      [sub.slot, 31, CQE_F_MORE, 0],
+      [sub.slot, ECANCELED],
+    ]);
+    await tick();
+    const close = take(b, Opcode.CLOSE);
+    expect(close.fd).toBe(31);
+    expect(await settled(destroyed)).toBe(false);
+    b.complete([[close.slot, 0]]);
+    expect(await settled(destroyed)).toBe(true);
+  });
+});

@@ -14,7 +14,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend, Capabilities, Engine, RingContext } from '@proactor/aio-core';
+import type { Backend, Capabilities, Engine, NativeOperation, RingContext } from '@proactor/aio-core';
 import {
   invalidArgType,
   invalidArgValue,
@@ -75,16 +75,6 @@ interface NativeEngine extends Engine {
   info(): EngineInfo;
 }
 
-/** One entry of the addon's operation table (native/common/operation.h). */
-export interface NativeOperation {
-  /** The aio-core `Opcode`. */
-  opcode: number;
-  /** aio-core's `Opcode` key, lower case. */
-  name: string;
-  /** The system call its blocking form makes. */
-  syscall: string;
-}
-
 interface NativeAddon {
   ReactorEngine: new (ring: RingContext, options: { poller: PollerName }) => NativeEngine;
   pollers(): string[];
@@ -129,12 +119,14 @@ function loadAddon(): NativeAddon {
   }
 }
 
+export type { NativeOperation };
+
 const addon = loadAddon();
 
 /** The pollers this build of the addon has. */
 export const pollers: readonly string[] = Object.freeze(addon.pollers());
 
-/** The addon's operation table (native/common/operation.h), indexed by aio-core `Opcode`. */
+/** The addon's operation table (native/common/operation_table.h), indexed by aio-core `Opcode`. */
 export const operations: readonly NativeOperation[] = Object.freeze(addon.operations());
 
 /**

@@ -16,7 +16,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend, Capabilities, Engine, RingContext } from '@proactor/aio-core';
+import type { Backend, Capabilities, Engine, NativeOperation, RingContext } from '@proactor/aio-core';
 import {
   invalidArgType,
   invalidArgValue,
@@ -77,6 +77,7 @@ interface NativeEngine extends Engine {
 interface NativeAddon {
   ReactorEngine: new (ring: RingContext, options: { poller: PollerName }) => NativeEngine;
   pollers(): string[];
+  operations(): NativeOperation[];
 }
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
@@ -123,6 +124,11 @@ const addon = loadAddon();
 
 /** The pollers this build of the addon has. */
 export const pollers: readonly string[] = Object.freeze(addon.pollers());
+
+export type { NativeOperation };
+
+/** The addon's operation table (native/common/operation_table.h), indexed by aio-core `Opcode`. */
+export const operations: readonly NativeOperation[] = Object.freeze(addon.operations());
 
 /**
  * What the reactor does (the engine is aio-epoll's): every file and socket operation, linked

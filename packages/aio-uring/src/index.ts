@@ -13,7 +13,14 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Backend, Capabilities, Engine, OperationName, RingContext } from '@proactor/aio-core';
+import type {
+  Backend,
+  Capabilities,
+  NativeOperation as CoreNativeOperation,
+  Engine,
+  OperationName,
+  RingContext,
+} from '@proactor/aio-core';
 import {
   invalidArgType,
   OPCODE_COUNT,
@@ -137,32 +144,12 @@ export interface EngineInfo {
 }
 
 /**
- * One entry of the addon's operation table (native/common/operation.h, with each operation's
- * io_uring opcode from native/uring/engine.cc): the single source of these facts.
+ * One entry of the addon's operation table (native/common/operation_table.h), with each
+ * operation's io_uring opcode from native/uring/engine.cc: the single source of these facts.
  */
-export interface NativeOperation {
-  /** The aio-core `Opcode` value; the table's index. */
-  opcode: number;
-  /** aio-core's `Opcode` key, lower case. */
-  name: string;
-  /** The system call the blocking path makes. */
-  syscall: string;
+export interface NativeOperation extends CoreNativeOperation {
   /** The io_uring opcode it is submitted as; null when it never is (setsockopt, getsockname, cancel). */
   kernelOpcode: number | null;
-  /** It may wait on its descriptor for as long as the peer likes (a close through the queue ends it). */
-  waitsOnDescriptor: boolean;
-  /** It moves bytes: fewer than asked is a short transfer, which ends a linked chain. */
-  transfer: boolean;
-  /** Its completion leaves an address in the slot's address record (accept, getsockname, recvfrom). */
-  fillsAddress: boolean;
-  /** It fills the slot's stat record. */
-  fillsStat: boolean;
-  /** It never waits, so it may be a plain system call made at launch. */
-  runsAtLaunch: boolean;
-  /** A socket operation. */
-  socket: boolean;
-  /** One request, many completions (ACCEPT_MULTI, RECV_MULTI). */
-  multishot: boolean;
 }
 
 interface NativeAddon {

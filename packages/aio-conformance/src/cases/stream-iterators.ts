@@ -299,6 +299,56 @@ export const streamIteratorCases: ConformanceCase[] = [
     },
   },
   {
+    name: 'stream iterators: destroy() closes the connections accepts() took ahead that nobody asked for',
+    needs,
+    async run(t) {
+      const q = t.queue();
+      // Not listening(): this case closes the listener itself, once, mid-case.
+      const fd = await q.socket(4);
+      await q.bind(fd, { address: '127.0.0.1', port: 0 });
+      await q.listen(fd);
+      const local = await q.localAddress(fd);
+      assert.ok('port' in local);
+      const clients: net.Socket[] = [];
+      t.defer(() => {
+        for (const c of clients) c.destroy();
+      });
+      // 'end' (FIN), a reset or 'close': the server's side of the connection is closed.
+      const closedByServer = (socket: net.Socket) =>
+        new Promise<'closed'>((resolve) => {
+          for (const event of ['end', 'error', 'close']) socket.once(event, () => resolve('closed'));
+          socket.resume();
+        });
+      const endings: Promise<'closed'>[] = [];
+      for (let i = 0; i < 3; i++) {
+        const c = net.connect(local.port, '127.0.0.1');
+        clients.push(c);
+        endings.push(closedByServer(c));
+        await new Promise((resolve) => c.once('connect', resolve));
+      }
+      const it = q.accepts(fd);
+      const first = await it.next();
+      assert.equal(first.done, false);
+      const taken = first.value!.fd;
+      // Time for a multishot request to take the two other connections ahead of the consumer.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await q.destroy();
+      // Then the listener closes (through another queue): connections still in its backlog are
+      // reset by the kernel; connections taken ahead are descriptors of their own, which only
+      // destroy() could have closed.
+      const other = t.queue();
+      await other.close(fd);
+      const within = (ms: number) => new Promise<'open'>((resolve) => setTimeout(() => resolve('open'), ms));
+      for (const [i, ending] of endings.slice(1).entries()) {
+        assert.equal(await Promise.race([ending, within(5000)]), 'closed', `client ${i + 2}`);
+      }
+      // The connection the consumer took is the consumer's: destroy() left it open.
+      assert.equal(await Promise.race([endings[0]!, within(100)]), 'open');
+      await other.close(taken);
+      assert.equal(await Promise.race([endings[0]!, within(5000)]), 'closed');
+    },
+  },
+  {
     name: 'stream iterators: closing the socket through the queue ends recvs() and accepts() with ECANCELED',
     needs,
     async run(t) {
