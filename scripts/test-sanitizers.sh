@@ -37,6 +37,6 @@ echo "== epoll reactor: conformance on the sanitizer build ($PROACTOR_EPOLL_ADDO
 # full count runs unsanitized in pnpm test.
 PROACTOR_LOAD_WORKERS=50 node "$cli" @proactor/aio-epoll --quiet
 echo "== epoll reactor: differential on the sanitizer build"
-node "$cli" @proactor/aio-epoll --differential --scripts 5
+node "$cli" @proactor/aio-epoll --differential --scripts 5 --kinds files,direct,sockets
 echo "== epoll reactor: socket churn on the sanitizer build (emulated multishot, tiny receive pool, closes while waiting)"
 node test/fixtures/churn.mjs 5

@@ -200,6 +200,43 @@ function randreadVariants(depth: number, direct: boolean): Variant[] {
   return list;
 }
 
+/**
+ * Direct reads on the epoll backend, Linux AIO against its own thread pool, with the C limit of
+ * that interface (fio's libaio engine: io_submit and io_getevents with 64 in flight), fio's
+ * io_uring engine and aio-uring for scale. Callback form, as the others' best.
+ */
+function directAioVariants(depth: number): Variant[] {
+  const params: Params = { file, block: 4096, depth, seconds, direct: true };
+  const list: Variant[] = [];
+  if (backends.some((b) => b.id === 'epoll')) {
+    list.push({
+      label: 'proactor epoll Linux AIO callback',
+      kind: 'proactor',
+      measure: nodeVariant('proactor-callback', { ...params, backend: 'epoll' }),
+    });
+    list.push({
+      label: 'proactor epoll thread pool callback',
+      kind: 'proactor',
+      measure: nodeVariant('proactor-callback', {
+        ...params,
+        backend: join(benchDir, 'dist', 'epoll-pool-backend.js'),
+      }),
+    });
+  }
+  if (backends.some((b) => b.id === 'io_uring')) {
+    list.push({
+      label: 'proactor io_uring callback',
+      kind: 'proactor',
+      measure: nodeVariant('proactor-callback', { ...params, backend: 'io_uring' }),
+    });
+  }
+  if (hasFio) {
+    list.push({ label: 'fio libaio', kind: 'baseline', measure: fioVariant('libaio', depth, true) });
+    list.push({ label: 'fio io_uring', kind: 'baseline', measure: fioVariant('io_uring', depth, true) });
+  }
+  return list;
+}
+
 function nopVariants(): Variant[] {
   const depth = 128;
   const list: Variant[] = [];
@@ -281,6 +318,13 @@ const workloads: {
     title: '4 KiB random reads, O_DIRECT, 64 in flight',
     unit: 'reads/s',
     variants: () => randreadVariants(64, true),
+  },
+  {
+    id: 'randread-direct-epoll-64',
+    title:
+      '4 KiB random reads, O_DIRECT, 64 in flight, epoll backend: Linux AIO against its thread pool and fio libaio',
+    unit: 'reads/s',
+    variants: () => directAioVariants(64),
   },
   { id: 'nop', title: 'nop round trips (binding overhead)', unit: 'nops/s', variants: nopVariants },
   {

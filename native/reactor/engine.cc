@@ -49,20 +49,29 @@ Napi::Function ReactorEngine::Define(Napi::Env env) {
                      });
 }
 
-/* new ReactorEngine(ring, options?: { poller?: string }) */
+/* new ReactorEngine(ring, options?: { poller?: string, linuxAio?: boolean, linuxAioOff?: string }):
+ * linuxAio turns Linux AIO on for direct I/O (off by default: aio-epoll asks for it, the kqueue
+ * backend does not); linuxAioOff says why it is off, for info(). */
 ReactorEngine::ReactorEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ReactorEngine>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "a RingContext is required");
   Napi::Object ring = info[0].As<Napi::Object>();
   std::string poller = "epoll";
+  bool linux_aio = false;
+  std::string linux_aio_off = "not asked for by this backend";
   if (info.Length() >= 2 && info[1].IsObject()) {
-    Napi::Value name = info[1].As<Napi::Object>().Get("poller");
+    Napi::Object options = info[1].As<Napi::Object>();
+    Napi::Value name = options.Get("poller");
     if (name.IsString()) poller = name.As<Napi::String>().Utf8Value();
+    linux_aio = options.Get("linuxAio").ToBoolean().Value();
+    Napi::Value off = options.Get("linuxAioOff");
+    if (off.IsString()) linux_aio_off = off.As<Napi::String>().Utf8Value();
   }
   ReactorHost* host = ReactorHost::Get(env, poller);
   core_.Attach(env, ring, host);
   host_ = host;
   state_.resize(core_.buffers().entries());
+  aio_.Attach(host, core_.buffers().entries(), linux_aio, linux_aio_off);
   // The RingContext lives as long as this object (see queue_buffers.h).
   info.This().As<Napi::Object>().DefineProperty(Napi::PropertyDescriptor::Value("ring", ring, napi_default));
 }
@@ -140,6 +149,14 @@ Start ReactorEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t*
       parks_++;
       return Start::WaitReadable;
     }
+    case PROACTOR_OP_READ:
+    case PROACTOR_OP_WRITE:
+    case PROACTOR_OP_READV:
+    case PROACTOR_OP_WRITEV:
+    case PROACTOR_OP_FSYNC:
+    case PROACTOR_OP_FDATASYNC:
+      // Direct I/O through Linux AIO when it is on; the pool for the rest.
+      return aio_.Launch(slot, tag, op) ? Start::Submitted : Start::Blocking;
     default:
       return Start::Blocking;
   }
@@ -240,7 +257,7 @@ Napi::Value ReactorEngine::ProvideBuffers(const Napi::CallbackInfo& info) {
 }
 
 void ReactorEngine::Cancel(uint16_t slot, uint64_t tag, const Operation& op) {
-  if (host_ == nullptr) return;
+  if (host_ == nullptr || aio_.Cancel(slot, tag)) return;
   SlotState& state = state_[slot];
   if (state.timer) {
     host_->CancelTimer(state.deadline, tag);
@@ -268,6 +285,8 @@ void ReactorEngine::KeepAlive(bool alive) {
 }
 
 void ReactorEngine::Release(bool host_alive) {
+  // First: it waits for its requests in flight, which write into buffers the queue holds.
+  aio_.Release(host_alive);
   if (host_alive && host_ != nullptr) host_->DropEngine(core_.id());
   host_ = nullptr;
   pool_.memory.Reset();
@@ -321,6 +340,7 @@ Napi::Value ReactorEngine::Info(const Napi::CallbackInfo& info) {
   out.Set("providedBuffers", pool_.count);
   out.Set("providedBufferSize", pool_.size);
   out.Set("providedBuffersFree", static_cast<uint32_t>(pool_.free.size()));
+  aio_.FillInfo(out);
   return out;
 }
 

@@ -17,6 +17,8 @@
  * - timeouts: the host's timers (Start::Submitted);
  * - close: the poller forgets the descriptor (waiting operations were ended by the core through
  *   CancelDescriptor first), then the call runs on the pool;
+ * - read, write, readv, writev, fsync and fdatasync on a descriptor open with O_DIRECT (a
+ *   regular file or a block device): Linux AIO (linux_aio.h), when it is on; the pool otherwise;
  * - every other (file and metadata) operation: the environment's blocking pool, Call();
  * - multishot accepts and recvs (accept_multi, recv_multi): parked for readability from the
  *   start and never leaving the descriptor's list until their final result: each report accepts
@@ -40,6 +42,7 @@
 
 #include "../common/engine_core.h"
 #include "host.h"
+#include "linux_aio.h"
 
 namespace proactor {
 
@@ -64,6 +67,9 @@ class ReactorEngine : public Napi::ObjectWrap<ReactorEngine>, public EngineDrive
   void BuffersDelivered(const std::vector<uint32_t>& ids) override;
   void KeepAlive(bool alive) override;
   void Release(bool host_alive) override;
+
+  /* Submits the Linux AIO requests launched since the last call (ReactorHost::Flush). */
+  void FlushKernelRequests() { aio_.Flush(); }
 
  private:
   /* What the engine keeps per slot while its operation is parked or timed. */
@@ -102,6 +108,7 @@ class ReactorEngine : public Napi::ObjectWrap<ReactorEngine>, public EngineDrive
   ReactorHost* host_ = nullptr; /* null once closed or detached */
   ReceivePool pool_;
   EngineCore core_{this, "reactor"};
+  LinuxAio aio_{core_};
   std::vector<SlotState> state_;
   uint64_t parks_ = 0;   /* operations that had to wait for readiness */
   uint64_t retries_ = 0; /* attempts after a readiness report */

@@ -152,6 +152,19 @@ void ReactorHost::DropEngine(uint16_t id) {
   cancelled_.erase(std::remove_if(cancelled_.begin(), cancelled_.end(), mine), cancelled_.end());
 }
 
+// ---- watched descriptors ------------------------------------------------------------------
+
+int ReactorHost::Watch(int fd, ReadableWatcher* watcher) {
+  const int r = poller_->Arm(fd, kPollReadable);
+  if (r < 0) return r;
+  watchers_[fd] = watcher;
+  return 0;
+}
+
+void ReactorHost::Unwatch(int fd) {
+  if (watchers_.erase(fd) > 0) poller_->Forget(fd);
+}
+
 // ---- timers --------------------------------------------------------------------------------
 
 int64_t ReactorHost::AddTimer(uint64_t tag, uint64_t timeout_ns) {
@@ -218,7 +231,22 @@ void ReactorHost::ReapMechanism() {
     events_.clear();
     int n = poller_->Wait(0, &events_);
     if (n <= 0) break;
-    for (const PollEvent& e : events_) RunWaiters(e.fd, e.ready, e.error);
+    for (const PollEvent& e : events_) {
+      auto watched = watchers_.find(e.fd);
+      if (watched == watchers_.end()) {
+        RunWaiters(e.fd, e.ready, e.error);
+        continue;
+      }
+      ReadableWatcher* watcher = watched->second;
+      watcher->OnReadable();
+      // (OnReadable may have unwatched it.)
+      if (watchers_.count(e.fd) == 0) continue;
+      const int r = poller_->Arm(e.fd, kPollReadable);
+      if (r < 0) {
+        watchers_.erase(e.fd);
+        watcher->OnWatchFailed(r);
+      }
+    }
     if (n < kPollBatch) break;
   }
   ExpireTimers();
@@ -297,9 +325,18 @@ int ReactorHost::Wait(int64_t timeout_ns) {
 
 // ---- teardown ------------------------------------------------------------------------------
 
+void ReactorHost::Flush() {
+  for (EngineCore* engine : engines()) {
+    // Every engine of a ReactorHost is a ReactorEngine.
+    if (engine != nullptr) static_cast<ReactorEngine*>(engine->driver())->FlushKernelRequests();
+  }
+}
+
 void ReactorHost::CancelAndDrain() {
-  // Parked operations hold nothing in the kernel: they are dropped with their engines.
+  // Parked operations hold nothing in the kernel: they are dropped with their engines. (Linux AIO
+  // requests do: each engine waits for its own when it is detached, ReactorEngine::Release.)
   waiters_.clear();
+  watchers_.clear();
   timers_.clear();
   cancelled_.clear();
 }

@@ -43,6 +43,20 @@
 
 namespace proactor {
 
+/* What the host runs when a descriptor it watches for an engine (Watch) polls readable: a
+ * completion eventfd (linux_aio.h). Called on the JS thread from the host's reap; the host arms
+ * the descriptor again afterwards. */
+class ReadableWatcher {
+ public:
+  virtual void OnReadable() = 0;
+  /* The poller could not arm the descriptor again (`error`, a negative libuv code): nothing will
+   * report it any more; the watcher must collect what it waits for by other means. */
+  virtual void OnWatchFailed(int error) = 0;
+
+ protected:
+  ~ReadableWatcher() = default;
+};
+
 class ReactorHost final : public EnvHost {
  public:
   /* The host of `env` with the poller named `poller` ("epoll", "kqueue", "poll"), created on
@@ -69,6 +83,13 @@ class ReactorHost final : public EnvHost {
   /* Drops every parked operation and timer of engine `id` (its queue is closing). */
   void DropEngine(uint16_t id);
 
+  /* Watches `fd` (owned by the caller) for readability on behalf of `watcher` until Unwatch():
+   * each report runs watcher->OnReadable(), then the descriptor is armed again. 0, or the
+   * poller's error. No operation may park on `fd`. */
+  int Watch(int fd, ReadableWatcher* watcher);
+  /* Stops watching `fd` (before it is closed). */
+  void Unwatch(int fd);
+
   /* A timer for `tag` expiring `timeout_ns` from now; returns its deadline (for CancelTimer). */
   int64_t AddTimer(uint64_t tag, uint64_t timeout_ns);
   /* Removes the timer and finishes `tag` with UV_ECANCELED (CancelLater), unless it expired. */
@@ -92,6 +113,8 @@ class ReactorHost final : public EnvHost {
   void ReapMechanism() override;
   void CancelAndDrain() override;
   void CloseMechanism() override;
+  /* Hands each engine's queued kernel requests (Linux AIO) over. */
+  void Flush() override;
 
   struct Waiters {
     std::deque<uint64_t> read;
@@ -123,6 +146,7 @@ class ReactorHost final : public EnvHost {
 
   /* Node-based: references stay valid while the map grows (a retry may park more). */
   std::unordered_map<int, Waiters> waiters_;
+  std::unordered_map<int, ReadableWatcher*> watchers_;
   std::set<std::pair<int64_t, uint64_t>> timers_; /* (deadline in steady ns, tag) */
   std::vector<uint64_t> cancelled_;
   std::vector<PollEvent> events_;

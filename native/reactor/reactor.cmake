@@ -8,6 +8,7 @@ function(proactor_reactor_addon target)
     ${PROACTOR_NATIVE}/reactor/addon.cc
     ${PROACTOR_NATIVE}/reactor/engine.cc
     ${PROACTOR_NATIVE}/reactor/host.cc
+    ${PROACTOR_NATIVE}/reactor/linux_aio.cc
     ${PROACTOR_NATIVE}/reactor/socket_calls.cc
     ${PROACTOR_NATIVE}/reactor/poller_thread.cc)
   set(definitions)

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { inspect, parseArgs } from 'node:util';
 import { skipReason } from './case.js';
+import { directIoUnavailable } from './cases/direct-io.js';
 import {
   canRunSocketScripts,
   compareOnScript,
@@ -30,7 +31,7 @@ async function main(): Promise<number> {
     process.stdout.write(
       'usage: proactor-conformance <backend package or module path> [--filter TEXT] [--list] [--quiet]\n' +
         '       proactor-conformance <backend> --differential [--against BACKEND] [--seed N] [--scripts N]\n' +
-        '                            [--steps N] [--kinds files,sockets]\n',
+        '                            [--steps N] [--kinds files,direct,sockets]\n',
     );
     return values.help ? 0 : 2;
   }
@@ -39,10 +40,10 @@ async function main(): Promise<number> {
   if (values.differential) {
     const seed = values.seed === undefined ? (Date.now() % 1_000_000) + 1 : Number(values.seed);
     const kinds = values.kinds.split(',').map((k) => k.trim());
-    const unknown = kinds.filter((k) => k !== 'files' && k !== 'sockets');
+    const unknown = kinds.filter((k) => k !== 'files' && k !== 'direct' && k !== 'sockets');
     if (unknown.length > 0 || kinds.length === 0) {
       process.stderr.write(
-        `proactor-conformance: --kinds takes files, sockets or both, not '${values.kinds}'\n`,
+        `proactor-conformance: --kinds takes files, direct, sockets or a list of them, not '${values.kinds}'\n`,
       );
       return 2;
     }
@@ -106,6 +107,12 @@ async function differential(
   let failed = 0;
   let skipped = 0;
   for (const kind of kinds) {
+    const directUnavailable = kind === 'direct' ? directIoUnavailable() : undefined;
+    if (directUnavailable !== undefined) {
+      process.stdout.write(`  skip  direct scripts (${directUnavailable})\n`);
+      skipped += scripts;
+      continue;
+    }
     if (kind === 'sockets' && !sockets) {
       process.stdout.write('  skip  socket scripts (a backend lacks socket operations)\n');
       skipped += scripts;

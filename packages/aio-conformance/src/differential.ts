@@ -7,7 +7,16 @@
  * fully determined by the script and the file system: any difference is a backend's.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  constants as fsConstants,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import {
@@ -19,13 +28,16 @@ import {
   type SocketAddress,
   type Stats,
 } from '@proactor/aio-core';
+import { pageAlignedBuffer } from './cases/direct-io.js';
 
 /** One step of a script, in a form that reads well in a failure message. */
 export type Step =
-  | { op: 'open'; file: number; flags: string }
+  /** `direct`: with O_DIRECT (direct scripts). */
+  | { op: 'open'; file: number; flags: string; direct?: boolean }
   | { op: 'close'; fd: number }
-  | { op: 'read'; fd: number; length: number; position: number | null }
-  | { op: 'write'; fd: number; length: number; position: number | null; seed: number }
+  /** `misaligned`: the buffer starts one byte past a page boundary (direct scripts; pages otherwise). */
+  | { op: 'read'; fd: number; length: number; position: number | null; misaligned?: boolean }
+  | { op: 'write'; fd: number; length: number; position: number | null; seed: number; misaligned?: boolean }
   | { op: 'readv'; fd: number; lengths: number[]; position: number | null }
   | { op: 'writev'; fd: number; lengths: number[]; position: number | null; seed: number }
   | { op: 'ftruncate'; fd: number; length: number }
@@ -126,6 +138,99 @@ export function generateScript(seed: number, length: number, options: FileScript
   return steps;
 }
 
+/** Node's flag strings as open(2) flags, for direct opens (which add O_DIRECT to them). */
+const OPEN_FLAGS: ReadonlyMap<string, number> = new Map([
+  ['r', fsConstants.O_RDONLY],
+  ['r+', fsConstants.O_RDWR],
+  ['w', fsConstants.O_TRUNC | fsConstants.O_CREAT | fsConstants.O_WRONLY],
+  ['w+', fsConstants.O_TRUNC | fsConstants.O_CREAT | fsConstants.O_RDWR],
+  ['a', fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_WRONLY],
+  ['a+', fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_RDWR],
+  ['wx', fsConstants.O_TRUNC | fsConstants.O_CREAT | fsConstants.O_WRONLY | fsConstants.O_EXCL],
+  ['ax+', fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_RDWR | fsConstants.O_EXCL],
+]);
+
+const BLOCK = 4096;
+
+/**
+ * A random direct-I/O script of `length` steps (Linux, where the file system takes O_DIRECT): the
+ * script's files opened with O_DIRECT (one open in eight without it, so a file is also written
+ * through the page cache), transfers of whole 4 KiB blocks at block positions from page-aligned
+ * memory, and now and then a transfer the kernel refuses (a length or position off the block
+ * size, a buffer one byte off a page: EINVAL on ext4, xfs and btrfs) or one at the current
+ * position; truncations mostly to whole blocks, fsync, fdatasync, fstat, closes and reopens.
+ */
+export function generateDirectScript(seed: number, length: number): Step[] {
+  const r = new Random(seed);
+  const steps: Step[] = [];
+  let opens = 0;
+  const misaligned = () => r.below(100) < 6;
+  const position = () =>
+    r.below(8) === 0 ? null : r.below(100) < 5 ? r.below(64 * BLOCK) : r.below(64) * BLOCK;
+  const blocks = (most: number) =>
+    r.below(100) < 5 ? 1 + r.below(most * BLOCK) : (1 + r.below(most)) * BLOCK;
+  const lengths = () => Array.from({ length: 1 + r.below(4) }, () => (1 + r.below(4)) * BLOCK);
+  for (let i = 0; i < length; i++) {
+    const fd = opens === 0 ? 0 : r.below(opens);
+    const k = r.below(100);
+    if (k < 10 || opens === 0) {
+      steps.push({ op: 'open', file: r.below(FILES), flags: r.pick(FLAGS), direct: r.below(8) !== 0 });
+      opens++;
+    } else if (k < 15) steps.push({ op: 'close', fd });
+    else if (k < 42)
+      steps.push({ op: 'read', fd, length: blocks(16), position: position(), misaligned: misaligned() });
+    else if (k < 66)
+      steps.push({
+        op: 'write',
+        fd,
+        length: blocks(16),
+        position: position(),
+        seed: r.next(),
+        misaligned: misaligned(),
+      });
+    else if (k < 74) steps.push({ op: 'readv', fd, lengths: lengths(), position: position() });
+    else if (k < 82)
+      steps.push({ op: 'writev', fd, lengths: lengths(), position: position(), seed: r.next() });
+    else if (k < 86)
+      steps.push({
+        op: 'ftruncate',
+        fd,
+        length: r.below(4) === 0 ? r.below(64 * BLOCK) : r.below(64) * BLOCK,
+      });
+    else if (k < 92) steps.push({ op: r.pick(['fsync', 'fdatasync'] as const), fd });
+    else steps.push({ op: 'fstat', fd });
+  }
+  return steps;
+}
+
+/** Whether `steps` uses O_DIRECT (from generateDirectScript). */
+function isDirectScript(steps: readonly Step[]): boolean {
+  return steps.some((step) => step.op === 'open' && step.direct === true);
+}
+
+/**
+ * Page-aligned memory for direct scripts: a WebAssembly memory's buffer starts on a page boundary
+ * (see pageAlignedBuffer in cases/direct-io.ts). One per script run, reused by each step (the
+ * steps run one after another).
+ */
+class AlignedArena {
+  readonly #memory = pageAlignedBuffer(32 * 65536);
+  /** `length` zeroed bytes at a page boundary (+1 when `misaligned`). */
+  take(length: number, misaligned = false): Buffer {
+    const at = misaligned ? 1 : 0;
+    return this.#memory.subarray(at, at + length).fill(0);
+  }
+  /** Aligned views one after another, for readv and writev. */
+  takeEach(lengths: readonly number[]): Buffer[] {
+    let at = 0;
+    return lengths.map((l) => {
+      const view = this.#memory.subarray(at, at + l).fill(0);
+      at += Math.ceil(l / BLOCK) * BLOCK;
+      return view;
+    });
+  }
+}
+
 function bytes(length: number, seed: number): Buffer {
   const r = new Random(seed);
   const buf = Buffer.allocUnsafe(length);
@@ -146,6 +251,7 @@ function describeStats(s: Stats): string {
 /** Runs `steps` on `backend` in `dir`; returns one outcome string per step. */
 export async function runScript(backend: Backend, dir: string, steps: readonly Step[]): Promise<string[]> {
   const q = new Queue(backend, { entries: 16 });
+  const arena = isDirectScript(steps) ? new AlignedArena() : undefined;
   const fds: (number | undefined)[] = [];
   const file = (i: number) => join(dir, `f${i}`);
   const subdir = (i: number) => join(dir, `d${i}`);
@@ -158,7 +264,7 @@ export async function runScript(backend: Backend, dir: string, steps: readonly S
         continue;
       }
       try {
-        outcomes.push(await runStep(q, step, fd!, fds, file, subdir));
+        outcomes.push(await runStep(q, step, fd!, fds, file, subdir, arena));
       } catch (error) {
         const code = (error as { code?: unknown }).code;
         if (typeof code !== 'string' || !code.startsWith('E')) throw error;
@@ -179,12 +285,14 @@ async function runStep(
   fds: (number | undefined)[],
   file: (i: number) => string,
   subdir: (i: number) => string,
+  arena: AlignedArena | undefined,
 ): Promise<string> {
   switch (step.op) {
     case 'open': {
       const index = fds.length;
       fds.push(undefined);
-      fds[index] = await q.open(file(step.file), step.flags, 0o644);
+      const flags = step.direct ? (OPEN_FLAGS.get(step.flags) as number) | fsConstants.O_DIRECT : step.flags;
+      fds[index] = await q.open(file(step.file), flags, 0o644);
       return `fd #${index}`;
     }
     case 'close': {
@@ -193,19 +301,25 @@ async function runStep(
       return 'ok';
     }
     case 'read': {
-      const buf = Buffer.alloc(step.length);
+      const buf = arena?.take(step.length, step.misaligned) ?? Buffer.alloc(step.length);
       const n = await q.read(fd, buf, 0, step.length, step.position);
       return `${n} bytes ${digest(buf.subarray(0, n))}`;
     }
-    case 'write':
-      return `${await q.write(fd, bytes(step.length, step.seed), 0, step.length, step.position)} bytes`;
+    case 'write': {
+      const data = bytes(step.length, step.seed);
+      const buf = arena === undefined ? data : arena.take(step.length, step.misaligned);
+      if (buf !== data) buf.set(data);
+      return `${await q.write(fd, buf, 0, step.length, step.position)} bytes`;
+    }
     case 'readv': {
-      const bufs = step.lengths.map((l) => Buffer.alloc(l));
+      const bufs = arena?.takeEach(step.lengths) ?? step.lengths.map((l) => Buffer.alloc(l));
       const n = await q.readv(fd, bufs, step.position);
       return `${n} bytes ${digest(...bufs)}`;
     }
     case 'writev': {
-      const bufs = step.lengths.map((l, i) => bytes(l, step.seed + i));
+      const data = step.lengths.map((l, i) => bytes(l, step.seed + i));
+      const bufs = arena?.takeEach(step.lengths) ?? data;
+      if (bufs !== data) for (let i = 0; i < bufs.length; i++) bufs[i].set(data[i]);
       return `${await q.writev(fd, bufs, step.position)} bytes`;
     }
     case 'ftruncate':
@@ -1127,8 +1241,9 @@ export async function compareBackends(
   return undefined;
 }
 
-/** The kinds of random script the differential runner generates: file operations, or socket operations. */
-export type ScriptKind = 'files' | 'sockets';
+/** The kinds of random script the differential runner generates: file operations, direct I/O on files
+ * (O_DIRECT, generateDirectScript), or socket operations. */
+export type ScriptKind = 'files' | 'direct' | 'sockets';
 
 /** What socket scripts use: the socket operations but poll, and close and open. */
 const SOCKET_SCRIPT_OPS: readonly OperationName[] = [
@@ -1173,7 +1288,9 @@ export async function compareOnScript(
     const script =
       kind === 'files'
         ? generateScript(seed, steps, { sendfile })
-        : generateSocketScript(seed, steps, socketOptions);
+        : kind === 'direct'
+          ? generateDirectScript(seed, steps)
+          : generateSocketScript(seed, steps, socketOptions);
     return await compareBackends(subject, oracle, dirs, script);
   } finally {
     rmSync(root, { recursive: true, force: true });

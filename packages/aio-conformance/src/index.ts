@@ -1,6 +1,7 @@
 /// <reference types="node" preserve="true" />
 export type { CaseContext, ConformanceCase, Need } from './case.js';
 export { skipReason } from './case.js';
+export { directIoUnavailable, pageAlignedBuffer } from './cases/direct-io.js';
 export { type ChurnOptions, type ChurnReport, churnFailure, socketChurn } from './churn.js';
 export { countOperations, type OperationCounts } from './counting-backend.js';
 export {
@@ -9,6 +10,7 @@ export {
   compareOnScript,
   type Divergence,
   type FileScriptOptions,
+  generateDirectScript,
   generateScript,
   generateSocketScript,
   isSocketScript,

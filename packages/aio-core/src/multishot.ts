@@ -12,7 +12,6 @@ import { deliverTo, Form, type MultishotRequest, type MultishotRequests, Operati
 import { OPERATION_TABLE } from './operation-table.js';
 import type { AcceptResult } from './options.js';
 import { ECANCELED, type QueueCore } from './queue-core.js';
-import { validateFd } from './validate.js';
 
 /** Multishot iterators stop their request while this many items wait for the consumer... */
 const ACCEPT_HIGH_WATER = 128;

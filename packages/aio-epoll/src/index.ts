@@ -4,8 +4,10 @@
  * (Docker's default seccomp profile, `kernel.io_uring_disabled`, gVisor, old kernels). A Node-API
  * addon (native/reactor, built by cmake-js) turns readiness into completions: socket operations
  * are tried without blocking and, when they would block, wait for epoll to report their
- * descriptor ready; file and metadata operations run on a native thread pool. One reactor per
- * Node environment (the main thread, each worker), shared by that environment's queues.
+ * descriptor ready; file and metadata operations run on a native thread pool, except direct I/O
+ * (descriptors opened with O_DIRECT), which goes through Linux AIO (io_setup, io_submit,
+ * io_getevents) where those system calls are allowed. One reactor per Node environment (the main
+ * thread, each worker), shared by that environment's queues.
  *
  * Importing this module throws a coded error (ERR_PROACTOR_EPOLL_UNAVAILABLE) where the addon
  * cannot be loaded (not Linux, no binary built): @proactor/aio reports that message when it
@@ -35,6 +37,29 @@ export interface EpollBackendOptions {
    * build lacks is refused with ERR_INVALID_ARG_VALUE.
    */
   poller?: PollerName;
+  /**
+   * Direct I/O through Linux AIO (default true): read, write, readv and writev at an explicit
+   * position, fsync and fdatasync on descriptors opened with O_DIRECT go to the kernel's
+   * asynchronous I/O, with no thread per operation. false runs them on the thread pool like every
+   * other file operation (for A/B comparisons; so does PROACTOR_EPOLL_LINUX_AIO=0 for the default
+   * backend). Where the system calls are blocked (seccomp) the pool takes over whatever this says:
+   * {@link linuxAio} and `engineInfo().linuxAioReason` say why.
+   */
+  linuxAio?: boolean;
+}
+
+/** Whether a backend runs direct I/O through Linux AIO, and why (or why not). */
+export interface LinuxAioSupport {
+  /** Direct I/O goes through Linux AIO (each queue sets its context up at its first direct operation). */
+  readonly enabled: boolean;
+  /** Why, in one line: what was probed, or what turned it off. */
+  readonly reason: string;
+}
+
+/** The capabilities of an aio-epoll backend: aio-core's, and whether direct I/O goes through Linux AIO. */
+export interface EpollCapabilities extends Capabilities {
+  /** O_DIRECT reads, writes, fsync and fdatasync go through Linux AIO ({@link LinuxAioSupport}). */
+  readonly linuxAio: boolean;
 }
 
 /** Diagnostics of one attached engine. */
@@ -67,6 +92,33 @@ export interface EngineInfo {
   providedBufferSize: number;
   /** Buffers of the pool not holding data on its way to JavaScript. */
   providedBuffersFree: number;
+  /**
+   * Linux AIO for this queue's direct I/O: 'active' (its context is set up), 'unused' (on, no
+   * direct operation yet), 'off' (the pool runs direct I/O: `linuxAioReason` says why).
+   */
+  linuxAio: 'active' | 'unused' | 'off';
+  /** Why Linux AIO is off ('' otherwise): turned off, io_setup refused (seccomp, fs.aio-max-nr), ... */
+  linuxAioReason: string;
+  /** Events of this queue's AIO context (its entries), 0 without one. */
+  aioEntries: number;
+  /** Requests io_submit accepted. */
+  aioSubmitted: number;
+  /** Their completions reaped. */
+  aioCompleted: number;
+  /** Requests in the kernel now. */
+  aioInFlight: number;
+  /** io_submit calls (each hands over a batch). */
+  aioSubmitCalls: number;
+  /** io_getevents calls (each reaps a batch). */
+  aioReapCalls: number;
+  /** Requests io_submit refused (EAGAIN, EINVAL, ...), run on the thread pool instead. */
+  aioRefused: number;
+  /** The error code of the last refusal ('' before any). */
+  aioLastRefusal: string;
+  /** Transfers, fsyncs and fdatasyncs on descriptors without O_DIRECT (or at the current position): the pool's. */
+  aioBufferedOps: number;
+  /** io_cancel calls (Linux refuses to cancel a file transfer in flight: it runs to its end). */
+  aioCancelCalls: number;
 }
 
 interface NativeEngine extends Engine {
@@ -75,10 +127,17 @@ interface NativeEngine extends Engine {
   info(): EngineInfo;
 }
 
+/** What the addon's linuxAioProbe() reports: the Linux AIO system calls reach the kernel, or why not. */
+type LinuxAioProbe = { ok: true } | { ok: false; errno: number; code: string; syscall: string };
+
 interface NativeAddon {
-  ReactorEngine: new (ring: RingContext, options: { poller: PollerName }) => NativeEngine;
+  ReactorEngine: new (
+    ring: RingContext,
+    options: { poller: PollerName; linuxAio: boolean; linuxAioOff: string },
+  ) => NativeEngine;
   pollers(): string[];
   operations(): NativeOperation[];
+  linuxAioProbe(): LinuxAioProbe;
 }
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
@@ -129,6 +188,47 @@ export const pollers: readonly string[] = Object.freeze(addon.pollers());
 /** The addon's operation table (native/common/operation_table.h), indexed by aio-core `Opcode`. */
 export const operations: readonly NativeOperation[] = Object.freeze(addon.operations());
 
+/** Why the Linux AIO probe failed, in one line. */
+export function explainLinuxAioFailure(failure: { code: string; syscall: string }): string {
+  const head = `Linux AIO is unavailable: ${failure.syscall} failed with ${failure.code}`;
+  switch (failure.code) {
+    case 'EPERM':
+      return `${head}: a seccomp filter blocks the Linux AIO system calls (allow io_setup, io_submit, io_getevents, io_cancel and io_destroy); direct I/O runs on the thread pool`;
+    case 'ENOSYS':
+      return `${head}: this kernel has no Linux AIO (CONFIG_AIO), or a seccomp filter answers ENOSYS; direct I/O runs on the thread pool`;
+    default:
+      return `${head}; direct I/O runs on the thread pool`;
+  }
+}
+
+/** The probe made when this module was loaded. */
+const probe: LinuxAioProbe = addon.linuxAioProbe();
+
+/** Whether a backend created with `wanted` (its `linuxAio` option) runs direct I/O through Linux AIO, and why. */
+function linuxAioSupport(wanted: boolean, turnedOffBy: string): LinuxAioSupport {
+  if (!probe.ok) return Object.freeze({ enabled: false, reason: explainLinuxAioFailure(probe) });
+  if (!wanted) {
+    return Object.freeze({
+      enabled: false,
+      reason: `Linux AIO is turned off (${turnedOffBy}); direct I/O runs on the thread pool`,
+    });
+  }
+  return Object.freeze({
+    enabled: true,
+    reason:
+      'Linux AIO runs direct I/O: reads, writes, fsync and fdatasync on descriptors opened with O_DIRECT (each queue sets its context up at its first one)',
+  });
+}
+
+/** PROACTOR_EPOLL_LINUX_AIO=0 turns Linux AIO off for the default backend (A/B runs). */
+const envOff = process.env.PROACTOR_EPOLL_LINUX_AIO === '0';
+
+/** Linux AIO on the default backend: enabled, or why not (seccomp, ENOSYS, PROACTOR_EPOLL_LINUX_AIO=0). */
+export const linuxAio: LinuxAioSupport = linuxAioSupport(!envOff, 'PROACTOR_EPOLL_LINUX_AIO=0');
+
+/** One line @proactor/aio adds to its explanation when it selects this backend. */
+export const selectionNote = `direct I/O: ${linuxAio.reason}`;
+
 /**
  * What the reactor does. Every file and socket operation; linked operations and waitSync from
  * the engine core. `cancelInFlight` is false: an operation parked on a socket is cancelled
@@ -136,21 +236,34 @@ export const operations: readonly NativeOperation[] = Object.freeze(addon.operat
  * Multishot accepts and recvs as the reactor emulates them: one parked request serving every
  * connection (chunk) until it is cancelled, receiving into the queue's provided pool only while a
  * call runs, so an idle connection pins no buffer. No zero-copy send, no registered buffers or
- * files: those are io_uring's.
+ * files: those are io_uring's. `linuxAio`: direct I/O goes through Linux AIO ({@link linuxAio}).
  */
-export const capabilities: Capabilities = Object.freeze({
-  ops: new Set<OperationName>([...OPERATIONS, ...SOCKET_OPERATIONS]) as ReadonlySet<OperationName>,
-  linkedOperations: true,
-  waitSync: true,
-  cancelInFlight: false,
-  multishot: true,
-  zeroCopySend: false,
-  registeredBuffers: false,
-  registeredFiles: false,
-});
+function capabilitiesOf(aio: boolean): EpollCapabilities {
+  return Object.freeze({
+    ops: new Set<OperationName>([...OPERATIONS, ...SOCKET_OPERATIONS]) as ReadonlySet<OperationName>,
+    linkedOperations: true,
+    waitSync: true,
+    cancelInFlight: false,
+    multishot: true,
+    zeroCopySend: false,
+    registeredBuffers: false,
+    registeredFiles: false,
+    linuxAio: aio,
+  });
+}
 
-/** An epoll Backend, or one over another poller (`{ poller: 'poll' }`). */
-export function createBackend(options: EpollBackendOptions = {}): Backend {
+/** The capabilities of the default backend. */
+export const capabilities: EpollCapabilities = capabilitiesOf(linuxAio.enabled);
+
+/** An aio-epoll Backend: its capabilities say whether direct I/O goes through Linux AIO, `linuxAio` why. */
+export interface EpollBackend extends Backend {
+  readonly capabilities: EpollCapabilities;
+  /** Linux AIO on this backend's queues: enabled, or why not. */
+  readonly linuxAio: LinuxAioSupport;
+}
+
+/** An epoll Backend, or one over another poller (`{ poller: 'poll' }`), or without Linux AIO (`{ linuxAio: false }`). */
+export function createBackend(options: EpollBackendOptions = {}): EpollBackend {
   if (options === null || typeof options !== 'object')
     throw invalidArgType('options', 'of type object', options);
   const poller = options.poller ?? 'epoll';
@@ -164,11 +277,20 @@ export function createBackend(options: EpollBackendOptions = {}): Backend {
       `is not built into this addon (it has ${pollers.join(', ')})`,
     );
   }
+  if (options.linuxAio !== undefined && typeof options.linuxAio !== 'boolean') {
+    throw invalidArgType('options.linuxAio', 'of type boolean', options.linuxAio);
+  }
+  const aio =
+    options.linuxAio === undefined
+      ? linuxAio
+      : linuxAioSupport(options.linuxAio, 'createBackend({ linuxAio: false })');
+  const native = { poller, linuxAio: aio.enabled, linuxAioOff: aio.enabled ? '' : aio.reason };
   return Object.freeze({
     name: 'epoll' as const,
-    capabilities,
+    capabilities: aio === linuxAio ? capabilities : capabilitiesOf(aio.enabled),
+    linuxAio: aio,
     attach(ring: RingContext): Engine {
-      return new addon.ReactorEngine(ring, { poller });
+      return new addon.ReactorEngine(ring, native);
     },
   });
 }
@@ -179,7 +301,7 @@ export function engineInfo(engine: Engine): EngineInfo {
 }
 
 /** The epoll backend with default settings. */
-const backend: Backend = createBackend();
+const backend: EpollBackend = createBackend();
 
 export default backend;
 export { backend };

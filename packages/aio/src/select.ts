@@ -157,7 +157,7 @@ export async function selectBackend(options: SelectOptions = {}): Promise<Select
   for (let i = 0; i < candidates.length; i++) {
     const candidate = candidates[i];
     try {
-      const mod = (await load(candidate.package)) as { default?: unknown };
+      const mod = (await load(candidate.package)) as { default?: unknown; selectionNote?: unknown };
       if (!isBackend(mod.default)) throw new Error(`${candidate.package} does not export a Backend`);
       const why =
         candidates.length === 1 && requested
@@ -170,7 +170,14 @@ export async function selectBackend(options: SelectOptions = {}): Promise<Select
                 .join(
                   ' and ',
                 )} came first in ${platform}'s order (${order}) but ${i === 1 ? 'was' : 'were'} unavailable`;
-      outcomes.push({ ...candidate, status: 'selected', reason: why });
+      // A backend module may add one line about how it will run here (aio-epoll: whether direct
+      // I/O goes through Linux AIO, or why not).
+      const note = mod.selectionNote;
+      outcomes.push({
+        ...candidate,
+        status: 'selected',
+        reason: typeof note === 'string' && note !== '' ? `${why}; ${note}` : why,
+      });
       for (const rest of candidates.slice(i + 1)) {
         outcomes.push({ ...rest, status: 'not tried', reason: `${candidate.name} comes first` });
       }

@@ -3,6 +3,7 @@ import { argumentCases } from './arguments.js';
 import { backpressureCases } from './backpressure.js';
 import { cancelCases } from './cancel.js';
 import { controlCases } from './control.js';
+import { directIoCases } from './direct-io.js';
 import { directoryEntryCases } from './directory-entries.js';
 import { exhaustionCases } from './exhaustion.js';
 import { formCases } from './forms.js';
@@ -31,6 +32,7 @@ export const cases: readonly ConformanceCase[] = [
   ...openCloseCases,
   ...readWriteCases,
   ...vectoredCases,
+  ...directIoCases,
   ...syncTruncateCases,
   ...statCases,
   ...directoryEntryCases,

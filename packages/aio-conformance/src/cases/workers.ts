@@ -18,7 +18,7 @@ interface WorkerRun {
  * Writes `body` as an ES module that has `backend`, `Queue`, `workerData` and `parentPort` in
  * scope (the backend and aio-core imported the way the backend's user would) and returns its URL.
  */
-function workerModule(t: CaseContext, name: string, body: string): URL {
+export function workerModule(t: CaseContext, name: string, body: string): URL {
   const path = t.path(name);
   writeFileSync(
     path,
@@ -36,7 +36,7 @@ function workerModule(t: CaseContext, name: string, body: string): URL {
  * Starts a worker and resolves when it exits: terminated after `limitMs` (then the run fails).
  * `onMessage` may end it early, e.g. by calling `worker.terminate()`.
  */
-function runWorker(
+export function runWorker(
   t: CaseContext,
   url: URL,
   workerData: unknown,
