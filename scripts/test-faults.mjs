@@ -59,11 +59,6 @@ const INVISIBLE = {
 const LEFT_OUT = [
   ['workers: workers with files, sockets and timers in flight', 'about 75 s by itself'],
   ['workers: workers terminated while they submit', 'about 30 s by itself'],
-  [
-    'sendfile:',
-    "hangs under the partial-submit fault (a linked splice pair split across submissions: issue 17's known gap), also left out of the differential scripts here",
-  ],
-  ['fs promises: copyFile', 'uses sendfile on io_uring: left out with the sendfile cases'],
 ];
 
 const conformanceUrl = pathToFileURL(join(root, 'packages/aio-conformance/dist/index.js')).href;
@@ -207,7 +202,6 @@ async function seeded() {
         scriptSeed,
         Number(values.steps),
         options,
-        false,
       );
       if (divergence === undefined) differential.passed++;
       else {

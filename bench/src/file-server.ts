@@ -1,8 +1,8 @@
 /**
  * Static file benchmark: wrk (loopback, keep-alive, bounded in time) fetching one file over and over
  * from examples/file-server (sendfile, open-file cache) on io_uring (splice through a pipe), on
- * io_uring with sendfile forced onto the blocking pool (sendfile(2)), on aio-node (read and write
- * through a buffer), against nginx with one worker and `sendfile on` (the C limit) and node:http
+ * io_uring with sendfile forced onto the blocking pool (sendfile(2)), on epoll (non-blocking
+ * sendfile(2), retried when the socket becomes writable), on aio-node (read and write through a buffer), against nginx with one worker and `sendfile on` (the C limit) and node:http
  * with fs.createReadStream().pipe(res). Each server is started fresh for each run and stopped after;
  * the variants are interleaved (the machine is shared: medians, and ratios within one run).
  *
@@ -51,16 +51,20 @@ interface Server {
 
 const node = process.execPath;
 const example = join(root, 'examples/file-server/dist/main.js');
-const servers: Server[] = [
-  {
-    label: 'proactor io_uring (examples/file-server: splice)',
+/** examples/file-server on the backend PROACTOR_BACKEND names. */
+function exampleServer(label: string, backend: string): Server {
+  return {
+    label,
     kind: 'proactor',
     start: (port) =>
       spawn(node, [example, docroot, String(port)], {
-        env: { ...process.env, PROACTOR_BACKEND: 'io_uring' },
+        env: { ...process.env, PROACTOR_BACKEND: backend },
         stdio: 'ignore',
       }),
-  },
+  };
+}
+const servers: Server[] = [
+  exampleServer('proactor io_uring (examples/file-server: splice)', 'io_uring'),
   {
     label: 'proactor io_uring, sendfile(2) on the pool',
     kind: 'proactor',
@@ -69,15 +73,8 @@ const servers: Server[] = [
         stdio: 'ignore',
       }),
   },
-  {
-    label: 'proactor node (examples/file-server: read + write)',
-    kind: 'proactor',
-    start: (port) =>
-      spawn(node, [example, docroot, String(port)], {
-        env: { ...process.env, PROACTOR_BACKEND: 'node' },
-        stdio: 'ignore',
-      }),
-  },
+  exampleServer('proactor epoll (examples/file-server: non-blocking sendfile(2))', 'epoll'),
+  exampleServer('proactor node (examples/file-server: read + write)', 'node'),
   {
     label: 'node:http + createReadStream',
     kind: 'baseline',

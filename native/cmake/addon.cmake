@@ -8,7 +8,8 @@
 #   proactor_addon(<target> <sources of the engine>...)
 #
 # libuv's uv.h comes from the running Node's own headers (<prefix>/include/node), or from
-# -DPROACTOR_UV_INCLUDE=<dir>. -DPROACTOR_SANITIZE=ON builds with AddressSanitizer + UBSan.
+# -DPROACTOR_UV_INCLUDE=<dir> (or the environment variable of that name: Node's Windows zip has no
+# headers, so the windows-latest job unpacks Node's header tarball and names it). -DPROACTOR_SANITIZE=ON builds with AddressSanitizer + UBSan.
 # -DPROACTOR_FAULTS=ON compiles in the seeded fault schedule (native/common/fault_schedule.h) for
 # the fault-injection runs (scripts/test-faults.mjs); release builds and prebuilds leave it out.
 #
@@ -29,6 +30,9 @@ if(NOT CMAKE_BUILD_TYPE)
   set(CMAKE_BUILD_TYPE Release)
 endif()
 
+if(NOT PROACTOR_UV_INCLUDE AND DEFINED ENV{PROACTOR_UV_INCLUDE})
+  set(PROACTOR_UV_INCLUDE "$ENV{PROACTOR_UV_INCLUDE}")
+endif()
 if(NOT PROACTOR_UV_INCLUDE)
   execute_process(
     COMMAND node -p "require('path').resolve(process.execPath, '..', '..', 'include', 'node')"
@@ -172,6 +176,12 @@ function(proactor_addon target)
     # No libstdc++ / libgcc / libwinpthread DLL to ship next to the addon.
     target_link_options(${target} PRIVATE -static LINKER:--gc-sections LINKER:-s)
   else()
+    if(MSVC AND CMAKE_JS_NODELIB_DEF AND CMAKE_JS_NODELIB_TARGET AND NOT EXISTS ${CMAKE_JS_NODELIB_TARGET})
+      # cmake-js links a Node-API addon against node.lib (CMAKE_JS_LIB) and leaves making it from
+      # its .def file to the project.
+      execute_process(COMMAND ${CMAKE_AR} /def:${CMAKE_JS_NODELIB_DEF} /out:${CMAKE_JS_NODELIB_TARGET}
+                              ${CMAKE_STATIC_LINKER_FLAGS})
+    endif()
     add_library(${target} SHARED ${ARGN} ${PROACTOR_NATIVE}/common/glibc_baseline.cc ${CMAKE_JS_SRC})
     target_link_libraries(${target} PRIVATE proactor_common ${CMAKE_JS_LIB})
   endif()

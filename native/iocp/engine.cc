@@ -2,6 +2,8 @@
 
 #include <uv.h>
 
+#include "../common/win/handle_table.h"
+
 namespace proactor {
 
 Napi::Function IocpEngine::Define(Napi::Env env) {
@@ -34,6 +36,18 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
       return host_->StartTimer(tag, op.timeout_ns, result);
     case PROACTOR_OP_READ:
     case PROACTOR_OP_WRITE: {
+      HandleEntry entry;
+      if (HandleTable::Process().Get(op.fd, &entry) && entry.kind == HandleEntry::Kind::Socket) {
+        // read(2) / write(2) on a socket: a WSARecv / WSASend through the port, as recv / send.
+        // At a position: ESPIPE, as pread(2) / pwrite(2) say.
+        if (op.offset >= 0) {
+          *result = UV_ESPIPE;
+          return Start::Done;
+        }
+        Operation transfer = op;
+        transfer.opcode = op.opcode == PROACTOR_OP_READ ? PROACTOR_OP_RECV : PROACTOR_OP_SEND;
+        return host_->StartSocket(tag, transfer, result);
+      }
       // At the current position: the pool, which keeps the position (handle_table.h) in order.
       if (op.offset < 0) return Start::Blocking;
       const Start start = host_->StartTransfer(tag, op, result);
@@ -47,6 +61,10 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
     case PROACTOR_OP_RECVFROM:
     case PROACTOR_OP_SENDTO:
       return host_->StartSocket(tag, op, result);
+    case PROACTOR_OP_SENDFILE:
+      return host_->StartSendfile(tag, op, result);
+    case PROACTOR_OP_POLL:
+      return host_->StartPoll(tag, op, result);
     default:
       break;
   }
@@ -55,7 +73,7 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
     return Start::Done;
   }
   if (HasTrait(op.opcode, kMultishot) || HasTrait(op.opcode, kSocket)) {
-    *result = UV_ENOSYS;  // poll and multishot: not in this backend's capabilities yet
+    *result = UV_ENOSYS;  // multishot: not in this backend's capabilities yet
     return Start::Done;
   }
   return Start::Blocking;

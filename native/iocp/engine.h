@@ -4,7 +4,8 @@
  * close, info). The environment's IocpHost (host.h) owns the port.
  *
  * How each operation runs (Launch):
- * - read / write at a position (and append writes): ReadFile / WriteFile through the port;
+ * - read / write at a position (and append writes): ReadFile / WriteFile through the port; on a
+ *   socket, WSARecv / WSASend through the port, as recv / send;
  * - timeouts: a thread-pool timer that posts a packet to the port;
  * - calls that never wait (socket, bind, listen, shutdown, setsockopt, getsockname): Call() at
  *   launch;
@@ -12,8 +13,10 @@
  *   readv / writev, ...): Call() on the environment's blocking pool (../common/win/calls.cc);
  * - socket operations that wait: AcceptEx, ConnectEx (bound first), WSARecv, WSASend,
  *   WSARecvFrom, WSASendTo through the port;
- * - poll and the multishot operations: not yet; the backend does not declare them, so aio-core
- *   never submits them.
+ * - sendfile: TransmitFile through the port to a stream socket; to a file, Call() on the pool;
+ * - poll: AFD's poll (IOCTL_AFD_POLL) through the port;
+ * - the multishot operations: not yet; the backend does not declare them, so aio-core never
+ *   submits them.
  */
 #ifndef PROACTOR_IOCP_ENGINE_H
 #define PROACTOR_IOCP_ENGINE_H

@@ -53,7 +53,72 @@ LPFN_CONNECTEX ConnectExOf(SOCKET s) {
   return f;
 }
 
+/* AFD's poll: not in the SDK headers. The layout and event bits as libuv (src/win/winsock.h)
+ * and Wine (include/wine/afd.h) declare them; the input and output are one buffer. */
+constexpr ULONG kIoctlAfdPoll = 0x00012024;
+constexpr ULONG kAfdPollReceive = 0x0001;
+constexpr ULONG kAfdPollReceiveExpedited = 0x0002;
+constexpr ULONG kAfdPollSend = 0x0004;
+constexpr ULONG kAfdPollDisconnect = 0x0008; /* the peer's end of stream arrived */
+constexpr ULONG kAfdPollAbort = 0x0010;      /* reset */
+constexpr ULONG kAfdPollAccept = 0x0080;
+constexpr ULONG kAfdPollConnectFail = 0x0100;
+
+struct AfdPollInfo {
+  LARGE_INTEGER timeout; /* INT64_MAX: none */
+  ULONG count;           /* out: how many of the handles are ready */
+  ULONG exclusive;
+  struct {
+    HANDLE handle;
+    ULONG events; /* in: wanted; out: ready */
+    LONG status;
+  } handles[1];
+};
+
+/* ntdll's NtDeviceIoControlFile and RtlNtStatusToDosError, found once (no import library needed:
+ * ntdll is in every process). */
+using NtDeviceIoControlFileCall = LONG(NTAPI*)(HANDLE, HANDLE, PVOID, PVOID, PVOID, ULONG, PVOID, ULONG, PVOID,
+                                               ULONG);
+using NtStatusToDosErrorCall = ULONG(NTAPI*)(LONG);
+template <typename F>
+F NtdllFunction(const char* name) {
+  return reinterpret_cast<F>(reinterpret_cast<void*>(GetProcAddress(GetModuleHandleW(L"ntdll.dll"), name)));
+}
+
+/* AFD's ready events as the PROACTOR_POLL_* events Linux's poll(2) reports for the same state. */
+uint32_t PollEventsOf(ULONG afd, bool write_shut) {
+  uint32_t events = 0;
+  if (afd & (kAfdPollReceive | kAfdPollReceiveExpedited | kAfdPollAccept)) events |= PROACTOR_POLL_IN;
+  if (afd & kAfdPollSend) events |= PROACTOR_POLL_OUT;
+  // The peer's end of stream: readable (a recv returns 0), RDHUP; HUP once this side's writing
+  // side is shut down too (both directions are).
+  if (afd & kAfdPollDisconnect) events |= PROACTOR_POLL_IN | PROACTOR_POLL_RDHUP | (write_shut ? PROACTOR_POLL_HUP : 0);
+  // A reset: Linux reports it readable, writable, ERR and HUP.
+  if (afd & kAfdPollAbort) events |= PROACTOR_POLL_IN | PROACTOR_POLL_OUT | PROACTOR_POLL_ERR | PROACTOR_POLL_HUP;
+  if (afd & kAfdPollConnectFail) events |= PROACTOR_POLL_OUT | PROACTOR_POLL_ERR | PROACTOR_POLL_HUP;
+  return events;
+}
+
 int32_t SocketError() { return TranslateSystemError(static_cast<DWORD>(WSAGetLastError())); }
+
+/* Whether a packet still comes for an OVERLAPPED whose call failed without going pending (the
+ * caller set Internal to STATUS_PENDING before the call). Windows queues a packet for every
+ * status but an error: a warning such as STATUS_BUFFER_OVERFLOW (a datagram longer than the
+ * buffer, WSAEMSGSIZE) is written into the OVERLAPPED and queued although the call reports a
+ * failure. Wine follows the same rule (server/async.c: no completion only when the status is an
+ * NT error and the request never went pending), and also gives STATUS_BUFFER_OVERFLOW for an
+ * oversized datagram send. So the Request must outlive such a failure: its packet is the result.
+ * An NT status's severity is its top two bits; 3 is an error. */
+bool PacketFollowsFailure(const OVERLAPPED& overlapped) {
+  const auto status = static_cast<uint32_t>(overlapped.Internal);
+  return status != STATUS_PENDING && (status >> 30) != 3;
+}
+
+/* A receive on a datagram socket: a datagram longer than the buffer completes with the bytes that
+ * fit, as recv(2) / recvfrom(2) truncate, where Windows reports WSAEMSGSIZE / ERROR_MORE_DATA. */
+bool TruncatesDatagram(uint8_t opcode, int type) {
+  return opcode == PROACTOR_OP_RECVFROM || (opcode == PROACTOR_OP_RECV && type == SOCK_DGRAM);
+}
 
 }  // namespace
 
@@ -72,12 +137,25 @@ struct IocpHost::Request {
   WSABUF buffer = {0, nullptr};
   DWORD flags = 0;
   uint8_t addresses[2 * kAcceptAddressLength] = {};
+  AfdPollInfo poll = {};    /* poll: AFD's in and out */
+  uint32_t poll_known = 0;  /* poll: PROACTOR_POLL_* events known without AFD (see StartPoll) */
   HANDLE port = nullptr;
   PTP_TIMER timer = nullptr;
   /* Timer: 0 armed, 1 fired, 2 cancelled; whoever moves it from 0 posts the one packet. */
   std::atomic<int> timer_state{0};
 
   Request() { std::memset(&overlapped, 0, sizeof overlapped); }
+  /* A socket operation's: `op` on the socket of `entry`. */
+  Request(uint64_t operation_tag, const Operation& op, const HandleEntry& entry) : Request() {
+    tag = operation_tag;
+    kind = Kind::Socket;
+    opcode = op.opcode;
+    fd = op.fd;
+    handle = reinterpret_cast<HANDLE>(entry.socket);
+    socket = entry.socket;
+    family = entry.family;
+    type = entry.type;
+  }
   ~Request() {
     if (accepted != INVALID_SOCKET) closesocket(accepted);  // not handed over
     if (timer != nullptr) {
@@ -145,7 +223,7 @@ void IocpHost::Run() {
             WSAGetLastError() != WSAENOTSOCK) {
           // Winsock's own code while the socket is open (WSAEMSGSIZE, WSAENOTCONN, ...).
           const int error = WSAGetLastError();
-          result = error == WSAEMSGSIZE && request->opcode == PROACTOR_OP_RECVFROM
+          result = error == WSAEMSGSIZE && TruncatesDatagram(request->opcode, request->type)
                        ? static_cast<int32_t>(request->buffer.len)
                        : TranslateSystemError(static_cast<DWORD>(error));
         } else if (GetOverlappedResult(request->handle, &request->overlapped, &moved, FALSE)) {
@@ -153,8 +231,9 @@ void IocpHost::Run() {
         } else {
           const DWORD error = GetLastError();
           if (request->kind == Request::Kind::Socket) {
-            // A datagram longer than the buffer: the bytes that fit, as recvfrom(2) truncates.
-            result = error == ERROR_MORE_DATA ? static_cast<int32_t>(request->buffer.len) : TranslateSystemError(error);
+            result = error == ERROR_MORE_DATA && TruncatesDatagram(request->opcode, request->type)
+                         ? static_cast<int32_t>(request->buffer.len)
+                         : TranslateSystemError(error);
           } else {
             result = error == ERROR_HANDLE_EOF && !request->write ? 0 : TranslateTransferError(error);
           }
@@ -211,11 +290,12 @@ Start IocpHost::StartTransfer(uint64_t tag, const Operation& op, int32_t* result
     request->overlapped.OffsetHigh = static_cast<DWORD>(static_cast<uint64_t>(op.offset) >> 32);
   }
   const DWORD n = std::min<DWORD>(op.len, kTransferMax);
+  request->overlapped.Internal = STATUS_PENDING;  // see PacketFollowsFailure
   const BOOL ok = write ? WriteFile(entry.handle, op.data, n, nullptr, &request->overlapped)
                         : ReadFile(entry.handle, op.data, n, nullptr, &request->overlapped);
   if (!ok) {
     const DWORD error = GetLastError();
-    if (error != ERROR_IO_PENDING) {
+    if (error != ERROR_IO_PENDING && !PacketFollowsFailure(request->overlapped)) {
       // Failed before starting: no packet comes.
       delete request;
       *result = error == ERROR_HANDLE_EOF && !write ? 0 : TranslateTransferError(error);
@@ -243,19 +323,11 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
     *result = UV_EBUSY;
     return Start::Done;
   }
-  auto* request = new (std::nothrow) Request();
+  auto* request = new (std::nothrow) Request(tag, op, entry);
   if (request == nullptr) {
     *result = UV_ENOMEM;
     return Start::Done;
   }
-  request->tag = tag;
-  request->kind = Request::Kind::Socket;
-  request->opcode = op.opcode;
-  request->fd = op.fd;
-  request->handle = handle;
-  request->socket = entry.socket;
-  request->family = entry.family;
-  request->type = entry.type;
   request->buffer.buf = reinterpret_cast<CHAR*>(op.data);
   request->buffer.len = op.len;
   const auto fail = [&](int32_t error) {
@@ -267,12 +339,15 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
   // send on Linux), before Winsock says something else.
   const bool transfer = op.opcode == PROACTOR_OP_RECV || op.opcode == PROACTOR_OP_SEND;
   if (transfer && entry.type == SOCK_STREAM && !entry.connected) return fail(UV_ENOTCONN);
-  // A datagram above UDP's limit: EMSGSIZE now, as sendto(2) says it. (Wine fails such a
-  // WSASendTo through the port with a status Winsock does not name, and a run crashed after it.)
+  // A datagram above UDP's limit: EMSGSIZE now, as sendto(2) says it, without a round trip
+  // through the port. (Wine fails such a WSASendTo with STATUS_BUFFER_OVERFLOW, a warning whose
+  // packet still comes: before PacketFollowsFailure the Request was freed first, and the packet
+  // then wrote into freed memory.)
   const bool datagram_send = op.opcode == PROACTOR_OP_SENDTO || (op.opcode == PROACTOR_OP_SEND && entry.type == SOCK_DGRAM);
   if (datagram_send && op.len > (entry.family == AF_INET6 ? kUdp6PayloadMax : kUdp4PayloadMax)) return fail(UV_EMSGSIZE);
   BOOL ok = TRUE;
   int r = 0;
+  request->overlapped.Internal = STATUS_PENDING;  // see PacketFollowsFailure
   switch (op.opcode) {
     case PROACTOR_OP_ACCEPT: {
       // AcceptEx on a socket that is not listening may wait instead of failing (Wine does):
@@ -333,13 +408,114 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
   }
   if (!ok) {
     const int error = WSAGetLastError();
-    if (error != WSA_IO_PENDING && error != ERROR_IO_PENDING) {
-      if (error == WSAEMSGSIZE && op.opcode == PROACTOR_OP_RECVFROM) {
-        // Completed at once, truncated: a packet still comes with the bytes that fit.
-      } else {
-        return fail(TranslateSystemError(static_cast<DWORD>(error)));
-      }
+    // Otherwise the packet brings the result, as for a call that went pending (a truncated
+    // datagram: the bytes that fit).
+    if (error != WSA_IO_PENDING && error != ERROR_IO_PENDING && !PacketFollowsFailure(request->overlapped)) {
+      return fail(TranslateSystemError(static_cast<DWORD>(error)));
     }
+  }
+  requests_.emplace(tag, request);
+  return Start::Submitted;
+}
+
+Start IocpHost::StartSendfile(uint64_t tag, const Operation& op, int32_t* result) {
+  const auto done = [&](int32_t r) {
+    *result = r;
+    return Start::Done;
+  };
+  HandleEntry output;
+  HandleEntry input;
+  if (!HandleTable::Process().Get(op.fd, &output) || !HandleTable::Process().Get(op.fd_in, &input)) {
+    return done(UV_EBADF);
+  }
+  // Read at a position: a disk file only (a socket input is EINVAL, as sendfile(2) says).
+  if (input.kind != HandleEntry::Kind::File) return done(UV_EINVAL);
+  if (GetFileType(input.handle) != FILE_TYPE_DISK) return done(UV_ESPIPE);
+  if (output.kind == HandleEntry::Kind::File) return Start::Blocking;
+  if (output.type != SOCK_STREAM) return done(UV_EINVAL);
+  if (!output.connected) return done(UV_ENOTCONN);
+  // TransmitFile sends the whole file for a count of 0, and past the end sends nothing: both
+  // are decided here, and the count is what the file holds from the position.
+  LARGE_INTEGER size;
+  if (!GetFileSizeEx(input.handle, &size)) return done(LastError());
+  if (op.len == 0 || op.offset >= size.QuadPart) return done(0);
+  const auto count = static_cast<DWORD>(std::min<int64_t>(op.len, size.QuadPart - op.offset));
+  const auto handle = reinterpret_cast<HANDLE>(output.socket);
+  if (!Associate(op.fd, handle, output.port)) return done(UV_EBUSY);
+  auto* request = new (std::nothrow) Request(tag, op, output);
+  if (request == nullptr) return done(UV_ENOMEM);
+  request->overlapped.Offset = static_cast<DWORD>(static_cast<uint64_t>(op.offset));
+  request->overlapped.OffsetHigh = static_cast<DWORD>(static_cast<uint64_t>(op.offset) >> 32);
+  request->overlapped.Internal = STATUS_PENDING;  // see PacketFollowsFailure
+  if (!TransmitFile(output.socket, input.handle, count, 0, &request->overlapped, nullptr, 0)) {
+    const int error = WSAGetLastError();
+    if (error != WSA_IO_PENDING && error != ERROR_IO_PENDING && !PacketFollowsFailure(request->overlapped)) {
+      delete request;
+      return done(TranslateSystemError(static_cast<DWORD>(error)));
+    }
+  }
+  requests_.emplace(tag, request);
+  return Start::Submitted;
+}
+
+bool IocpHost::Connecting(int fd) const {
+  for (const auto& entry : requests_) {
+    if (entry.second->fd == fd && entry.second->opcode == PROACTOR_OP_CONNECT) return true;
+  }
+  return false;
+}
+
+Start IocpHost::StartPoll(uint64_t tag, const Operation& op, int32_t* result) {
+  const auto done = [&](int32_t r) {
+    *result = r;
+    return Start::Done;
+  };
+  const uint32_t asked = op.op_flags;
+  HandleEntry entry;
+  if (!HandleTable::Process().Get(op.fd, &entry)) return done(UV_EBADF);
+  // A file is always ready, as poll(2) says of regular files.
+  if (entry.kind == HandleEntry::Kind::File) {
+    return done(static_cast<int32_t>(asked & (PROACTOR_POLL_IN | PROACTOR_POLL_OUT)));
+  }
+  // Linux's poll(2) on a stream socket neither connected, connecting nor listening: OUT and HUP
+  // at once (AFD would wait). Connected sockets are marked in the table (accepted, or a ConnectEx
+  // that completed); a listening one says so through SO_ACCEPTCONN.
+  if (entry.type == SOCK_STREAM && !entry.connected && !Connecting(op.fd)) {
+    BOOL listening = FALSE;
+    int size = sizeof listening;
+    if (getsockopt(entry.socket, SOL_SOCKET, SO_ACCEPTCONN, reinterpret_cast<char*>(&listening), &size) != 0) {
+      return done(SocketError());
+    }
+    if (!listening) return done(static_cast<int32_t>((asked & PROACTOR_POLL_OUT) | PROACTOR_POLL_HUP));
+  }
+  static const auto device_io_control = NtdllFunction<NtDeviceIoControlFileCall>("NtDeviceIoControlFile");
+  static const auto status_to_error = NtdllFunction<NtStatusToDosErrorCall>("RtlNtStatusToDosError");
+  if (device_io_control == nullptr || status_to_error == nullptr) return done(UV_ENOSYS);
+  const auto handle = reinterpret_cast<HANDLE>(entry.socket);
+  if (!Associate(op.fd, handle, entry.port)) return done(UV_EBUSY);
+  auto* request = new (std::nothrow) Request(tag, op, entry);
+  if (request == nullptr) return done(UV_ENOMEM);
+  // Linux reports POLL_OUT on a socket whose writing side is shut down (AFD does not): known now,
+  // so AFD only takes a snapshot of the rest (timeout 0) when that is asked for.
+  if (entry.write_shut) request->poll_known = PROACTOR_POLL_OUT;
+  ULONG wanted = kAfdPollAbort | kAfdPollConnectFail;
+  if (asked & PROACTOR_POLL_IN) wanted |= kAfdPollReceive | kAfdPollReceiveExpedited | kAfdPollAccept | kAfdPollDisconnect;
+  if (asked & PROACTOR_POLL_RDHUP) wanted |= kAfdPollDisconnect;
+  if (asked & PROACTOR_POLL_OUT) wanted |= kAfdPollSend;
+  request->poll.timeout.QuadPart = (request->poll_known & asked) != 0 ? 0 : INT64_MAX;
+  request->poll.count = 1;
+  request->poll.exclusive = FALSE;
+  request->poll.handles[0].handle = handle;
+  request->poll.handles[0].events = wanted;
+  request->poll.handles[0].status = 0;
+  request->overlapped.Internal = STATUS_PENDING;
+  // The OVERLAPPED is the status block and the packet's context (the socket is in the port).
+  const LONG status = device_io_control(handle, nullptr, nullptr, &request->overlapped, &request->overlapped,
+                                        kIoctlAfdPoll, &request->poll, sizeof request->poll, &request->poll,
+                                        sizeof request->poll);
+  if (status < 0 && static_cast<uint32_t>(status) >> 30 == 3) {  // an NT error: no packet comes
+    delete request;
+    return done(TranslateSystemError(status_to_error(status)));
   }
   requests_.emplace(tag, request);
   return Start::Submitted;
@@ -347,6 +523,13 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
 
 int32_t IocpHost::FinishSocket(Request* request, const Operation* op, int32_t result) {
   if (result < 0) return result;
+  if (request->opcode == PROACTOR_OP_POLL) {
+    HandleEntry entry;
+    const bool write_shut = HandleTable::Process().Get(request->fd, &entry) && entry.write_shut;
+    const uint32_t afd = request->poll.count > 0 ? PollEventsOf(request->poll.handles[0].events, write_shut) : 0;
+    const uint32_t events = (afd | request->poll_known) & (op->op_flags | PROACTOR_POLL_ERR | PROACTOR_POLL_HUP);
+    return static_cast<int32_t>(events);
+  }
   if (request->opcode == PROACTOR_OP_CONNECT) {
     (void)setsockopt(request->socket, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0);
     HandleTable::Process().SetConnected(request->fd, request->handle);

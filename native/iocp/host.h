@@ -54,6 +54,15 @@ class IocpHost final : public EnvHost {
    * AcceptEx / ConnectEx / WSARecv / WSASend / WSARecvFrom / WSASendTo through the port.
    * Submitted, or Done with `*result` when it failed to start. */
   Start StartSocket(uint64_t tag, const Operation& op, int32_t* result);
+  /* Starts PROACTOR_OP_POLL on a socket as AFD's poll (IOCTL_AFD_POLL, what WSAPoll and libuv's
+   * uv_poll use inside Winsock) through the port, with the events Linux's poll(2) reports for
+   * the same situation; a regular file is ready at once. Submitted, or Done with `*result`. */
+  Start StartPoll(uint64_t tag, const Operation& op, int32_t* result);
+  /* Starts PROACTOR_OP_SENDFILE to a stream socket as TransmitFile through the port (the file
+   * read at op.offset, its own position untouched). Blocking when the output is a file (Call():
+   * read and write on the pool), Done with `*result` when it is decided now (bad descriptors, an
+   * input that is not a disk file, nothing to send). */
+  Start StartSendfile(uint64_t tag, const Operation& op, int32_t* result);
   /* Starts PROACTOR_OP_TIMEOUT: Submitted, or Done with `*result`. */
   Start StartTimer(uint64_t tag, uint64_t timeout_ns, int32_t* result);
   /* Cancels the request of `tag`, best effort: its one packet still comes. */
@@ -84,11 +93,14 @@ class IocpHost final : public EnvHost {
 
   void Run();
   void StopThread();
+  /* Whether a ConnectEx on `fd` is in the port. */
+  bool Connecting(int fd) const;
   /* Associates the handle of `fd` with the port; false when it cannot be (another port has it). */
   bool Associate(int fd, HANDLE handle, HANDLE current_port);
   void Route(const Completed& c);
   /* On the JS thread, for a completed accept or connect: what Winsock wants after it
-   * (SO_UPDATE_*_CONTEXT), the accepted socket into the table and its peer into the address. */
+   * (SO_UPDATE_*_CONTEXT), the accepted socket into the table and its peer into the address; for
+   * a poll, AFD's events as PROACTOR_POLL_* bits. */
   int32_t FinishSocket(Request* request, const Operation* op, int32_t result);
   void CancelRequest(Request* request);
   static void CALLBACK OnTimer(PTP_CALLBACK_INSTANCE instance, void* context, PTP_TIMER timer);

@@ -16,12 +16,17 @@ namespace {
 /* Items a multishot operation produces per readiness report at most. */
 constexpr int kMultishotBurst = 16;
 
+/* sendfile(2) calls per attempt at most (each moves what the socket takes), so that one large
+ * file to a fast reader does not starve the others: the poller reports the socket again at once. */
+constexpr int kSendfileBurst = 8;
+
 /* The directions a socket operation waits in (kPoll* bits). */
 uint32_t Directions(const Operation& op) {
   switch (op.opcode) {
     case PROACTOR_OP_CONNECT:
     case PROACTOR_OP_SEND:
     case PROACTOR_OP_SENDTO:
+    case PROACTOR_OP_SENDFILE:
       return kPollWritable;
     case PROACTOR_OP_POLL: {
       const ReadinessFilters f = FiltersFor(op.op_flags);
@@ -104,6 +109,22 @@ Start ReactorEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t*
     case PROACTOR_OP_CLOSE:
       if (op.fd >= 0) host_->ForgetDescriptor(op.fd);
       return Start::Blocking;
+    case PROACTOR_OP_SENDFILE: {
+      if (op.len == 0) {
+        // Nothing to move: sendfile(2) still checks both descriptors, at once (io_uring's too).
+        *result = static_cast<int32_t>(Call(op));
+        return Start::Done;
+      }
+      const int64_t can_wait = SendfileCanWait(op.fd);
+      if (can_wait < 0) {
+        *result = static_cast<int32_t>(can_wait);
+        return Start::Done;
+      }
+      // A regular file or a blocking descriptor: sendfile(2) blocks, on the pool.
+      if (can_wait == 0) return Start::Blocking;
+      // A non-blocking socket: as a send, below.
+      [[fallthrough]];
+    }
     case PROACTOR_OP_ACCEPT:
     case PROACTOR_OP_CONNECT:
     case PROACTOR_OP_RECV:
@@ -163,6 +184,7 @@ Start ReactorEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t*
 }
 
 int64_t ReactorEngine::Attempt(SlotState& state, const Operation& op) {
+  if (op.opcode == PROACTOR_OP_SENDFILE) return ContinueSendfile(state, op);
   if (op.opcode != PROACTOR_OP_CONNECT) return TrySocketCall(op);
   if (state.connecting) return ConnectOutcome(op);
   const int64_t r = StartConnect(op);
@@ -171,6 +193,24 @@ int64_t ReactorEngine::Attempt(SlotState& state, const Operation& op) {
     return UV_EAGAIN;
   }
   return r;
+}
+
+int64_t ReactorEngine::ContinueSendfile(SlotState& state, const Operation& op) {
+  for (int calls = 0; calls < kSendfileBurst; calls++) {
+    if (state.sent == op.len) return state.sent;
+    const int64_t r = TrySendfile(op, state.sent);
+    if (r > 0) {
+      state.sent += static_cast<uint32_t>(r);
+      sendfile_bytes_ += static_cast<uint64_t>(r);
+      continue;  // a partial transfer: the socket is full, or the input ended; the next call says which
+    }
+    if (r == 0) return state.sent;  // the end of the input
+    if (r == UV_EAGAIN) return r;   // the socket is full: wait for writability
+    // The output failed: the bytes that went out now, the error with the next call.
+    return state.sent > 0 ? state.sent : r;
+  }
+  if (state.sent == op.len) return state.sent;
+  return UV_EAGAIN;  // more to send: the poller reports the writable socket again at once
 }
 
 int64_t ReactorEngine::Retry(uint64_t tag, int32_t* consumed_error) {
@@ -182,6 +222,10 @@ int64_t ReactorEngine::Retry(uint64_t tag, int32_t* consumed_error) {
   // FIN, and a receive then ends the stream with 0; the next send meets EPIPE anyway).
   const bool receive = op->opcode == PROACTOR_OP_RECV || op->opcode == PROACTOR_OP_RECVFROM ||
                        op->opcode == PROACTOR_OP_RECV_MULTI;
+  if (*consumed_error < 0 && op->opcode == PROACTOR_OP_SENDFILE && state_[TagSlot(tag)].sent > 0) {
+    // Part of the file went out: that count now; the error stays for the next waiting call.
+    return state_[TagSlot(tag)].sent;
+  }
   if (*consumed_error < 0 && op->opcode != PROACTOR_OP_POLL && !(receive && *consumed_error == UV_EPIPE)) {
     const int32_t error = *consumed_error;
     *consumed_error = 0;
@@ -337,6 +381,7 @@ Napi::Value ReactorEngine::Info(const Napi::CallbackInfo& info) {
   core_.FillInfo(out);
   out.Set("parks", static_cast<double>(parks_));
   out.Set("retries", static_cast<double>(retries_));
+  out.Set("sendfileBytes", static_cast<double>(sendfile_bytes_));
   out.Set("providedBuffers", pool_.count);
   out.Set("providedBufferSize", pool_.size);
   out.Set("providedBuffersFree", static_cast<uint32_t>(pool_.free.size()));

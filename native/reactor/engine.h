@@ -12,6 +12,12 @@
  *   WaitWritable) and is retried, in order, when the poller reports the descriptor ready.
  *   connect completes on writability with SO_ERROR; sends complete with what the kernel took
  *   (a short count, as io_uring's);
+ * - sendfile to a non-blocking descriptor (a socket; SendfileCanWait): non-blocking sendfile(2)
+ *   calls at launch and on each writability report, parked as a send in between, until the
+ *   length is sent, the input ends, or the output fails (the bytes sent so far, or the error
+ *   when none went out), as io_uring's and aio-node's end; to a regular file or a blocking
+ *   descriptor, sendfile(2) on the pool. A cancel or a close of the socket through the queue
+ *   ends a waiting one with ECANCELED even after part of the file went out;
  * - socket operations that never wait (socket, bind, listen, shutdown, setsockopt, getsockname)
  *   and nop: a plain call at launch (Start::Done). Sockets are created non-blocking;
  * - timeouts: the host's timers (Start::Submitted);
@@ -78,6 +84,7 @@ class ReactorEngine : public Napi::ObjectWrap<ReactorEngine>, public EngineDrive
     bool connecting = false; /* connect returned EINPROGRESS: the outcome is SO_ERROR */
     bool timer = false;
     int64_t deadline = 0;
+    uint32_t sent = 0; /* sendfile: the bytes sent so far */
   };
 
   Napi::Value Submit(const Napi::CallbackInfo& info);
@@ -94,6 +101,9 @@ class ReactorEngine : public Napi::ObjectWrap<ReactorEngine>, public EngineDrive
 
   /* The non-blocking attempt of a socket operation that may wait. */
   int64_t Attempt(SlotState& state, const Operation& op);
+  /* sendfile's attempt: calls until the socket is full (UV_EAGAIN: parked, `state.sent` kept),
+   * or its final result (see the file comment). */
+  int64_t ContinueSendfile(SlotState& state, const Operation& op);
 
   /* The receive pool of recv_multi (provideBuffers): `count` buffers of `size` bytes in a
    * JS-owned block the engine references; `free` lists the ids not lent to JavaScript. */
@@ -112,6 +122,7 @@ class ReactorEngine : public Napi::ObjectWrap<ReactorEngine>, public EngineDrive
   std::vector<SlotState> state_;
   uint64_t parks_ = 0;   /* operations that had to wait for readiness */
   uint64_t retries_ = 0; /* attempts after a readiness report */
+  uint64_t sendfile_bytes_ = 0; /* moved by non-blocking sendfile(2) calls (not the pool's) */
 };
 
 }  // namespace proactor

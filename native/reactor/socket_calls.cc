@@ -4,8 +4,15 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 #include <uv.h>
+#ifdef __linux__
+#include <sys/sendfile.h>
+#else
+#include <sys/uio.h> /* macOS and FreeBSD declare sendfile in sys/socket.h, with sys/uio.h's sf_hdtr */
+#endif
 
 #include "../common/readiness.h"
 #include "../common/socket_address.h"
@@ -115,6 +122,47 @@ int64_t TrySocketCall(const Operation& op) {
     default:
       return UV_EINVAL;
   }
+}
+
+int64_t SendfileCanWait(int fd) {
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return -errno;
+  if ((flags & O_NONBLOCK) == 0) return 0;
+#ifndef __linux__
+  struct stat st;
+  if (fstat(fd, &st) < 0) return -errno;
+  if (!S_ISSOCK(st.st_mode)) return 0;
+#endif
+  return 1;
+}
+
+int64_t TrySendfile(const Operation& op, uint32_t done) {
+  const uint32_t count = op.len - done;
+#if defined(__linux__)
+  // With an offset given, the input's own position stays.
+  off_t position = static_cast<off_t>(op.offset + done);
+  return Retried([&] { return sendfile(op.fd, op.fd_in, &position, count); });
+#elif defined(__APPLE__) || defined(__FreeBSD__)
+  // The input first, the socket second; the bytes sent come back through a pointer, and with
+  // EAGAIN (or EINTR) after a partial transfer. A count of 0 would mean "to the end of the
+  // input": never passed (done < op.len). At or past the end of the input: success, 0 bytes.
+  const off_t position = static_cast<off_t>(op.offset + done);
+  for (;;) {
+#ifdef __APPLE__
+    off_t sent = count;
+    const int r = sendfile(op.fd_in, op.fd, position, &sent, nullptr, 0);
+#else
+    off_t sent = 0;
+    const int r = sendfile(op.fd_in, op.fd, position, count, nullptr, &sent, 0);
+#endif
+    if (r == 0 || ((errno == EAGAIN || errno == EINTR) && sent > 0)) return sent;
+    if (errno != EINTR) return Result(r);
+  }
+#else
+  (void)op;
+  (void)count;
+  return UV_ENOSYS;
+#endif
 }
 
 int64_t ReceiveAfterShutdown(const Operation& op) {

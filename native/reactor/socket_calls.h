@@ -30,6 +30,20 @@ int64_t OpenNonblockingSocket(const Operation& op);
  */
 int64_t TrySocketCall(const Operation& op);
 
+/*
+ * sendfile on the reactor: whether the output `fd` can be written by sendfile(2) without
+ * blocking the JS thread: 1 (a non-blocking descriptor: tried at once, and again when writable;
+ * macOS and FreeBSD: a non-blocking socket, their sendfile's only output), 0 (a blocking
+ * descriptor or a regular file: the call runs on the pool), or an error (UV_EBADF).
+ */
+int64_t SendfileCanWait(int fd);
+/* One non-blocking sendfile of the bytes [op.offset + done, op.offset + op.len) of op.fd_in to
+ * op.fd (done < op.len): the bytes moved (> 0), 0 at the end of the input, UV_EAGAIN when the
+ * output took nothing, or an error. A partial transfer is the count (macOS and FreeBSD report it
+ * with EAGAIN). The input is read from the page cache on this thread: an uncached file blocks
+ * for its disk reads, as sendfile(2) does for nginx without its thread pool. */
+int64_t TrySendfile(const Operation& op, uint32_t done);
+
 /* StartConnect's "in progress" (libuv has no UV_EINPROGRESS). */
 constexpr int64_t kConnectInProgress = -EINPROGRESS;
 

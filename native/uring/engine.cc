@@ -495,6 +495,17 @@ void UringEngine::DrainPipe(uint16_t slot, uint64_t tag, const Operation& op, bo
   if (!linked) sp.next = KernelState::Splice::Next::Drain;
 }
 
+void UringEngine::OnLinkCut(uint64_t tag) {
+  const Operation* op = core_.Active(tag);
+  if (op == nullptr || op->opcode != PROACTOR_OP_SENDFILE) return;
+  KernelState::Splice& sp = kernel_[TagSlot(tag)].splice;
+  if (sp.pipe < 0 || sp.next != KernelState::Splice::Next::Fill || !sp.linked_drain) return;
+  // The fill runs alone: its completion decides the next step as an unlinked fill's does (the
+  // bytes it put in the pipe are drained then).
+  sp.linked_drain = false;
+  splice_links_cut_++;
+}
+
 void UringEngine::OnSpliceCompletion(uint16_t slot, uint64_t tag, const Operation& op, int32_t result) {
   KernelState::Splice& sp = kernel_[slot].splice;
   using Next = KernelState::Splice::Next;
@@ -1028,6 +1039,7 @@ Napi::Value UringEngine::Info(const Napi::CallbackInfo& info) {
   out.Set("zeroCopySends", static_cast<double>(zero_copy_sends_));
   out.Set("spliceRounds", static_cast<double>(splice_rounds_));
   out.Set("splicePartialDrains", static_cast<double>(splice_partial_drains_));
+  out.Set("spliceLinksCut", static_cast<double>(splice_links_cut_));
   out.Set("splicePipes", static_cast<uint32_t>(pipes_.size()));
   out.Set("splicePipesDiscarded", static_cast<double>(pipes_discarded_));
   out.Set("providedBuffers", buffer_ring_.count);

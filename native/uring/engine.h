@@ -28,8 +28,10 @@
  * in the pipe is drained on its own; a short drain is followed by another drain of the rest, so
  * no byte is left in the pipe while the operation goes on. A fill of 0 bytes is the end of the
  * input. An operation that ends with bytes still in the pipe (an error on the output, a cancel)
- * closes that pipe instead of returning it. On the blocking pool (sendfile(2)) when the kernel
- * lacks splice, no pipe is left, or blockingOps names it.
+ * closes that pipe instead of returning it. A pair that a short submission cut in two (the
+ * drain taken back out of the SQ, OnLinkCut) goes on as a fill on its own: its drain is issued
+ * after the fill completed, as after a short fill. On the blocking pool (sendfile(2)) when the
+ * kernel lacks splice, no pipe is left, or blockingOps names it.
  *
  * Registered buffers and files (opt-in, registerBuffers / registerFiles): the queue's entries
  * live in ranges of the UringHost's sparse tables. At launch, a READ / WRITE whose memory lies
@@ -79,6 +81,9 @@ class UringEngine : public Napi::ObjectWrap<UringEngine>, public EngineDriver {
 
   /* A CQE for the operation tagged `tag` (routed by UringHost). */
   void OnCompletion(uint64_t tag, int32_t result, uint32_t cqe_flags);
+  /* The SQE tagged `tag`, the second of a linked pair, was taken out of the SQ before the
+   * kernel saw it: a short submission took only the first (KernelRing::SetLinkCutHandler). */
+  void OnLinkCut(uint64_t tag);
 
   /* ---- EngineDriver ---- */
   Start Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) override;
@@ -222,6 +227,7 @@ class UringEngine : public Napi::ObjectWrap<UringEngine>, public EngineDriver {
   std::vector<SplicePipe> pipes_;
   uint64_t splice_rounds_ = 0;     /* fills issued */
   uint64_t splice_partial_drains_ = 0; /* drains issued for bytes a short drain or fill left */
+  uint64_t splice_links_cut_ = 0;      /* linked drains a short submission cut off their fill */
   uint64_t pipes_discarded_ = 0;
 };
 

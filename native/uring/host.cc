@@ -58,6 +58,14 @@ void UringHost::OpenMechanism(Napi::Env env) {
   if (r < 0) throw SystemError(env, r, syscall);
   creator_uid_ = cred_uid_ = geteuid();
   creator_gid_ = cred_gid_ = getegid();
+  ring_.SetLinkCutHandler(&UringHost::OnLinkCut, this);
+}
+
+void UringHost::OnLinkCut(void* context, uint64_t tag) {
+  auto* host = static_cast<UringHost*>(context);
+  if (tag == kNoOperationTag) return;  // cancels are never linked
+  EngineCore* engine = host->engine(TagEngine(tag));
+  if (engine != nullptr) static_cast<UringEngine*>(engine->driver())->OnLinkCut(tag);
 }
 
 void UringHost::ConnectWakeup(Napi::Env env) {

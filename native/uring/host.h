@@ -124,6 +124,9 @@ class UringHost final : public EnvHost {
   void CancelAndDrain() override;
   void CloseMechanism() override;
   void Route(uint64_t tag, int32_t result, uint32_t flags);
+  /* KernelRing's LinkCutHandler: the SQE tagged `tag` was taken out of a chain a short
+   * submission cut (kernel_ring.h), to its engine. */
+  static void OnLinkCut(void* context, uint64_t tag);
   /* Moves backlogged SQEs into the SQ and flushes. */
   void DrainBacklog();
   /* Applies the pending releases whose SQEs were all consumed. */

@@ -209,7 +209,37 @@ int KernelRing::EnterRaw(unsigned to_submit, unsigned min_complete, unsigned fla
   if (InjectFault(FaultSite::uring_enter_ebusy)) return -EBUSY;
   if (to_submit > 1 && InjectFault(FaultSite::uring_enter_partial)) to_submit /= 2;
   int r = SysEnter(fd_, to_submit, min_complete, flags, arg, argsz);
-  return r < 0 ? -errno : r;
+  if (r < 0) return -errno;
+  if (r > 0) DropCutChain();
+  return r;
+}
+
+void KernelRing::DropCutChain() {
+  if (sqpoll_) return;
+  const unsigned head = __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
+  if (head == sq_local_tail_) return;
+  // The SQ array is the identity (Open): the last SQE the kernel consumed is the one before the head.
+  constexpr uint8_t kLinked = IOSQE_IO_LINK | IOSQE_IO_HARDLINK;
+  if ((sqes_[(head - 1) & sq_mask_].flags & kLinked) == 0) return;
+  // The chain's rest: through the first SQE without a link flag.
+  unsigned end = head;
+  while (end != sq_local_tail_) {
+    const bool more = (sqes_[end & sq_mask_].flags & kLinked) != 0;
+    end++;
+    if (!more) break;
+  }
+  std::vector<uint64_t> cut;
+  for (unsigned i = head; i != end; i++) cut.push_back(sqes_[i & sq_mask_].user_data);
+  // The kernel reads none of the SQEs past the head until the next io_uring_enter: the ones
+  // behind the chain move up into its place.
+  const unsigned n = end - head;
+  for (unsigned i = end; i != sq_local_tail_; i++) sqes_[(i - n) & sq_mask_] = sqes_[i & sq_mask_];
+  sq_local_tail_ -= n;
+  __atomic_store_n(sq_tail_, sq_local_tail_, __ATOMIC_RELEASE);
+  links_cut_ += n;
+  if (link_cut_handler_ != nullptr) {
+    for (uint64_t user_data : cut) link_cut_handler_(link_cut_context_, user_data);
+  }
 }
 
 int KernelRing::Enter(bool wait, unsigned min_complete, int64_t timeout_ns) {

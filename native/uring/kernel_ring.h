@@ -90,6 +90,25 @@ class KernelRing {
    */
   int Enter(bool wait, unsigned min_complete, int64_t timeout_ns);
 
+  /*
+   * A linked chain cut by a short submission. io_uring ends a chain at the end of a submission:
+   * when the kernel consumes part of a chain (it takes fewer SQEs than offered when it cannot
+   * allocate a request; the uring_enter_partial fault pretends that), it runs the part it took
+   * as a chain of its own, and the rest would run next time unlinked, without waiting for the
+   * part before. So after every submission that stopped inside a chain, the rest of that chain
+   * is taken out of the SQ (the SQEs behind it move up) and `handler` is called with the
+   * user_data of each SQE taken out, for its owner to issue again once the part the kernel took
+   * completed. Not on SQPOLL rings, whose SQ the kernel thread reads at any time (and which
+   * never submit part of what is offered, but for the allocation failure).
+   */
+  using LinkCutHandler = void (*)(void* context, uint64_t user_data);
+  void SetLinkCutHandler(LinkCutHandler handler, void* context) {
+    link_cut_handler_ = handler;
+    link_cut_context_ = context;
+  }
+  /* SQEs taken out of cut chains so far (diagnostics, and proof that tests met the case). */
+  uint64_t links_cut() const { return links_cut_; }
+
   /* Takes back the SQEs the kernel has not consumed (after Enter() failed for good), appending
    * their user_data to `out`. */
   void DiscardPending(std::vector<uint64_t>* out);
@@ -105,12 +124,18 @@ class KernelRing {
 
  private:
   int EnterRaw(unsigned to_submit, unsigned min_complete, unsigned flags, const void* arg, size_t argsz);
+  /* After a submission: takes the rest of a chain it stopped inside out of the SQ (see
+   * SetLinkCutHandler). */
+  void DropCutChain();
 
   int fd_ = -1;
   uint32_t features_ = 0;
   bool sqpoll_ = false;
   bool defer_taskrun_ = false;
   uint64_t enter_calls_ = 0;
+  LinkCutHandler link_cut_handler_ = nullptr;
+  void* link_cut_context_ = nullptr;
+  uint64_t links_cut_ = 0;
   unsigned sq_entries_ = 0;
   unsigned cq_entries_ = 0;
 

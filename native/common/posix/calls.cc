@@ -19,6 +19,8 @@
 #endif
 #include <uv.h>
 
+#include <algorithm>
+
 #include "../fault_schedule.h"
 #include "../operation.h"
 #include "../stat_record.h"
@@ -70,6 +72,36 @@ int64_t Accept(const Operation& op) {
   return CloseOnExec(Retried([&] { return accept(op.fd, name, &op.address->length); }));
 #endif
 }
+
+#ifndef __linux__
+/*
+ * sendfile on the pool where sendfile(2) writes to sockets only (macOS, FreeBSD), for every
+ * output: the reactor sends to its non-blocking sockets by itself (native/reactor), so what
+ * reaches the pool is a regular file or a blocking descriptor. Reads and writes through a
+ * buffer, as aio-node does, with Linux's results: an output opened for appending fails with
+ * EINVAL; an error after some bytes went out gives their count.
+ */
+int64_t CopyRange(const Operation& op) {
+  const int flags = fcntl(op.fd, F_GETFL);
+  if (flags < 0) return -errno;
+  if ((flags & O_APPEND) != 0) return UV_EINVAL;
+  char buffer[64 * 1024];
+  uint32_t sent = 0;
+  while (sent < op.len) {
+    const size_t want = std::min<size_t>(sizeof buffer, op.len - sent);
+    const int64_t n = Retried([&] { return pread(op.fd_in, buffer, want, static_cast<off_t>(op.offset + sent)); });
+    if (n < 0) return sent > 0 ? sent : n;
+    if (n == 0) break;  // the end of the input
+    for (int64_t off = 0; off < n;) {
+      const int64_t w = Retried([&] { return write(op.fd, buffer + off, static_cast<size_t>(n - off)); });
+      if (w < 0) return sent + off > 0 ? sent + off : w;
+      off += w;
+    }
+    sent += static_cast<uint32_t>(n);
+  }
+  return sent;
+}
+#endif
 
 int64_t Poll(const Operation& op) {
   struct pollfd p = {op.fd, static_cast<short>(NativePollEvents(op.op_flags)), 0};
@@ -221,9 +253,7 @@ int64_t Call(const Operation& op) {
       off_t position = static_cast<off_t>(op.offset);
       return Retried([&] { return sendfile(op.fd, op.fd_in, &position, op.len); });
 #else
-      // macOS and FreeBSD have sendfile(2) with other signatures and socket-only output: the
-      // reactor engine for them brings its own.
-      return UV_ENOSYS;
+      return CopyRange(op);
 #endif
     }
     default:

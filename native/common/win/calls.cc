@@ -12,7 +12,10 @@
  *
  * Errors: TranslateSystemError (error_table.h), once, at the end of each call.
  */
+#include <algorithm>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 
 #include "../operation.h"
@@ -136,6 +139,33 @@ int64_t TransferVector(const Operation& op, bool write) {
     if (static_cast<size_t>(r) < length) break;
   }
   return total;
+}
+
+/* sendfile to a regular file (the IOCP engine sends to a socket with TransmitFile itself):
+ * Windows copies between two files only whole (CopyFileEx), so the bytes go through a buffer of
+ * this thread, never through JavaScript: the input read at the position, written at the output's
+ * position (which advances), until `len`, the end of the input or an error (after some bytes,
+ * those, as sendfile(2) reports them). */
+int64_t SendfileToFile(const Operation& op) {
+  HandleEntry output;
+  HandleEntry input;
+  if (!HandleTable::Process().Get(op.fd, &output) || !HandleTable::Process().Get(op.fd_in, &input)) return UV_EBADF;
+  if (output.kind != HandleEntry::Kind::File || input.kind != HandleEntry::Kind::File) return UV_EINVAL;
+  if (GetFileType(input.handle) != FILE_TYPE_DISK) return UV_ESPIPE;
+  constexpr size_t kPiece = 1 << 20;
+  std::unique_ptr<uint8_t[]> buffer(new (std::nothrow) uint8_t[kPiece]);
+  if (buffer == nullptr) return UV_ENOMEM;
+  int64_t done = 0;
+  while (static_cast<uint64_t>(done) < op.len) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(kPiece, op.len - static_cast<uint64_t>(done)));
+    const int64_t n = Transfer(op.fd_in, false, buffer.get(), want, op.offset + done);
+    if (n <= 0) return done > 0 ? done : n;  // the end of the input, or an error
+    const int64_t written = Transfer(op.fd, true, buffer.get(), static_cast<size_t>(n), -1);
+    if (written < 0) return done > 0 ? done : written;
+    done += written;
+    if (written < n) break;
+  }
+  return done;
 }
 
 /* CreateFileW's arguments for Node's O_* flags and mode, as libuv's fs__open derives them. */
@@ -408,8 +438,12 @@ int64_t SocketCall(const Operation& op) {
       return result(recv(s, reinterpret_cast<char*>(op.data), static_cast<int>(op.len), 0));
     case PROACTOR_OP_SEND:
       return result(send(s, reinterpret_cast<const char*>(op.data), static_cast<int>(op.len), kNoSignal));
-    case PROACTOR_OP_SHUTDOWN:
-      return result(shutdown(s, PlatformShutdown(op.op_flags)));
+    case PROACTOR_OP_SHUTDOWN: {
+      const int how = PlatformShutdown(op.op_flags);
+      if (shutdown(s, how) != 0) return SocketError();
+      if (how != SD_RECEIVE) HandleTable::Process().SetWriteShut(op.fd, reinterpret_cast<HANDLE>(s));
+      return 0;
+    }
     case PROACTOR_OP_SETSOCKOPT: {
       if (op.op_flags == PROACTOR_SO_REUSEADDR) return 0;  // Windows' default (socket_options.h)
       int level = 0;
@@ -442,6 +476,28 @@ int64_t SocketCall(const Operation& op) {
 }
 
 }  // namespace
+
+bool ContinuesShortTransfer(const Operation& op, uint32_t moved) {
+  // As the POSIX half: a disk file's short transfer is continued (a write always; a read unless
+  // it reached the end of the file), a pipe's, socket's or console's count is the answer.
+  HandleEntry entry;
+  if (!FileEntry(op.fd, &entry) || GetFileType(entry.handle) != FILE_TYPE_DISK) return false;
+  if (op.opcode != PROACTOR_OP_READ) return true;
+  LARGE_INTEGER size;
+  if (!GetFileSizeEx(entry.handle, &size)) return false;
+  // At the current position, the position has moved past the bytes read already: the table's
+  // for an overlapped handle, the handle's own file pointer for a synchronous one (node:fs's).
+  int64_t end = op.offset + static_cast<int64_t>(moved);
+  if (op.offset < 0 && entry.overlapped) {
+    end = entry.position;
+  } else if (op.offset < 0) {
+    LARGE_INTEGER zero = {};
+    LARGE_INTEGER at;
+    if (!SetFilePointerEx(entry.handle, zero, &at, FILE_CURRENT)) return false;
+    end = at.QuadPart;
+  }
+  return end < size.QuadPart;
+}
 
 int64_t Call(const Operation& op) {
   switch (op.opcode) {
@@ -486,6 +542,8 @@ int64_t Call(const Operation& op) {
     case PROACTOR_OP_SENDTO:
     case PROACTOR_OP_POLL:
       return SocketCall(op);
+    case PROACTOR_OP_SENDFILE:
+      return SendfileToFile(op);
     default:
       // Timeouts are timers and multishot operations streams: the engine's, not one call.
       return UV_ENOSYS;

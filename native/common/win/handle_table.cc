@@ -136,6 +136,11 @@ void HandleTable::SetConnected(int fd, HANDLE handle) {
   if (HandleEntry* entry = Find(fd, handle)) entry->connected = true;
 }
 
+void HandleTable::SetWriteShut(int fd, HANDLE handle) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (HandleEntry* entry = Find(fd, handle)) entry->write_shut = true;
+}
+
 void HandleTable::SetPosition(int fd, HANDLE handle, int64_t position) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (HandleEntry* entry = Find(fd, handle)) entry->position = position;

@@ -47,6 +47,9 @@ struct HandleEntry {
   /* Socket, stream: connected once (accepted, or a connect succeeded). Winsock does not say
    * ENOTCONN for every operation on a socket that never was (Wine says ECONNRESET for a send). */
   bool connected = false;
+  /* Socket, stream: its writing side was shut down through the queue (poll reports POLL_OUT, and
+   * POLL_HUP once the peer's end arrived too, as Linux's poll(2) does; AFD's poll says neither). */
+  bool write_shut = false;
   /* File: opened by Call(OPEN) with FILE_FLAG_OVERLAPPED; false for node:fs's synchronous ones,
    * which keep their own file pointer. */
   bool overlapped = false;
@@ -75,6 +78,8 @@ class HandleTable {
   void SetPort(int fd, HANDLE handle, HANDLE port);
   /* Records that stream socket `fd` (still naming `handle`) is connected. */
   void SetConnected(int fd, HANDLE handle);
+  /* Records that the writing side of socket `fd` (still naming `handle`) was shut down. */
+  void SetWriteShut(int fd, HANDLE handle);
   /* Moves the position of `fd` (still naming `handle`) to `position`. */
   void SetPosition(int fd, HANDLE handle, int64_t position);
 

@@ -53,7 +53,10 @@ export interface FileScriptOptions {
   /**
    * sendfile steps between the others (file to file), when both backends list 'sendfile'. Their
    * output is never a descriptor opened for appending: Linux refuses that (EINVAL) where aio-node,
-   * which cannot see a descriptor's flags, appends. Lengths stay below 16 KiB, so that every
+   * which cannot see a descriptor's flags, appends. Nor one opened read-only: sendfile(2) (the
+   * reactor's, io_uring's on the pool) refuses it with EBADF before it looks at the input, where
+   * io_uring's splices and aio-node read the input first and resolve 0 at its end without touching
+   * the output (with bytes to write every backend gives EBADF). Lengths stay below 16 KiB, so that every
    * backend reads a range whole before writing it (a range copied onto itself, through two
    * descriptors of one file, then gives the same bytes however the backend splits its rounds).
    */
@@ -98,7 +101,7 @@ export function generateScript(seed: number, length: number, options: FileScript
   const extra = new Random(seed ^ 0x5e4df11e);
   const steps: Step[] = [];
   let opens = 0;
-  /** The descriptors opened without 'a': possible sendfile outputs. */
+  /** The descriptors opened for writing without 'a': possible sendfile outputs. */
   const writable: number[] = [];
   const position = () => (r.below(3) === 0 ? null : r.below(96 * 1024));
   const lengths = () => Array.from({ length: 1 + r.below(6) }, () => 1 + r.below(8192));
@@ -117,7 +120,7 @@ export function generateScript(seed: number, length: number, options: FileScript
     if (k < 14 || opens === 0) {
       const flags = r.pick(FLAGS);
       steps.push({ op: 'open', file: r.below(FILES), flags });
-      if (!flags.startsWith('a')) writable.push(opens);
+      if (!flags.startsWith('a') && flags !== 'r') writable.push(opens);
       opens++;
     } else if (k < 20) steps.push({ op: 'close', fd });
     else if (k < 38) steps.push({ op: 'read', fd, length: 1 + r.below(16384), position: position() });

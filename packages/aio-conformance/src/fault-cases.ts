@@ -43,6 +43,14 @@ async function listenOnLoopback(t: CaseContext, q: Queue): Promise<{ fd: number;
   return { fd, port: ((await q.localAddress(fd)) as InetSocketAddress).port };
 }
 
+/** A TCP connection over loopback, both ends through `q`: the connecting socket and the accepted one. */
+async function connectedOnLoopback(t: CaseContext, q: Queue): Promise<{ sock: number; server: number }> {
+  const { fd, port } = await listenOnLoopback(t, q);
+  const sock = closeLater(t, await q.socket(4));
+  const [{ fd: server }] = await Promise.all([q.accept(fd), q.connect(sock, { address: '127.0.0.1', port })]);
+  return { sock, server: closeLater(t, server) };
+}
+
 /** A node:net client connected to `port`, and a promise of the moment its connection ends. */
 function client(port: number): { socket: Socket; ended: Promise<void>; connected: Promise<void> } {
   const socket = connect(port, '127.0.0.1');
@@ -191,13 +199,7 @@ export const faultCases: readonly FaultCase[] = [
     name: 'recv and send: cut short, each moves fewer bytes than asked and loops over them deliver every byte intact',
     async run(t) {
       const q = t.queue();
-      const { fd, port } = await listenOnLoopback(t, q);
-      const sock = closeLater(t, await q.socket(4));
-      const [{ fd: server }] = await Promise.all([
-        q.accept(fd),
-        q.connect(sock, { address: '127.0.0.1', port }),
-      ]);
-      closeLater(t, server);
+      const { sock, server } = await connectedOnLoopback(t, q);
       const data = pattern(1 << 20);
       t.faults('short_socket_transfer=1');
       let shortSends = 0;
@@ -219,6 +221,42 @@ export const faultCases: readonly FaultCase[] = [
       t.faults('');
       assert.ok(shortSends > 0, 'sends came back short');
       assert.ok(received.equals(data), 'every byte arrived intact and in order');
+    },
+  },
+  {
+    // A vanishing fault, but the one that once hung sendfile (issue 17, seed 40173): here every
+    // submission is cut, so every linked pair of io_uring's sendfile is split, not one in many.
+    name: 'sendfile: with every submission cut short (linked pairs split), a file reaches a regular file and a socket whole, each sendfile settling once',
+    async run(t) {
+      const q = t.queue();
+      const data = pattern(3 * 1024 * 1024 + 4321, 23);
+      const input = closeLater(t, await q.open(t.path('in.bin'), 'w+'));
+      assert.equal(await q.write(input, data, { position: 0 }), data.length);
+      const { sock, server } = await connectedOnLoopback(t, q);
+      const output = closeLater(t, await q.open(t.path('out.bin'), 'w+'));
+      t.faults('uring_enter_partial=1');
+      assert.equal(await q.sendfile(output, input, { position: 0 }), data.length);
+      assert.equal(await q.sendfile(output, input, { position: 100, length: 1000 }), 1000);
+      const received = Buffer.alloc(data.length);
+      const [sent] = await Promise.all([
+        q.sendfile(server, input, { position: 0, length: data.length }),
+        (async () => {
+          for (let got = 0; got < data.length; ) {
+            const n = await q.recv(sock, received, got, data.length - got);
+            assert.ok(n > 0, 'the stream did not end early');
+            got += n;
+          }
+        })(),
+      ]);
+      assert.ok(injected(t.faults(), 'uring_enter_partial') > 0, 'submissions were cut');
+      t.faults('');
+      assert.equal(sent, data.length);
+      assert.ok(received.equals(data), 'every byte reached the socket, in order');
+      const written = Buffer.alloc(data.length + 1000);
+      assert.equal(await q.read(output, written, { position: 0 }), written.length);
+      assert.ok(written.subarray(0, data.length).equals(data), 'the whole file reached the regular file');
+      assert.ok(written.subarray(data.length).equals(data.subarray(100, 1100)), 'and then the range');
+      assert.equal(q.inFlight, 0, 'nothing is left in flight');
     },
   },
 ];

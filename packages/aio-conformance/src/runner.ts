@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { type Backend, invalidArgValue, Queue, type QueueOptions } from '@proactor/aio-core';
 import type { CaseContext, ConformanceCase } from './case.js';
 import { cases as allCases } from './cases/index.js';
+import { timeScale } from './cases/wine.js';
 
 /** A backend under test and where it was loaded from. */
 export interface Target {
@@ -84,7 +85,7 @@ export async function runCase(c: ConformanceCase, target: Target): Promise<void>
       cleanups.push(cleanup);
     },
   };
-  const timeoutMs = c.timeoutMs ?? 20_000;
+  const timeoutMs = (c.timeoutMs ?? 20_000) * timeScale;
   let failure: unknown;
   let failed = false;
   if (!unhandled.listening) {
@@ -121,8 +122,9 @@ export async function runCase(c: ConformanceCase, target: Target): Promise<void>
     }
   }
   // Windows: a file whose handle is still closing keeps its directory (ENOTEMPTY, EBUSY) for a
-  // moment; rmSync retries those, as its maxRetries option is for.
-  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+  // moment; rmSync retries those, as its maxRetries option is for (each wait 50 ms longer than
+  // the last; under Wine, at a high load, half a second was once not enough after four workers).
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10 * timeScale, retryDelay: 50 });
   unhandled.current = undefined;
   if (!failed && rejections.length > 0)
     [failed, failure] = [true, unhandledFailure(rejections, 'during the case')];

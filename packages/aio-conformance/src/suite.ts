@@ -1,4 +1,5 @@
 import { type ConformanceCase, skipReason } from './case.js';
+import { timeScale } from './cases/wine.js';
 import { cases, runCase, type Target } from './runner.js';
 
 /** The describe/it pair of a test framework; the suite itself is written without one. */
@@ -21,7 +22,7 @@ export function registerConformance(
     for (const c of list) {
       const reason = skipReason(c, target.backend);
       if (reason !== undefined) host.skip(c.name, reason);
-      else host.it(c.name, () => runCase(c, target), (c.timeoutMs ?? 20_000) + 15_000);
+      else host.it(c.name, () => runCase(c, target), (c.timeoutMs ?? 20_000) * timeScale + 15_000);
     }
   });
 }

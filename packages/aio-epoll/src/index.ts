@@ -86,6 +86,9 @@ export interface EngineInfo {
   parks: number;
   /** Tries after a readiness report (more than `parks` when a report was a false alarm). */
   retries: number;
+  /** Bytes sendfile moved from a file to a non-blocking socket at launch and on writability (a
+   * regular-file or blocking output runs sendfile(2) on the thread pool and is not counted). */
+  sendfileBytes: number;
   /** The receive pool of multishot recvs: its buffers (0 until the first recvs()). */
   providedBuffers: number;
   /** The size of each buffer of the receive pool, in bytes. */
@@ -235,17 +238,24 @@ export const selectionNote = `direct I/O: ${linuxAio.reason}`;
  * (ECANCELED), but a file operation already running on the thread pool runs to its end.
  * Multishot accepts and recvs as the reactor emulates them: one parked request serving every
  * connection (chunk) until it is cancelled, receiving into the queue's provided pool only while a
- * call runs, so an idle connection pins no buffer. No zero-copy send, no registered buffers or
- * files: those are io_uring's. `linuxAio`: direct I/O goes through Linux AIO ({@link linuxAio}).
+ * call runs, so an idle connection pins no buffer. sendfile in the kernel: non-blocking
+ * sendfile(2) to a socket, retried when it becomes writable; sendfile(2) on the thread pool to a
+ * regular file. No zero-copy send, no registered buffers or files: those are io_uring's.
+ * `linuxAio`: direct I/O goes through Linux AIO ({@link linuxAio}).
  */
 function capabilitiesOf(aio: boolean): EpollCapabilities {
   return Object.freeze({
-    ops: new Set<OperationName>([...OPERATIONS, ...SOCKET_OPERATIONS]) as ReadonlySet<OperationName>,
+    ops: new Set<OperationName>([
+      ...OPERATIONS,
+      ...SOCKET_OPERATIONS,
+      'sendfile',
+    ]) as ReadonlySet<OperationName>,
     linkedOperations: true,
     waitSync: true,
     cancelInFlight: false,
     multishot: true,
     zeroCopySend: false,
+    zeroCopySendfile: true,
     registeredBuffers: false,
     registeredFiles: false,
     linuxAio: aio,

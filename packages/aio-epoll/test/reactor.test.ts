@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Backend, type Engine, OPCODE_COUNT, Opcode, Queue } from '@proactor/aio-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import backend, { createBackend, engineInfo, operations, pollers } from '../src/index.js';
@@ -93,6 +96,36 @@ describe('the reactor', () => {
     expect(await Promise.all(reads)).toEqual([3, 3]);
     expect(first.toString()).toBe('abc');
     expect(second.toString()).toBe('def');
+  });
+
+  it('sendfile to a socket that fills up waits for writability, behind it a send waits, and the reader gets every byte in order', async () => {
+    const { q, engine } = queue();
+    const { client, accepted } = await connectedPair(q);
+    const dir = mkdtempSync(join(tmpdir(), 'proactor-reactor-sendfile-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    // Far more than loopback socket buffers hold: the first calls fill them, the rest waits.
+    const data = Buffer.alloc(16 * 1024 * 1024 + 123);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 12)) & 0xff;
+    writeFileSync(join(dir, 'in'), data);
+    const input = await q.open(join(dir, 'in'), 'r');
+    cleanups.push(() => q.close(input));
+    const sending = q.sendfile(accepted, input, { position: 0 });
+    const after = q.send(accepted, Buffer.from('tail'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(engineInfo(engine()).parked).toBe(2); // the sendfile, and the send behind it
+    const received = Buffer.alloc(data.length + 4);
+    for (let got = 0; got < received.length; ) {
+      const n = await q.recv(client, received, got, received.length - got);
+      expect(n).toBeGreaterThan(0);
+      got += n;
+    }
+    expect(await sending).toBe(data.length);
+    expect(await after).toBe(4);
+    expect(received.subarray(0, data.length).equals(data)).toBe(true);
+    expect(received.subarray(data.length).toString()).toBe('tail');
+    const info = engineInfo(engine());
+    expect(info.sendfileBytes).toBe(data.length);
+    expect(info.parks).toBeGreaterThanOrEqual(2);
   });
 
   it('shares one poller between the queues of a thread', () => {

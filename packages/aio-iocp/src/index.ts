@@ -7,10 +7,11 @@
  *
  * What works today: every file operation (reads and writes at a position through the port,
  * the rest on the addon's thread pool), sockets (AcceptEx, ConnectEx, WSARecv, WSASend,
- * WSARecvFrom, WSASendTo through the port), timeouts, linked operations, cancellation and
- * waitSync. Not yet: poll and multishot iterators, which this backend does not declare, so a
- * queue refuses poll with ERR_PROACTOR_UNSUPPORTED and serves accepts() / recvs() with single
- * operations.
+ * WSARecvFrom, WSASendTo through the port), sendfile (TransmitFile to a socket, through the
+ * port; to a file on the pool), poll (AFD's poll through the port, with the events Linux's
+ * poll(2) reports), timeouts, linked operations, cancellation and waitSync. Not yet: multishot
+ * iterators, which this backend does not declare, so a queue serves accepts() / recvs() with
+ * single operations.
  *
  * Importing this module throws (code ERR_PROACTOR_IOCP_UNAVAILABLE) anywhere but Windows, and
  * when the addon is missing or does not load: @proactor/aio reports that message when it skips
@@ -90,14 +91,16 @@ function loadAddon(): NativeAddon {
 const addon = loadAddon();
 
 const capabilities: Capabilities = Object.freeze({
-  // Every file operation, and the socket operations but poll (WSAPoll or an AFD poll: next).
-  ops: new Set<OperationName>([...OPERATIONS, ...[...SOCKET_OPERATIONS].filter((name) => name !== 'poll')]),
+  // Every file and socket operation, and sendfile.
+  ops: new Set<OperationName>([...OPERATIONS, ...SOCKET_OPERATIONS, 'sendfile']),
   linkedOperations: true,
   waitSync: true,
   // CancelIoEx stops a read or write in the port and timers; pool calls run to their end.
   cancelInFlight: true,
   multishot: false,
   zeroCopySend: false,
+  // To a socket TransmitFile, to a file a native buffer on the pool: never through JavaScript.
+  zeroCopySendfile: true,
   registeredBuffers: false,
   registeredFiles: false,
 });

@@ -62,6 +62,9 @@ export interface EngineInfo {
   parks: number;
   /** Tries after a readiness report. */
   retries: number;
+  /** Bytes sendfile moved from a file to a non-blocking socket at launch and on writability (a
+   * regular-file or blocking output runs sendfile(2) on the thread pool and is not counted). */
+  sendfileBytes: number;
   /** The receive pool of multishot recvs: its buffers (0 until the first recvs()). */
   providedBuffers: number;
   /** The size of each buffer of the receive pool, in bytes. */
@@ -135,15 +138,23 @@ export const operations: readonly NativeOperation[] = Object.freeze(addon.operat
  * operations, waitSync, multishot accepts and recvs as the reactor emulates them (one parked
  * request serving every item, receiving into the queue's pool only while a call runs); an
  * operation parked on a socket is cancelled, a file operation already on the thread pool runs to
- * its end (`cancelInFlight` false). No zero-copy send, registered buffers or files.
+ * its end (`cancelInFlight` false). sendfile to a socket in the kernel (non-blocking sendfile(2),
+ * retried when the socket becomes writable); to a regular file, sendfile(2) on the thread pool on
+ * Linux (libkqueue), a read-and-write copy there on macOS and FreeBSD, whose sendfile(2) writes
+ * to sockets only. No zero-copy send, registered buffers or files.
  */
 export const capabilities: Capabilities = Object.freeze({
-  ops: new Set<OperationName>([...OPERATIONS, ...SOCKET_OPERATIONS]) as ReadonlySet<OperationName>,
+  ops: new Set<OperationName>([
+    ...OPERATIONS,
+    ...SOCKET_OPERATIONS,
+    'sendfile',
+  ]) as ReadonlySet<OperationName>,
   linkedOperations: true,
   waitSync: true,
   cancelInFlight: false,
   multishot: true,
   zeroCopySend: false,
+  zeroCopySendfile: true,
   registeredBuffers: false,
   registeredFiles: false,
 });

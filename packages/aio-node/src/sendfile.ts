@@ -52,8 +52,11 @@ export function runSendfile(req: SocketRequest): void {
     const wrote = (result: number) => {
       if (finished) return;
       if (result < 0) {
-        // Closed through the queue while a chunk was written: ECANCELED, as on every backend.
-        if (result === ECANCELED) finish(ECANCELED);
+        // Closed through the queue while a chunk was written: ECANCELED, as on every backend,
+        // whatever the write itself met (under Wine a closed socket's pending write can end with
+        // another error: its server ends a closed handle's pending I/O with STATUS_HANDLES_CLOSED,
+        // where Windows says the operation was aborted).
+        if (result === ECANCELED || (isVirtualFd(sub.fd) && !isOpenVirtualFd(sub.fd))) finish(ECANCELED);
         else fail(result);
         return;
       }

@@ -125,6 +125,9 @@ export interface EngineInfo {
   spliceRounds: number;
   /** sendfile: drains issued on their own, for bytes a short fill or a short drain left in the pipe. */
   splicePartialDrains: number;
+  /** sendfile: linked drains taken back out of the submission queue because a short submission
+   * took their fill alone (the kernel would have run them unlinked); each was issued after its fill. */
+  spliceLinksCut: number;
   /** sendfile: the pipes this engine holds (lent to one operation at a time, then reused). */
   splicePipes: number;
   /** sendfile: pipes closed because an operation ended with bytes still in them. */

@@ -1,3 +1,4 @@
+import type { Backend } from '@proactor/aio-core';
 import nodeBackend from '@proactor/aio-node';
 import { describe, expect, it } from 'vitest';
 import { createQueue, selectBackend } from '../src/index.js';
@@ -55,6 +56,53 @@ describe('selectBackend', () => {
     expect(selection.outcomes.find((o) => o.name === 'node')).toMatchObject({
       status: 'selected',
       reason: 'options.backend=node',
+    });
+  });
+
+  it('on Windows selects iocp first, with its reason, and node after it', async () => {
+    const iocp: Backend = { ...nodeBackend, name: 'iocp' };
+    const selection = await selectBackend({
+      platform: 'win32',
+      backend: '',
+      load: async (specifier) => (specifier === '@proactor/aio-iocp' ? { default: iocp } : import(specifier)),
+    });
+    expect(selection.backend).toBe(iocp);
+    expect(selection.outcomes).toEqual([
+      {
+        name: 'iocp',
+        package: '@proactor/aio-iocp',
+        status: 'selected',
+        reason: "the first in win32's order (iocp, node), and it loaded",
+      },
+      { name: 'node', package: '@proactor/aio-node', status: 'not tried', reason: 'iocp comes first' },
+    ]);
+  });
+
+  it("on Windows falls back to node with aio-iocp's own load error as the reason", async () => {
+    // The real package, imported here (not Windows): it refuses with ERR_PROACTOR_IOCP_UNAVAILABLE,
+    // as it does on Windows when its addon is missing.
+    const selection = await selectBackend({ platform: 'win32', backend: '' });
+    expect(selection.backend).toBe(nodeBackend);
+    expect(selection.outcomes[0]).toMatchObject({ name: 'iocp', status: 'unavailable' });
+    expect(selection.outcomes[0].reason).toMatch(/^I\/O completion ports are Windows only \(this is \w+\)/);
+    expect(selection.outcomes[1]).toMatchObject({
+      name: 'node',
+      status: 'selected',
+      reason: "loaded; iocp came first in win32's order (iocp, node) but was unavailable",
+    });
+  });
+
+  it('on Windows says iocp is planned when its package is not installed', async () => {
+    const selection = await selectBackend({
+      platform: 'win32',
+      backend: '',
+      load: async (specifier) =>
+        specifier === '@proactor/aio-iocp' ? Promise.reject(notFound(specifier)) : import(specifier),
+    });
+    expect(selection.outcomes[0]).toMatchObject({
+      name: 'iocp',
+      status: 'unavailable',
+      reason: 'planned, not published yet',
     });
   });
 

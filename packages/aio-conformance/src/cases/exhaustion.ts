@@ -6,6 +6,7 @@ import type { CaseContext, ConformanceCase } from '../case.js';
 import { churnFailure, socketChurn } from '../churn.js';
 import { assertSystemError, fixture, pattern, rejectsWith } from './expect.js';
 import { assertExited, childPrelude, runNode } from './lifecycle.js';
+import { underWine } from './wine.js';
 
 const isWindows = process.platform === 'win32';
 
@@ -283,6 +284,14 @@ await q.destroy();
   {
     name: 'peers: a peer that resets while it sends 32 MiB: recv rejects with ECONNRESET after the bytes that arrived, never a clean end of stream',
     needs: ['socket', 'bind', 'listen', 'accept', 'getsockname', 'recv', 'close'],
+    // A probe with plain Winsock under Wine 8 (an overlapped WSARecv through a completion port):
+    // a reset that arrives while a receive waits gives WSAECONNRESET, but one that arrives
+    // between receives gives 0 bytes, now and on every later receive, where Windows reports
+    // WSAECONNRESET (and Linux ECONNRESET once). aio-node accepts an end of stream (below).
+    skip: (backend) =>
+      underWine && backend.name !== 'node'
+        ? 'Wine reads a reset that arrives between two receives as the end of the stream (a WSARecv posted after it completes with 0 bytes; Windows fails it with WSAECONNRESET)'
+        : undefined,
     timeoutMs: 30_000,
     async run(t) {
       const q = t.queue();

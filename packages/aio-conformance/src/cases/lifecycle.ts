@@ -5,6 +5,7 @@ import { Opcode, ProactorError } from '@proactor/aio-core';
 import type { CaseContext, ConformanceCase } from '../case.js';
 import { assertSystemError, fixture, pattern, rejectsWith } from './expect.js';
 import { instrument } from './instrumented-backend.js';
+import { timeScale } from './wine.js';
 
 const isWindows = process.platform === 'win32';
 const isRoot = process.getuid?.() === 0;
@@ -46,7 +47,7 @@ export function childPrelude(t: CaseContext): string {
 
 /** Runs `code` (an ES module) in a new Node process, killed after a time limit. */
 export function runNode(t: CaseContext, code: string, options: ChildOptions = {}): Promise<ChildResult> {
-  const limit = options.timeoutMs ?? 10_000;
+  const limit = (options.timeoutMs ?? 10_000) * timeScale;
   const started = performance.now();
   const nodeArgs = [...(options.execArgv ?? []), '--input-type=module', '-e', code];
   const { descriptors, fileBlocks } = options.limits ?? {};
@@ -345,7 +346,7 @@ console.log('pending', q.inFlight);
       const idle = await runNode(t, childPrelude(t));
       assertExited(idle, 0);
       assert.ok(
-        r.ms < idle.ms + 5_000,
+        r.ms < idle.ms + 5_000 * timeScale,
         `exited after ${r.ms.toFixed(0)} ms (a bare child: ${idle.ms.toFixed(0)} ms)`,
       );
     },
@@ -423,7 +424,7 @@ console.log('idle', q.inFlight);
       );
       assertExited(r, 0);
       assert.equal(r.stdout.trim(), 'idle 0');
-      assert.ok(r.ms < 8_000, `exited after ${r.ms.toFixed(0)} ms`);
+      assert.ok(r.ms < 8_000 * timeScale, `exited after ${r.ms.toFixed(0)} ms`);
     },
   },
   {
