@@ -258,14 +258,14 @@ bool EngineCore::Continue(uint16_t index, int32_t* result) {
       if (slots_[index].where == Slot::Where::Submitted) host_->Flush();
       return true;
     case PROACTOR_OP_READ:
-    case PROACTOR_OP_WRITE: {
+    case PROACTOR_OP_WRITE:
+    case PROACTOR_OP_READV:
+    case PROACTOR_OP_WRITEV: {
       const int32_t piece = *result;
-      if (may_restart && piece > 0 && static_cast<uint32_t>(piece) < op.len &&
+      if (may_restart && piece > 0 && static_cast<uint64_t>(piece) < TransferLeft(op) &&
           ContinuesShortTransfer(op, static_cast<uint32_t>(piece))) {
         slot.transferred += static_cast<uint32_t>(piece);
-        op.data += piece;
-        op.len -= static_cast<uint32_t>(piece);
-        if (op.offset >= 0) op.offset += piece;
+        SkipTransferred(&op, static_cast<uint32_t>(piece));
         Launch(index);
         if (slots_[index].where == Slot::Where::Submitted) host_->Flush();
         return true;

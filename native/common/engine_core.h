@@ -12,8 +12,8 @@
  *   links: a kernel cannot cancel a linked request without failing the one it waits for, and a
  *   chain may mix kernel and pool members. Cost: one completion round trip per member, no JS.)
  * - results no operation ends with: accept's ECONNABORTED (a connection that went away before
- *   it was taken: the accept starts again, as libuv's does), and a short read or write of a
- *   regular file (continued until every byte moved, end of file or an error:
+ *   it was taken: the accept starts again, as libuv's does), and a short read or write (readv,
+ *   writev) of a regular file (continued until every byte moved, end of file or an error:
  *   ContinuesShortTransfer, operation.h);
  * - results decided without the mechanism (PostLocal / ProcessLocal): argument errors, plain
  *   calls made at launch, cancelled chain members;

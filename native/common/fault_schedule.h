@@ -19,7 +19,8 @@
  * seed is only how many calls each site saw (completions arrive when the kernel delivers them).
  *
  * Adding a site is one line in PROACTOR_FAULT_SITES (name, what it pretends) plus the call
- * where the system call is made. Sites of one mechanism simply never fire in another's addon.
+ * where the system call is made. Sites of one mechanism simply never fire in another's addon
+ * (uring_* in io_uring's; poller_*, spurious_readiness and connect_eintr in the reactor's).
  *
  * Thread safety: InjectFault may be called from any thread (per-site counters are atomic);
  * ReplaceFaultSchedule only while no other thread injects (tests call it between operations).
@@ -38,13 +39,17 @@
   X(uring_enter_ebusy, "io_uring_enter refused: completions must be reaped first (EBUSY)")        \
   X(uring_enter_partial, "io_uring_enter consumed fewer submission entries than asked")           \
   X(uring_cq_overflow, "completions did not fit the CQ ring: some wait in the overflow list")     \
-  X(short_file_transfer, "a read or write of a file moved fewer bytes than asked")                \
+  X(short_file_transfer, "a read, write, readv or writev of a file moved fewer bytes")          \
   X(short_socket_transfer, "a recv or send moved fewer bytes than asked")                         \
   X(accept_connaborted, "the connection was aborted before accept took it (ECONNABORTED)")        \
   X(accept_emfile, "accept found the process's descriptor table full (EMFILE)")                   \
   X(accept_enfile, "accept found the system's file table full (ENFILE)")                          \
   X(send_stuck, "a socket stays unwritable: every send on it waits (EAGAIN forever)")             \
-  X(pool_refuses, "the blocking pool could not start a thread for the job")
+  X(pool_refuses, "the blocking pool could not start a thread for the job")                      \
+  X(poller_wait_eintr, "the poller's wait (epoll_wait, poll, kevent) was interrupted (EINTR)")    \
+  X(poller_wakeup_spurious, "the reactor's loop or waiter woke up with nothing to report")        \
+  X(spurious_readiness, "a socket reported ready still would block: its call says EAGAIN")        \
+  X(connect_eintr, "connect was interrupted after it started (EINTR): it goes on in the background")
 
 namespace proactor {
 

@@ -205,4 +205,27 @@ int Decode(napi_env env, napi_value resources, const QueueBuffers& buffers, cons
   }
 }
 
+uint64_t TransferLeft(const Operation& op) {
+  if (op.opcode != PROACTOR_OP_READV && op.opcode != PROACTOR_OP_WRITEV) return op.len;
+  uint64_t left = 0;
+  for (uint32_t i = 0; i < op.iov_count; i++) left += IoVecLength(op.iov[i]);
+  return left;
+}
+
+void SkipTransferred(Operation* op, uint32_t moved) {
+  if (op->offset >= 0) op->offset += moved;
+  if (op->opcode != PROACTOR_OP_READV && op->opcode != PROACTOR_OP_WRITEV) {
+    op->data += moved;
+    op->len -= moved;
+    return;
+  }
+  size_t rest = moved;
+  while (op->iov_count > 0 && rest >= IoVecLength(op->iov[0])) {
+    rest -= IoVecLength(op->iov[0]);
+    op->iov++;
+    op->iov_count--;
+  }
+  if (rest > 0) SetIoVec(&op->iov[0], IoVecData(op->iov[0]) + rest, IoVecLength(op->iov[0]) - rest);
+}
+
 }  // namespace proactor

@@ -120,9 +120,9 @@ int Decode(napi_env env, napi_value resources, const QueueBuffers& buffers, cons
 int64_t Call(const Operation& op);
 
 /*
- * Whether a READ or WRITE `op` that moved `moved` bytes, fewer than asked, is continued by the
- * engine until all were moved, end of file or an error (EngineCore::Continue). True for regular
- * files and block devices, whose short transfers io_uring itself completes in full in the kernel
+ * Whether a READ, WRITE, READV or WRITEV `op` that moved `moved` bytes, fewer than asked, is
+ * continued by the engine until all were moved, end of file or an error (EngineCore::Continue).
+ * True for regular files and block devices, whose short transfers io_uring itself completes in full in the kernel
  * and libuv's write loop completes too (so a short read means end of file, which readFile loops
  * and linked chains rely on, and a write is all done or reports what its error left done) -
  * except a read that reached the end of the file (its short count is the answer, found without a
@@ -145,13 +145,35 @@ int32_t AcceptedOrFault(int32_t fd, bool multishot);
 inline int32_t AcceptedOrFault(int32_t fd, bool /*multishot*/) { return fd; }
 #endif
 
+/* The bytes a READ, WRITE, READV or WRITEV still has to move: op.len, or its vectors' sum. */
+uint64_t TransferLeft(const Operation& op);
+/* Moves such a transfer past `moved` bytes (fewer than TransferLeft): its data or vectors (the
+ * first vectors left out, the next one shortened: they are the slot's OperationStorage) and its
+ * position, so that launching it again moves the rest. */
+void SkipTransferred(Operation* op, uint32_t moved);
+
 /* The length a READ / WRITE / RECV / SEND submits: op.len, or, in fault-injection builds when the
  * short_file_transfer or short_socket_transfer site fires, half of it (the kernel answering
- * short, as it may). */
+ * short, as it may). On a direct (O_DIRECT) descriptor the half is rounded down to a multiple of
+ * 4096, as the kernel's own short direct transfers stay aligned (an unaligned piece would fail
+ * with EINVAL, which no kernel answers to an aligned transfer); none when that leaves nothing. */
 inline uint32_t CutForFault(const Operation& op) {
   if (op.len < 2) return op.len;
   const FaultSite site = HasTrait(op.opcode, kSocket) ? FaultSite::short_socket_transfer : FaultSite::short_file_transfer;
-  return InjectFault(site) ? op.len / 2 : op.len;
+  if (!InjectFault(site)) return op.len;
+  uint32_t cut = op.len / 2;
+#if defined(__linux__) && defined(O_DIRECT)
+  const int flags = site == FaultSite::short_file_transfer ? fcntl(op.fd, F_GETFL) : -1;
+  if (flags >= 0 && (flags & O_DIRECT) != 0) cut &= ~uint32_t{4095};
+#endif
+  return cut == 0 ? op.len : cut;
+}
+
+/* The vectors a READV / WRITEV submits: op.iov_count, or, in fault-injection builds when the
+ * short_file_transfer site fires, the first half of them (a vectored call answered short). */
+inline uint32_t CutVectorsForFault(const Operation& op) {
+  if (op.iov_count < 2) return op.iov_count;
+  return InjectFault(FaultSite::short_file_transfer) ? op.iov_count / 2 : op.iov_count;
 }
 
 }  // namespace proactor

@@ -3,11 +3,13 @@
  * pollers): exports the ReactorEngine class, pollers() (the pollers this build has, by name:
  * PROACTOR_REACTOR_EPOLL / _KQUEUE / _POLL say which poller files were compiled in), and
  * operations(), the native operation table (../common/operation.h) that the TypeScript side
- * checks its own against, and linuxAioProbe() (linux_aio.h: whether Linux AIO is usable here).
+ * checks its own against, and linuxAioProbe() (linux_aio.h: whether Linux AIO is usable here);
+ * and, in a build with -DPROACTOR_FAULTS=ON only, faults() (../common/fault_control.h).
  */
 #include <napi.h>
 #include <uv.h>
 
+#include "../common/fault_control.h"
 #include "../common/operation_table.h"
 #include "engine.h"
 #include "linux_aio.h"
@@ -60,6 +62,7 @@ static Napi::Object InitReactorAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("pollers", Napi::Function::New<proactor::Pollers>(env, "pollers"));
   exports.Set("operations", Napi::Function::New<proactor::Operations>(env, "operations"));
   exports.Set("linuxAioProbe", Napi::Function::New<proactor::LinuxAioProbe>(env, "linuxAioProbe"));
+  proactor::ExportFaultControl(env, exports);
   return exports;
 }
 

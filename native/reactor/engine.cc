@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "../common/fault_schedule.h"
 #include "../common/readiness.h"
 #include "../common/resource_views.h"
 #include "../common/system_error.h"
@@ -133,6 +134,8 @@ Start ReactorEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t*
     case PROACTOR_OP_SENDTO:
     case PROACTOR_OP_POLL: {
       const uint32_t directions = Directions(op);
+      // (Fault injection: the schedule may make this send's socket stuck now; see SendStuck.)
+      if (op.opcode == PROACTOR_OP_SEND || op.opcode == PROACTOR_OP_SENDTO) (void)host_->SendStuck(op.fd, true);
       // Behind operations already waiting in that direction: they go first, in order. Except a
       // connect, which moves no data and which the kernel answers at once (io_uring issues it
       // at once too): one on a connected socket with a send waiting fails with EISCONN now,
@@ -184,6 +187,9 @@ Start ReactorEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t*
 }
 
 int64_t ReactorEngine::Attempt(SlotState& state, const Operation& op) {
+  if ((op.opcode == PROACTOR_OP_SEND || op.opcode == PROACTOR_OP_SENDTO) && host_->SendStuck(op.fd, false)) {
+    return UV_EAGAIN;
+  }
   if (op.opcode == PROACTOR_OP_SENDFILE) return ContinueSendfile(state, op);
   if (op.opcode != PROACTOR_OP_CONNECT) return TrySocketCall(op);
   if (state.connecting) return ConnectOutcome(op);
@@ -231,6 +237,9 @@ int64_t ReactorEngine::Retry(uint64_t tag, int32_t* consumed_error) {
     *consumed_error = 0;
     return error;
   }
+  // (Fault injection: the report was a false alarm, and the call would block. The operation
+  // waits again: a report is a hint, poller.h.)
+  if (InjectFault(FaultSite::spurious_readiness)) return UV_EAGAIN;
   if (HasTrait(op->opcode, kMultishot)) return RunMultishot(TagSlot(tag), *op);
   const int64_t r = Attempt(state_[TagSlot(tag)], *op);
   if (r == UV_EAGAIN && (op->opcode == PROACTOR_OP_RECV || op->opcode == PROACTOR_OP_RECVFROM)) {

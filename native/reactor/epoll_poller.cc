@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../common/fault_schedule.h"
 #include "poller.h"
 
 namespace proactor {
@@ -62,7 +63,14 @@ class EpollPoller final : public Poller {
 
   int Wait(int timeout_ms, std::vector<PollEvent>* out) override {
     struct epoll_event events[kPollBatch];
-    int n = epoll_wait(epfd_, events, kPollBatch, timeout_ms);
+    int n;
+    if (InjectFault(FaultSite::poller_wait_eintr)) {
+      // Before anything was collected: what is ready stays ready for the next wait.
+      n = -1;
+      errno = EINTR;
+    } else {
+      n = epoll_wait(epfd_, events, kPollBatch, timeout_ms);
+    }
     if (n < 0) {
       if (errno == EINTR) return 0;
       syscall_ = "epoll_wait";

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "../common/engine_core.h"
+#include "../common/fault_schedule.h"
 #include "../common/system_error.h"
 #include "engine.h"
 
@@ -96,9 +97,12 @@ int ReactorHost::Park(int fd, uint32_t directions, uint64_t tag) {
   Waiters& w = waiters_[fd];
   if (directions & kPollReadable) w.read.push_back(tag);
   if (directions & kPollWritable) w.write.push_back(tag);
-  if ((directions & ~w.armed) == 0) return 0;
-  const uint32_t wanted = w.armed | directions | (w.read.empty() ? 0 : kPollReadable) |
-                          (w.write.empty() ? 0 : kPollWritable);
+  // (Fault injection: the loop is woken with nothing to report, as by a poller descriptor that
+  // polled readable and then had no event.)
+  if (InjectFault(FaultSite::poller_wakeup_spurious)) Wake();
+  if ((Armable(fd, directions) & ~w.armed) == 0) return 0;
+  const uint32_t wanted = Armable(fd, w.armed | directions | (w.read.empty() ? 0 : kPollReadable) |
+                                          (w.write.empty() ? 0 : kPollWritable));
   int r = poller_->Arm(fd, wanted);
   if (r < 0) {
     Unpark(fd, tag);
@@ -139,6 +143,22 @@ void ReactorHost::ForgetDescriptor(int fd) {
   auto it = waiters_.find(fd);
   if (it != waiters_.end()) it->second.armed = 0;
   poller_->Forget(fd);
+  if (!stuck_sends_.empty()) stuck_sends_.erase(std::remove(stuck_sends_.begin(), stuck_sends_.end(), fd), stuck_sends_.end());
+}
+
+bool ReactorHost::SendStuck(int fd, bool consult) {
+  if (!kFaultsCompiledIn) return false;
+  if (std::find(stuck_sends_.begin(), stuck_sends_.end(), fd) != stuck_sends_.end()) return true;
+  if (!consult || !InjectFault(FaultSite::send_stuck)) return false;
+  stuck_sends_.push_back(fd);
+  return true;
+}
+
+uint32_t ReactorHost::Armable(int fd, uint32_t directions) const {
+  if (stuck_sends_.empty() || std::find(stuck_sends_.begin(), stuck_sends_.end(), fd) == stuck_sends_.end()) {
+    return directions;
+  }
+  return directions & ~kPollWritable;
 }
 
 void ReactorHost::DropEngine(uint16_t id) {
@@ -288,7 +308,7 @@ void ReactorHost::Rearm(int fd) {
   auto it = waiters_.find(fd);
   if (it == waiters_.end()) return;
   Waiters& w = it->second;
-  const uint32_t wanted = (w.read.empty() ? 0 : kPollReadable) | (w.write.empty() ? 0 : kPollWritable);
+  const uint32_t wanted = Armable(fd, (w.read.empty() ? 0 : kPollReadable) | (w.write.empty() ? 0 : kPollWritable));
   if (wanted == 0 || (wanted & ~w.armed) == 0) return;
   int r = poller_->Arm(fd, wanted);
   if (r == 0) {
@@ -318,7 +338,10 @@ int ReactorHost::Wait(int64_t timeout_ns) {
   }
   struct pollfd p[2] = {{poller_->descriptor(), POLLIN, 0}, {wakeup().descriptor(), POLLIN, 0}};
   const int ms = limit_ns < 0 ? -1 : static_cast<int>(std::min<int64_t>((limit_ns + 999999) / 1000000, INT32_MAX));
-  const int r = poll(p, 2, ms);
+  // A wakeup with nothing behind it, or an interrupted wait: waitSync() reaps nothing and waits
+  // again for what is left of its time.
+  if (InjectFault(FaultSite::poller_wakeup_spurious)) return 0;
+  const int r = InjectFault(FaultSite::poller_wait_eintr) ? (errno = EINTR, -1) : poll(p, 2, ms);
   if (r < 0) return errno == EINTR ? 0 : -errno;
   return r == 0 && !by_timer ? UV_ETIMEDOUT : 0;
 }

@@ -83,6 +83,13 @@ class ReactorHost final : public EnvHost {
   /* Drops every parked operation and timer of engine `id` (its queue is closing). */
   void DropEngine(uint16_t id);
 
+  /* Fault injection (send_stuck): whether sends on `fd` are stuck, i.e. every send on it says
+   * EAGAIN and the poller is never armed for its writability (a peer that never reads, seen from
+   * a socket that never becomes writable). `consult`: a send is launched, and the schedule may
+   * make the socket stuck now. Stuck until the socket is closed through the queue; its sends end
+   * only by a cancel or that close. Always false without fault injection. */
+  bool SendStuck(int fd, bool consult);
+
   /* Watches `fd` (owned by the caller) for readability on behalf of `watcher` until Unwatch():
    * each report runs watcher->OnReadable(), then the descriptor is armed again. 0, or the
    * poller's error. No operation may park on `fd`. */
@@ -127,6 +134,8 @@ class ReactorHost final : public EnvHost {
   /* Arms the poller for what `fd`'s waiters want beyond what is armed; on failure every waiter
    * ends with the error. */
   void Rearm(int fd);
+  /* `directions` without those never armed for `fd` (SendStuck). */
+  uint32_t Armable(int fd, uint32_t directions) const;
   /* Finishes `tag` with `result` if it still names an active operation. */
   void FinishTag(uint64_t tag, int32_t result);
   void ExpireTimers();
@@ -150,6 +159,7 @@ class ReactorHost final : public EnvHost {
   std::set<std::pair<int64_t, uint64_t>> timers_; /* (deadline in steady ns, tag) */
   std::vector<uint64_t> cancelled_;
   std::vector<PollEvent> events_;
+  std::vector<int> stuck_sends_; /* SendStuck: fault-injection builds only */
 };
 
 }  // namespace proactor

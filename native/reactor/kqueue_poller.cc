@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../common/fault_schedule.h"
 #include "poller.h"
 #include "poller_thread.h"
 
@@ -187,6 +188,7 @@ class KqueuePoller final : public Poller {
       timeout.tv_sec = timeout_ms / 1000;
       timeout.tv_nsec = static_cast<long>(timeout_ms % 1000) * 1000000L;
     }
+    if (InjectFault(FaultSite::poller_wait_eintr)) return 0;  // EINTR: nothing was dequeued
     const int n = kevent(kq_, nullptr, 0, events, kPollBatch, timeout_ms >= 0 ? &timeout : nullptr);
     if (n < 0) return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) {

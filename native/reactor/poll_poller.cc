@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../common/fault_schedule.h"
 #include "../common/posix/signal_descriptor.h"
 #include "poller.h"
 #include "poller_thread.h"
@@ -125,6 +126,7 @@ class PollPoller final : public Poller {
         generations_seen_.push_back(entry.second.generation);
       }
     }
+    if (InjectFault(FaultSite::poller_wait_eintr)) return 0;  // EINTR: the set is polled again
     const int n = poll(set_.data(), static_cast<nfds_t>(set_.size()), -1);
     if (n < 0) return errno == EINTR ? 0 : -errno;
     if (set_[0].revents != 0) control_.Clear();

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <system_error>
 
+#include "../common/fault_schedule.h"
+
 namespace proactor {
 
 int PollerThread::Start(Wait wait, Interrupt interrupt, const char** syscall) {
@@ -48,7 +50,9 @@ void PollerThread::Run() {
     if (stopping_) return;
     if (n < 0) error_ = n;
     else pending_.insert(pending_.end(), batch.begin(), batch.end());
-    if ((n < 0 || !pending_.empty()) && !raised_) {
+    // (A spurious wakeup: the loop is woken with nothing to take.)
+    const bool spurious = n == 0 && InjectFault(FaultSite::poller_wakeup_spurious);
+    if ((n < 0 || !pending_.empty() || spurious) && !raised_) {
       raised_ = true;
       relay_.Signal();
     }

@@ -14,6 +14,7 @@
 #include <sys/uio.h> /* macOS and FreeBSD declare sendfile in sys/socket.h, with sys/uio.h's sf_hdtr */
 #endif
 
+#include "../common/fault_schedule.h"
 #include "../common/readiness.h"
 #include "../common/socket_address.h"
 #include "../common/socket_options.h"
@@ -81,21 +82,30 @@ int64_t TrySocketCall(const Operation& op) {
       struct sockaddr* name = nullptr;
       socklen_t* length = nullptr;
       if (op.address != nullptr) {
-        // In/out: offered whole on every attempt.
-        op.address->length = sizeof op.address->storage;
         name = reinterpret_cast<struct sockaddr*>(&op.address->storage);
         length = &op.address->length;
       }
+      // A connection that went away before it was taken (ECONNABORTED) is skipped and the next
+      // one taken, as libuv does: the accept (single or multishot) never ends with it.
+      for (;;) {
+        if (length != nullptr) *length = sizeof op.address->storage;  // in/out: offered whole each time
 #if defined(__linux__) || defined(__FreeBSD__)
-      return Prepare(Retried([&] { return accept4(op.fd, name, length, SOCK_NONBLOCK | SOCK_CLOEXEC); }), true);
+        int64_t fd = Prepare(Retried([&] { return accept4(op.fd, name, length, SOCK_NONBLOCK | SOCK_CLOEXEC); }), true);
 #else
-      return Prepare(Retried([&] { return accept(op.fd, name, length); }), false);
+        int64_t fd = Prepare(Retried([&] { return accept(op.fd, name, length); }), false);
 #endif
+        if (fd >= 0) fd = AcceptedOrFault(static_cast<int32_t>(fd), op.opcode == PROACTOR_OP_ACCEPT_MULTI);
+        if (fd != UV_ECONNABORTED) return fd;
+      }
     }
-    case PROACTOR_OP_RECV:
-      return Retried([&] { return recv(op.fd, op.data, op.len, kDontWait); });
-    case PROACTOR_OP_SEND:
-      return Retried([&] { return send(op.fd, op.data, op.len, kDontWait | kNoSignal); });
+    case PROACTOR_OP_RECV: {
+      const size_t len = CutForFault(op);
+      return Retried([&] { return recv(op.fd, op.data, len, kDontWait); });
+    }
+    case PROACTOR_OP_SEND: {
+      const size_t len = CutForFault(op);
+      return Retried([&] { return send(op.fd, op.data, len, kDontWait | kNoSignal); });
+    }
     case PROACTOR_OP_RECVFROM:
       op.address->length = sizeof op.address->storage;
       return Retried([&] {
@@ -182,6 +192,8 @@ int64_t StartConnect(const Operation& op) {
   // Not retried on EINTR: an interrupted connect goes on in the background (EALREADY on a
   // retry), so it is treated as in progress.
   const int r = connect(op.fd, reinterpret_cast<const struct sockaddr*>(&op.address->storage), op.address->length);
+  // (Interrupted once under way: it completes in the background, ConnectOutcome finds out how.)
+  if ((r == 0 || errno == EINPROGRESS) && InjectFault(FaultSite::connect_eintr)) return kConnectInProgress;
   if (r == 0) return 0;
   if (errno == EINPROGRESS || errno == EINTR) return kConnectInProgress;
   return Result(r);

@@ -273,7 +273,7 @@ void UringEngine::Prepare(uint16_t slot, uint64_t tag, Operation& op, io_uring_s
     case PROACTOR_OP_READV:
     case PROACTOR_OP_WRITEV:
       q->addr = reinterpret_cast<uint64_t>(op.iov);
-      q->len = op.iov_count;
+      q->len = CutVectorsForFault(op);
       q->off = static_cast<uint64_t>(op.offset);
       return;
     case PROACTOR_OP_FDATASYNC:

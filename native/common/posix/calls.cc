@@ -128,7 +128,7 @@ bool ContinuesShortTransfer(const Operation& op, uint32_t moved) {
 #endif
   if (S_ISBLK(mode)) return true;
   if (!S_ISREG(mode)) return false;
-  if (op.opcode != PROACTOR_OP_READ) return true;
+  if (op.opcode != PROACTOR_OP_READ && op.opcode != PROACTOR_OP_READV) return true;
   // A read that reached the end of the file is complete: no second read to learn that.
   const off_t end = op.offset >= 0 ? static_cast<off_t>(op.offset) + moved : lseek(op.fd, 0, SEEK_CUR);
   return end >= 0 && end < size;
@@ -168,11 +168,11 @@ int64_t Call(const Operation& op) {
       return Retried([&] { return at_position ? pwrite(op.fd, op.data, len, op.offset) : write(op.fd, op.data, len); });
     }
     case PROACTOR_OP_READV: {
-      const int n = static_cast<int>(op.iov_count);
+      const int n = static_cast<int>(CutVectorsForFault(op));
       return Result(at_position ? preadv(op.fd, op.iov, n, op.offset) : readv(op.fd, op.iov, n));
     }
     case PROACTOR_OP_WRITEV: {
-      const int n = static_cast<int>(op.iov_count);
+      const int n = static_cast<int>(CutVectorsForFault(op));
       return Retried([&] { return at_position ? pwritev(op.fd, op.iov, n, op.offset) : writev(op.fd, op.iov, n); });
     }
     case PROACTOR_OP_FSYNC:

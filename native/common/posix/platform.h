@@ -25,6 +25,8 @@ inline bool SetIoVec(IoVec* v, uint8_t* data, size_t length) {
   v->iov_len = length;
   return true;
 }
+inline uint8_t* IoVecData(const IoVec& v) { return static_cast<uint8_t*>(v.iov_base); }
+inline size_t IoVecLength(const IoVec& v) { return v.iov_len; }
 
 /* What a stat call fills: struct statx where the kernel has it (Linux: it carries the birth
  * time, and io_uring's IORING_OP_STATX fills the same record), struct stat elsewhere. */
