@@ -18,6 +18,7 @@
  *
  *   node dist/c10k.js [--connections 10000] [--seconds 30] [--runs 3] [--batch 500] [--recv-size 4096] [--gc]
  *                     [--semi-space MiB] [--pool-count 1024] [--servers iterator,callback,net,threads,threads-64k]
+ *                     (also: epoll-iterator, epoll-callback, epoll-poll-iterator, epoll-poll-callback)
  *                     [--before DIR]
  *
  * --before DIR adds both proactor servers as another build had them, in the same run (an A/B):
@@ -42,6 +43,7 @@
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Row, renderMarkdown, type Workload } from './report.js';
@@ -127,6 +129,28 @@ const allServers: Server[] = [
     args: ['64'],
   },
 ];
+// The same server on the readiness reactor (aio-epoll over epoll, and over poll(2)).
+for (const [id, backend, label] of [
+  ['epoll', 'epoll', 'epoll'],
+  ['epoll-poll', 'epoll-poll', 'epoll package, poll(2)'],
+] as const) {
+  allServers.push(
+    {
+      id: `${id}-iterator`,
+      label: `proactor ${label} (servers/aio-echo, recvs() size ${recvSize})`,
+      kind: 'proactor',
+      run: { script: join(benchDir, 'dist/servers/aio-echo.js') },
+      args: [String(recvSize), String(entries), 'iterator', String(poolCount), backend],
+    },
+    {
+      id: `${id}-callback`,
+      label: `proactor ${label}, callback form (servers/aio-echo, recvs(fd, options, callback) size ${recvSize})`,
+      kind: 'proactor',
+      run: { script: join(benchDir, 'dist/servers/aio-echo.js') },
+      args: [String(recvSize), String(entries), 'callback', String(poolCount), backend],
+    },
+  );
+}
 const before = values.before === undefined ? undefined : resolve(values.before);
 if (before !== undefined) {
   const hook = uringOverrideImport(join(before, 'aio-uring'));
@@ -395,6 +419,7 @@ function row(label: string, kind: Row['kind'], values: number[]): Row {
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 const all: RunResult[][] = servers.map(() => []);
+const loadBefore = loadavg()[0];
 process.stdout.write(
   `C10K: ${connections} connections x ${seconds} s, ${runs} run(s) per server (proactor queue entries ${entries})\n`,
 );
@@ -420,6 +445,7 @@ for (let run = 0; run < runs; run++) {
 }
 
 const measured = new Date().toISOString();
+const loadAverage: [number, number] = [loadBefore, loadavg()[0]];
 const totals = all.map((rs) =>
   rs.reduce(
     (t, r) => ({
@@ -495,6 +521,7 @@ const workloads: Workload[] = [
       ),
     ),
     measured,
+    loadAverage,
     notes,
   },
   {
@@ -509,6 +536,7 @@ const workloads: Workload[] = [
       ),
     ),
     measured,
+    loadAverage,
   },
 ];
 

@@ -5,25 +5,28 @@
  * Each server is started fresh for each run and stopped after; variants are interleaved.
  *
  *   node bench/dist/http.js [--runs 5] [--seconds 5] [--connections 100,1000]
+ *                           [--backends io_uring,epoll,epoll-poll,node] (ids of bench/src/backends.ts)
  *
  * Needs `apt-get install wrk nginx` (nginx is left out when missing). Writes the http workloads into
  * bench/results/latest.json and re-renders bench/results/README.md.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { availableBackends } from './backends.js';
 import { type Row, renderMarkdown, type Workload } from './report.js';
-import { requireWrk, saveWorkloads, stop, waitForPort } from './server-process.js';
+import { requireWrk, saveWorkloads, startExample, stop, waitForPort } from './server-process.js';
 
 const benchDir = new URL('..', import.meta.url).pathname;
-const root = join(benchDir, '..');
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '100,1000' },
+    /** Comma-separated backend ids (backends.ts) of the example server. */
+    backends: { type: 'string', default: 'io_uring,epoll,epoll-poll,node' },
   },
 });
 const runs = Number(values.runs);
@@ -41,25 +44,16 @@ interface Server {
 }
 
 const node = process.execPath;
+const { available, skipped } = await availableBackends(values.backends);
+for (const line of skipped) process.stdout.write(`(${line})\n`);
 const servers: Server[] = [
-  {
-    label: 'proactor io_uring (examples/http-server)',
-    kind: 'proactor',
-    start: (port) =>
-      spawn(node, [join(root, 'examples/http-server/dist/main.js'), String(port)], {
-        env: { ...process.env, PROACTOR_BACKEND: 'io_uring' },
-        stdio: 'ignore',
-      }),
-  },
-  {
-    label: 'proactor node (examples/http-server)',
-    kind: 'proactor',
-    start: (port) =>
-      spawn(node, [join(root, 'examples/http-server/dist/main.js'), String(port)], {
-        env: { ...process.env, PROACTOR_BACKEND: 'node' },
-        stdio: 'ignore',
-      }),
-  },
+  ...available.map(
+    (b): Server => ({
+      label: `proactor ${b.label} (examples/http-server)`,
+      kind: 'proactor',
+      start: (port) => startExample(benchDir, 'http-server', b, port),
+    }),
+  ),
   {
     label: 'node:net minimal responder',
     kind: 'baseline',
@@ -132,6 +126,7 @@ async function measure(server: Server, connections: number): Promise<{ rps: numb
 const workloads: Workload[] = [];
 for (const connections of connectionCounts) {
   process.stdout.write(`HTTP keep-alive, wrk -t1 -c${connections} `);
+  const loadBefore = loadavg()[0];
   const samples = servers.map(() => [] as number[]);
   const errors = servers.map(() => new Set<string>());
   for (let run = 0; run < runs; run++) {
@@ -164,6 +159,7 @@ for (const connections of connectionCounts) {
     unit: 'requests/s',
     rows,
     measured: new Date().toISOString(),
+    loadAverage: [loadBefore, loadavg()[0]],
   });
 }
 

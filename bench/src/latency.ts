@@ -3,18 +3,24 @@
  * 1 and 100 connections, each one message in flight (64 bytes). Loopback only, bounded in time.
  * Each server is started fresh for each run; p50 and p99 round trips, medians over the runs.
  *
- *   node bench/dist/latency.js [--runs 3] [--seconds 3]
+ *   node bench/dist/latency.js [--runs 3] [--seconds 3] [--backends io_uring,epoll,epoll-poll,node]
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { availableBackends } from './backends.js';
 import { type Row, renderMarkdown, type Workload } from './report.js';
-import { saveWorkloads, stop, waitForPort } from './server-process.js';
+import { saveWorkloads, startExample, stop, waitForPort } from './server-process.js';
 
 const benchDir = new URL('..', import.meta.url).pathname;
-const root = join(benchDir, '..');
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '3' }, seconds: { type: 'string', default: '3' } },
+  options: {
+    runs: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '3' },
+    /** Comma-separated backend ids (backends.ts) of the example server. */
+    backends: { type: 'string', default: 'io_uring,epoll,epoll-poll,node' },
+  },
 });
 const runs = Number(values.runs);
 const seconds = Number(values.seconds);
@@ -25,26 +31,16 @@ interface Server {
   kind: 'proactor' | 'baseline';
   start(port: number): ChildProcess;
 }
-const echo = join(root, 'examples/echo-server/dist/main.js');
+const { available, skipped } = await availableBackends(values.backends);
+for (const line of skipped) process.stdout.write(`(${line})\n`);
 const servers: Server[] = [
-  {
-    label: 'proactor io_uring (examples/echo-server)',
-    kind: 'proactor',
-    start: (port) =>
-      spawn(process.execPath, [echo, String(port)], {
-        env: { ...process.env, PROACTOR_BACKEND: 'io_uring' },
-        stdio: 'ignore',
-      }),
-  },
-  {
-    label: 'proactor node (examples/echo-server)',
-    kind: 'proactor',
-    start: (port) =>
-      spawn(process.execPath, [echo, String(port)], {
-        env: { ...process.env, PROACTOR_BACKEND: 'node' },
-        stdio: 'ignore',
-      }),
-  },
+  ...available.map(
+    (b): Server => ({
+      label: `proactor ${b.label} (examples/echo-server)`,
+      kind: 'proactor',
+      start: (port) => startExample(benchDir, 'echo-server', b, port),
+    }),
+  ),
   {
     label: 'node:net echo server',
     kind: 'baseline',
@@ -81,6 +77,7 @@ function row(label: string, kind: Row['kind'], values: number[]): Row {
 const workloads: Workload[] = [];
 for (const connections of [1, 100]) {
   process.stdout.write(`echo ping-pong, ${connections} connection(s) `);
+  const loadBefore = loadavg()[0];
   const p50 = servers.map(() => [] as number[]);
   const p99 = servers.map(() => [] as number[]);
   for (let run = 0; run < runs; run++) {
@@ -94,6 +91,7 @@ for (const connections of [1, 100]) {
   }
   process.stdout.write('\n');
   const measured = new Date().toISOString();
+  const loadAverage: [number, number] = [loadBefore, loadavg()[0]];
   for (const [name, values] of [
     ['p50', p50],
     ['p99', p99],
@@ -104,6 +102,7 @@ for (const connections of [1, 100]) {
       unit: 'µs',
       rows: servers.map((s, i) => row(s.label, s.kind, values[i])),
       measured,
+      loadAverage,
     });
   }
 }

@@ -1,4 +1,11 @@
-/** Renders benchmark results as a Markdown table per workload and an SVG bar chart. */
+/**
+ * Renders benchmark results as a Markdown table per workload and an SVG bar chart.
+ * `node dist/report.js` re-renders bench/results/README.md from bench/results/latest.json.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface Row {
   label: string;
@@ -18,25 +25,72 @@ export interface Workload {
   measured?: string;
   /** Lines printed under the table (counts, verification, caveats). */
   notes?: string[];
+  /** The 1-minute load average when the workload started and when it ended (the machine is shared). */
+  loadAverage?: [number, number];
+  /** The CPUs it ran on (describeMachine().cpus); absent in results saved before it was recorded. */
+  cpus?: string;
+}
+
+/** What results/latest.json says about the machine; every field may be missing in old files. */
+export interface Machine {
+  date?: string;
+  node?: string;
+  cpus?: string;
+  memory?: string;
+  runs?: number;
+  secondsPerRun?: number;
+  [key: string]: unknown;
+}
+
+/** This machine: Node version, CPUs and memory, as the header of the results names them. */
+export function describeMachine(): Machine {
+  return {
+    node: process.version,
+    cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
+    memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+  };
+}
+
+/** The header's sentence about the machine, from the fields it has (none: this machine now). */
+function machineLine(machine: Machine): string {
+  const m = machine.cpus === undefined ? { ...describeMachine(), ...machine } : machine;
+  const parts = [m.cpus, m.memory, m.node === undefined ? undefined : `Node ${m.node}`].filter(
+    (p): p is string => typeof p === 'string',
+  );
+  return `Last written${m.date === undefined ? '' : ` ${m.date}`} on ${parts.join(', ')}; each table says when and on which CPUs it was measured (tables saved before the CPUs were recorded per table say only when).`;
+}
+
+/** Under a table's title: when it was measured, how many runs, and the load average meanwhile. */
+function measuredLine(w: Workload): string | undefined {
+  const parts: string[] = [];
+  if (w.measured) parts.push(`measured ${w.measured}${w.cpus === undefined ? '' : ` on ${w.cpus}`}`);
+  const runs = Math.max(0, ...w.rows.map((r) => r.samples.length));
+  if (runs > 0) parts.push(`${runs} run${runs === 1 ? '' : 's'} per variant`);
+  if (w.loadAverage)
+    parts.push(
+      `load average (1 min) ${w.loadAverage[0].toFixed(1)} at the start, ${w.loadAverage[1].toFixed(1)} at the end`,
+    );
+  return parts.length ? `(${parts.join('; ')})` : undefined;
 }
 
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-export function renderMarkdown(machine: Record<string, unknown>, workloads: Workload[]): string {
+export function renderMarkdown(machine: Machine, workloads: Workload[]): string {
   const lines = [
     '# proactor benchmark results',
     '',
-    `Measured ${String(machine.date)} on ${String(machine.cpus)}, ${String(machine.memory)}, Node ${String(machine.node)};`,
-    `${String(machine.runs)} runs of ${String(machine.secondsPerRun)} s per variant, interleaved; medians with min-max.`,
+    machineLine(machine),
+    'Each variant runs in its own process, several times, interleaved with the others; medians with min-max.',
     'Ratios compare each proactor variant with each baseline measured in the same run.',
     '',
   ];
   for (const w of workloads) {
     const baselines = w.rows.filter((r) => r.kind === 'baseline');
     lines.push(`## ${w.title}`, '');
-    if (w.measured && w.measured !== machine.date) lines.push(`(measured ${w.measured})`, '');
+    const measured = measuredLine(w);
+    if (measured) lines.push(measured, '');
     lines.push(
       `| variant | median ${w.unit} | min - max | ${baselines.map((b) => `x ${b.label}`).join(' | ')} |`,
     );
@@ -87,4 +141,16 @@ export function rowFrom(label: string, kind: Row['kind'], samples: number[]): Ro
   const mid = sorted.length >> 1;
   const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
   return { label, kind, median, min: sorted[0], max: sorted[sorted.length - 1], samples };
+}
+
+/** Re-renders `<resultsDir>/README.md` from `<resultsDir>/latest.json`. */
+export function rerender(resultsDir: string): void {
+  const latest = join(resultsDir, 'latest.json');
+  if (!existsSync(latest)) throw new Error(`${latest} does not exist: run a benchmark first`);
+  const saved = JSON.parse(readFileSync(latest, 'utf8')) as { machine?: Machine; results: Workload[] };
+  writeFileSync(join(resultsDir, 'README.md'), renderMarkdown(saved.machine ?? {}, saved.results));
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  rerender(fileURLToPath(new URL('../results', import.meta.url)));
 }

@@ -19,11 +19,11 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type Row, renderMarkdown, renderSvg, type Workload } from './report.js';
+import { availableBackends } from './backends.js';
+import { describeMachine, type Row, renderMarkdown, renderSvg, type Workload } from './report.js';
 import type { Params } from './variant.js';
 
 const benchDir = new URL('..', import.meta.url).pathname;
@@ -34,6 +34,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     runs: { type: 'string' },
     seconds: { type: 'string' },
+    /** Comma-separated backend ids (backends.ts); default: every one that loads here. */
+    backends: { type: 'string' },
   },
 });
 const runs = Number(values.runs ?? (values.quick ? 3 : 5));
@@ -41,21 +43,8 @@ const seconds = Number(values.seconds ?? (values.quick ? 1 : 2));
 
 // ---- environment -------------------------------------------------------------------------
 
-const require = createRequire(join(benchDir, 'package.json'));
-const backends: { name: string; pkg: string }[] = [{ name: 'node', pkg: '@proactor/aio-node' }];
-for (const [name, pkg] of [['io_uring', '@proactor/aio-uring']]) {
-  if (hasPackage(pkg)) backends.push({ name, pkg });
-  else process.stdout.write(`(${pkg} is not installed here: its variants are left out)\n`);
-}
-
-function hasPackage(pkg: string): boolean {
-  try {
-    require.resolve(pkg);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const { available: backends, skipped } = await availableBackends(values.backends);
+for (const line of skipped) process.stdout.write(`(${line}: its variants are left out)\n`);
 
 function have(cmd: string, args: string[]): boolean {
   return spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
@@ -173,12 +162,12 @@ function randreadVariants(depth: number, direct: boolean): Variant[] {
   const list: Variant[] = [];
   for (const b of backends) {
     const forms = direct ? ['callback', 'batch'] : ['callback', 'promise', 'batch'];
-    if (b.name === 'io_uring') forms.splice(1, 0, 'callback-registered');
+    if (b.id === 'io_uring') forms.splice(1, 0, 'callback-registered');
     for (const form of forms) {
       list.push({
-        label: `proactor ${b.name} ${form}`,
+        label: `proactor ${b.label} ${form}`,
         kind: 'proactor',
-        measure: nodeVariant(`proactor-${form}`, { ...params, backend: b.pkg }),
+        measure: nodeVariant(`proactor-${form}`, { ...params, backend: b.id }),
       });
     }
   }
@@ -219,12 +208,11 @@ function randreadVariants(depth: number, direct: boolean): Variant[] {
 function directAioVariants(depth: number): Variant[] {
   const params: Params = { file, block: 4096, depth, seconds, direct: true };
   const list: Variant[] = [];
-  const epoll = hasPackage('@proactor/aio-epoll');
-  if (epoll) {
+  if (backends.some((b) => b.id === 'epoll')) {
     list.push({
       label: 'proactor epoll Linux AIO callback',
       kind: 'proactor',
-      measure: nodeVariant('proactor-callback', { ...params, backend: '@proactor/aio-epoll' }),
+      measure: nodeVariant('proactor-callback', { ...params, backend: 'epoll' }),
     });
     list.push({
       label: 'proactor epoll thread pool callback',
@@ -235,11 +223,11 @@ function directAioVariants(depth: number): Variant[] {
       }),
     });
   }
-  if (backends.some((b) => b.name === 'io_uring')) {
+  if (backends.some((b) => b.id === 'io_uring')) {
     list.push({
       label: 'proactor io_uring callback',
       kind: 'proactor',
-      measure: nodeVariant('proactor-callback', { ...params, backend: '@proactor/aio-uring' }),
+      measure: nodeVariant('proactor-callback', { ...params, backend: 'io_uring' }),
     });
   }
   if (hasFio) {
@@ -253,14 +241,14 @@ function nopVariants(): Variant[] {
   const depth = 128;
   const list: Variant[] = [];
   for (const b of backends) {
-    const params: Params = { file, block: 0, depth, seconds, backend: b.pkg };
+    const params: Params = { file, block: 0, depth, seconds, backend: b.id };
     list.push({
-      label: `proactor ${b.name} nop batch`,
+      label: `proactor ${b.label} nop batch`,
       kind: 'proactor',
       measure: nodeVariant('proactor-nop-batch', params),
     });
     list.push({
-      label: `proactor ${b.name} nop promise`,
+      label: `proactor ${b.label} nop promise`,
       kind: 'proactor',
       measure: nodeVariant('proactor-nop-promise', params),
     });
@@ -285,9 +273,9 @@ function seqwriteVariants(): Variant[] {
     totalBytes: 256 << 20,
   };
   const list: Variant[] = backends.map((b) => ({
-    label: `proactor ${b.name} 1 MiB writes + fsync`,
+    label: `proactor ${b.label} 1 MiB writes + fsync`,
     kind: 'proactor' as const,
-    measure: nodeVariant('proactor-seqwrite', { ...params, backend: b.pkg }),
+    measure: nodeVariant('proactor-seqwrite', { ...params, backend: b.id }),
   }));
   list.push({
     label: 'node fs.promises 1 MiB writes + fsync',
@@ -352,30 +340,38 @@ for (const w of workloads) {
   if (values.only && !w.id.startsWith(values.only)) continue;
   process.stdout.write(`${w.title} `);
   w.before?.();
-  results.push({ id: w.id, title: w.title, unit: w.unit, rows: measure(w.variants()) });
+  const loadBefore = loadavg()[0];
+  const rows = measure(w.variants());
+  results.push({
+    id: w.id,
+    title: w.title,
+    unit: w.unit,
+    rows,
+    loadAverage: [loadBefore, loadavg()[0]],
+    cpus: describeMachine().cpus,
+  });
 }
 
 const machine = {
+  ...describeMachine(),
   date: new Date().toISOString(),
-  node: process.version,
-  cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
-  memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
   runs,
   secondsPerRun: seconds,
-  backends: backends.map((b) => b.name),
+  backends: backends.map((b) => b.id),
   fio: hasFio,
   c: hasC,
 };
 mkdirSync(resultsDir, { recursive: true });
 const latestPath = join(resultsDir, 'latest.json');
-// --only replaces its workloads in the saved results and keeps the others (each keeps its own date).
+// The workloads measured now replace their saved results; the others (this benchmark's left out by
+// --only, and the other benchmarks') are kept, each with its own date.
 let saved: Workload[] = [];
-if (values.only && existsSync(latestPath)) {
+if (existsSync(latestPath)) {
   saved = (JSON.parse(readFileSync(latestPath, 'utf8')) as { results: Workload[] }).results;
 }
 for (const w of results) w.measured = machine.date;
 const merged = [...results, ...saved.filter((w) => !results.some((r) => r.id === w.id))];
-// This file's workloads in their order, first; those other scripts wrote (c10k, http, ...) after, as saved.
+// This benchmark's workloads first, in its order; the other benchmarks' after them, as they were.
 const order = (id: string) => {
   const i = workloads.findIndex((w) => w.id === id);
   return i < 0 ? workloads.length : i;

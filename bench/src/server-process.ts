@@ -1,9 +1,10 @@
 /** A server started as a child process for one benchmark run, and saving partial results. */
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { renderMarkdown, type Workload } from './report.js';
+import type { BenchBackend } from './backends.js';
+import { describeMachine, type Machine, renderMarkdown, type Workload } from './report.js';
 
 /** Exits with status 2 and the install hint when wrk is not on the PATH. */
 export function requireWrk(): void {
@@ -58,16 +59,45 @@ export function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Replaces `workloads` in bench/results/latest.json (keeping the others) and re-renders its README. */
+/**
+ * Replaces `workloads` in bench/results/latest.json (keeping the others) and re-renders its README.
+ * The file's machine description is this machine's, written now.
+ */
 export function saveWorkloads(benchDir: string, workloads: Workload[]): void {
   const latestPath = join(benchDir, 'results', 'latest.json');
   const saved = existsSync(latestPath)
-    ? (JSON.parse(readFileSync(latestPath, 'utf8')) as {
-        machine: Record<string, unknown>;
-        results: Workload[];
-      })
-    : { machine: {}, results: [] };
-  const merged = [...saved.results.filter((w) => !workloads.some((n) => n.id === w.id)), ...workloads];
-  writeFileSync(latestPath, `${JSON.stringify({ machine: saved.machine, results: merged }, null, 2)}\n`);
-  writeFileSync(join(benchDir, 'results', 'README.md'), renderMarkdown(saved.machine, merged));
+    ? (JSON.parse(readFileSync(latestPath, 'utf8')) as { machine?: Machine; results: Workload[] })
+    : { results: [] };
+  const machine: Machine = { ...saved.machine, ...describeMachine(), date: new Date().toISOString() };
+  const measuredHere = workloads.map((w) => ({ ...w, cpus: w.cpus ?? machine.cpus }));
+  const merged = [...saved.results.filter((w) => !workloads.some((n) => n.id === w.id)), ...measuredHere];
+  writeFileSync(latestPath, `${JSON.stringify({ machine, results: merged }, null, 2)}\n`);
+  writeFileSync(join(benchDir, 'results', 'README.md'), renderMarkdown(machine, merged));
+}
+
+/**
+ * Starts examples/<example> (its dist/main.js) on `backend` for one run: through PROACTOR_BACKEND
+ * where @proactor/aio selects that backend by name, else through servers/example-on-backend.js,
+ * which passes the backend (a poller other than the package's default) as the example's option.
+ */
+export function startExample(
+  benchDir: string,
+  example: 'http-server' | 'echo-server',
+  backend: BenchBackend,
+  port: number,
+): ChildProcess {
+  if (backend.selectName !== undefined)
+    return spawn(
+      process.execPath,
+      [join(benchDir, '..', 'examples', example, 'dist', 'main.js'), String(port)],
+      {
+        env: { ...process.env, PROACTOR_BACKEND: backend.selectName },
+        stdio: 'ignore',
+      },
+    );
+  return spawn(
+    process.execPath,
+    [join(benchDir, 'dist', 'servers', 'example-on-backend.js'), example, String(port), backend.id],
+    { stdio: 'ignore' },
+  );
 }

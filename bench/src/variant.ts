@@ -4,13 +4,14 @@
  */
 import * as fs from 'node:fs';
 import { type Backend, Queue } from '@proactor/aio-core';
+import { BENCH_BACKENDS, loadBenchBackend } from './backends.js';
 
 export interface Params {
   file: string;
   block: number;
   depth: number;
   seconds: number;
-  /** Backend package for proactor variants. */
+  /** Backend id (backends.ts: 'node', 'io_uring', 'epoll', 'epoll-poll', 'kqueue'), or a module default-exporting a Backend, for proactor variants. */
   backend?: string;
   direct?: boolean;
   /** Bytes per write and total bytes, for the sequential write workload. */
@@ -32,9 +33,11 @@ function random(): number {
   return x >>> 0;
 }
 
-async function loadBackend(name: string | undefined): Promise<Backend> {
-  if (!name) throw new Error('params.backend is required');
-  return ((await import(name)) as { default: Backend }).default;
+async function loadBackend(id: string | undefined): Promise<Backend> {
+  if (!id) throw new Error('params.backend is required');
+  if (BENCH_BACKENDS.some((b) => b.id === id)) return loadBenchBackend(id);
+  // Else a module that default-exports a Backend (a path, such as dist/epoll-pool-backend.js).
+  return ((await import(id)) as { default: Backend }).default;
 }
 
 function openFlags(p: Params): number {

@@ -88,7 +88,7 @@ void EngineCore::Submit(Napi::Env env, uint32_t count) {
     }
   }
   host_->Flush();
-  if (!local_.empty()) host_->Wake();
+  if (!local_.empty()) host_->WakeForLocal();
   UpdateRef();
 }
 

@@ -57,6 +57,16 @@ class EnvHost {
   BlockingPool& pool() { return *pool_; }
   /* Makes the wakeup callback run soon (results decided without the mechanism). */
   void Wake() { wakeup_.Signal(); }
+  /* For results an engine decided during a submission (a send that completed at once): while
+   * the wakeup callback is delivering (JavaScript submits from its callbacks and microtasks),
+   * that callback delivers them in another round; otherwise Wake(). */
+  void WakeForLocal() {
+    if (delivering_) {
+      local_posted_ = true;
+    } else {
+      Wake();
+    }
+  }
 
   /*
    * Moves every available result to its engine and delivers them to JS. Returns how many were
@@ -127,6 +137,8 @@ class EnvHost {
   std::vector<bool> wants_ref_;
   uint32_t ref_count_ = 0;
   uint64_t wakeups_ = 0;
+  bool delivering_ = false;  /* inside DeliverFromLoop, microtasks included */
+  bool local_posted_ = false; /* WakeForLocal() was called meanwhile */
   bool js_gone_ = false;
   bool torn_down_ = false;
 };

@@ -28,6 +28,8 @@
 
 #include "platform.h"
 #else
+#include <atomic>
+
 #include "posix/signal_descriptor.h"
 #endif
 
@@ -87,6 +89,12 @@ class LoopWakeup {
  private:
   LoopPoll poll_;
   SignalDescriptor signal_;
+  /* Signalled and not yet cleared: a Signal() that finds it set makes no system call (a pool
+   * thread finishing a job per few microseconds would otherwise write the eventfd for each). Set
+   * by the Signal() that writes, reset by Clear() after it reset the descriptor, so a Signal()
+   * after Clear() always writes. (Signals from the kernel, io_uring's registered eventfd, do not
+   * go through it.) */
+  std::atomic<bool> pending_{false};
 };
 #endif
 

@@ -1,12 +1,16 @@
 /**
  * The proactor echo server of the C10K benchmark, written only against aio-core's Queue and run on
- * aio-uring: one accept loop, and per connection one `for await (const chunk of queue.recvs(fd))`
+ * aio-uring (or another backend of backends.ts, by id): one accept loop, and per connection one `for await (const chunk of queue.recvs(fd))`
  * loop that sends each chunk back. It holds no receive buffer of its own per connection: on
  * io_uring recvs() is one multishot recv per connection into the queue's shared provided-buffer
  * pool (256 x 16 KiB), copying each chunk out, which is what keeps an idle connection cheap.
  *
  *   node dist/servers/aio-echo.js <port> [recv size in bytes, default 4096] [queue entries, default 16384]
  *                                 [form: 'iterator' (default) or 'callback'] [pool buffers, default 1024]
+ *                                 [backend id, default io_uring]
+ *
+ * On the readiness backends (epoll, kqueue) recvs() is emulated: one parked request per
+ * connection, receiving into the same pool only when the connection is readable.
  *
  * The callback form (`queue.recvs(fd, options, callback)`) keeps no promise or async function
  * per connection: each chunk reaches the callback as the completion is delivered.
@@ -14,7 +18,7 @@
  * Answers `'memory'` over an IPC channel with process.memoryUsage() (see memory-ipc.ts).
  */
 import { type InetSocketAddress, Queue } from '@proactor/aio-core';
-import backend from '@proactor/aio-uring';
+import { loadBenchBackend } from '../backends.js';
 import { answerMemoryQueries } from './memory-ipc.js';
 
 const port = Number(process.argv[2] ?? 0);
@@ -22,6 +26,7 @@ const recvSize = Number(process.argv[3] ?? 4096);
 const entries = Number(process.argv[4] ?? 16384);
 const form = process.argv[5] === 'callback' ? 'callback' : 'iterator';
 const poolCount = Number(process.argv[6] ?? 1024);
+const backend = await loadBenchBackend(process.argv[7] ?? 'io_uring');
 
 // One slot per connection's pending recv, plus sends and the accept: 10,000 connections fit. The
 // multishot receives share 1,024 buffers of the recv size (4 MiB at 4 KiB, as much memory as the

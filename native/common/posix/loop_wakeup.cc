@@ -13,9 +13,17 @@ int LoopWakeup::Open(napi_env env, Callback callback, void* owner, const char** 
   return r;
 }
 
-void LoopWakeup::Signal() { signal_.Signal(); }
+void LoopWakeup::Signal() {
+  // Whoever posted the work did so before this; the owner's Clear() resets the flag before it
+  // looks for work, so work posted by a Signal() that skips the write is found then.
+  if (pending_.exchange(true)) return;
+  signal_.Signal();
+}
 
-void LoopWakeup::Clear() { signal_.Clear(); }
+void LoopWakeup::Clear() {
+  signal_.Clear();
+  pending_.store(false);
+}
 
 void LoopWakeup::Close(LoopPoll::Closed closed, void* arg) {
   if (poll_.IsActive()) {

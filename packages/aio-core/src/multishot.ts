@@ -127,7 +127,7 @@ export class MultishotState implements MultishotRequests {
    */
   waitReadable(iterator: MultishotIterator<unknown>): Operation {
     if (!this.#core.capabilities.ops.has('poll')) return this.recvOnce(iterator);
-    const op = new Operation(OPERATION_TABLE[Opcode.POLL], OPERATION_TABLE[iterator.opcode].syscall);
+    const op = new Operation(OPERATION_FACTS[Opcode.POLL], OPERATION_FACTS[iterator.opcode].syscall);
     op.fd = iterator.fd;
     op.opFlags = POLL_IN;
     op.multishot = iterator;
