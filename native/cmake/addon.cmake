@@ -115,7 +115,13 @@ function(proactor_native_settings target)
     # Link-time optimization: the engine core (this static library) and each driver call each
     # other per operation across files (EngineCore::Active, the traits, Decode); without it none
     # of those calls is inlined (bench/results/engine-core-ab.md).
-    set_property(TARGET ${target} PROPERTY INTERPROCEDURAL_OPTIMIZATION ON)
+    # Only where CMake finds it works (the compiler's and archiver's LTO support); elsewhere the
+    # build goes on without it.
+    include(CheckIPOSupported)
+    check_ipo_supported(RESULT proactor_ipo_supported LANGUAGES CXX)
+    if(proactor_ipo_supported)
+      set_property(TARGET ${target} PROPERTY INTERPROCEDURAL_OPTIMIZATION ON)
+    endif()
   endif()
 endfunction()
 
