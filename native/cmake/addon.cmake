@@ -196,6 +196,11 @@ function(proactor_addon target)
                               ${CMAKE_STATIC_LINKER_FLAGS})
     endif()
     add_library(${target} SHARED ${ARGN} ${PROACTOR_NATIVE}/common/glibc_baseline.cc ${CMAKE_JS_SRC})
+    if(NOT APPLE)
+      # Its .symver aliases are top-level asm, which link-time optimization does not see: an LTO
+      # build of this file leaves proactor_old_* undefined (found in the fault builds).
+      set_source_files_properties(${PROACTOR_NATIVE}/common/glibc_baseline.cc PROPERTIES COMPILE_OPTIONS -fno-lto)
+    endif()
     target_link_libraries(${target} PRIVATE proactor_common ${CMAKE_JS_LIB})
   endif()
   set_target_properties(${target} PROPERTIES PREFIX "" SUFFIX ".node")
