@@ -243,7 +243,16 @@ bool EngineCore::Continue(uint16_t index, int32_t* result) {
   Slot& slot = slots_[index];
   Operation& op = slot.op;
   // (Asked first: every other operation ends with its result, and this is asked for each one.)
-  if (op.opcode != PROACTOR_OP_ACCEPT && op.opcode != PROACTOR_OP_READ && op.opcode != PROACTOR_OP_WRITE) return false;
+  switch (op.opcode) {
+    case PROACTOR_OP_ACCEPT:
+    case PROACTOR_OP_READ:
+    case PROACTOR_OP_WRITE:
+    case PROACTOR_OP_READV:
+    case PROACTOR_OP_WRITEV:
+      break;
+    default:
+      return false;
+  }
   // Only results from the mechanism or the pool, and only while the host is there and not
   // draining for teardown (which waits for what is in the mechanism to end).
   const bool may_restart = slot.where != Slot::Where::Local && host_ != nullptr && !host_->torn_down();
