@@ -18,6 +18,10 @@
 // - every operation started through the queues counted against every final result delivered
 //   (countOperations): they must be equal;
 // - what the schedule injected, per site.
+// On the backends with Linux AIO (epoll and poll(2): aio-epoll's direct I/O, where the file system
+// of the temporary directory takes O_DIRECT and the system calls are allowed), each seed also runs
+// every direct I/O case (not dealt: they are few and short) and direct differential scripts, with
+// the Linux AIO sites in its schedule.
 // Then, in a fresh child, the fault cases (aio-conformance's faultCases): the faults that must
 // surface as a documented error (accept's EMFILE and ENFILE, a pool that cannot start a thread)
 // or a documented short result, each set by the case and expected by it.
@@ -43,6 +47,7 @@ const { values } = parseArgs({
     role: { type: 'string' },
     share: { type: 'string' },
     seed: { type: 'string' },
+    direct: { type: 'boolean', default: false },
   },
 });
 
@@ -71,6 +76,20 @@ const INVISIBLE = {
     connect_eintr: 0.25,
     short_file_transfer: 0.25,
   },
+  // aio-epoll's Linux AIO (direct I/O): io_setup refused (that queue's direct I/O on the pool),
+  // io_submit refusing all (the refused iocb to the pool) or taking part of a batch (the rest
+  // submitted again), io_getevents interrupted (the rest reaped at the next report) or answering
+  // one event where more are ready, the completion eventfd's read finding nothing, reads and
+  // writes completing short (continued, 4096-aligned).
+  linuxAio: {
+    aio_setup_eagain: 0.1,
+    aio_submit_eagain: 0.1,
+    aio_submit_partial: 0.3,
+    aio_getevents_eintr: 0.05,
+    aio_getevents_short: 0.3,
+    aio_eventfd_empty: 0.2,
+    aio_short_transfer: 0.25,
+  },
 };
 
 // The backends: the addon built with faults (its default path and the variable its package reads
@@ -95,6 +114,7 @@ const BACKENDS = {
     addonVariable: 'PROACTOR_EPOLL_ADDON',
     module: 'packages/aio-epoll/dist/index.js',
     invisible: INVISIBLE.reactor,
+    linuxAio: true,
     poolBackend: reactorPool,
   },
   poll: {
@@ -103,6 +123,7 @@ const BACKENDS = {
     addonVariable: 'PROACTOR_EPOLL_ADDON',
     module: 'packages/aio-epoll/test/fixtures/poll-backend.mjs',
     invisible: INVISIBLE.reactor,
+    linuxAio: true,
     poolBackend: reactorPool,
   },
   kqueue: {
@@ -132,6 +153,8 @@ const LEFT_OUT = [
 
 const conformanceUrl = pathToFileURL(join(root, 'packages/aio-conformance/dist/index.js')).href;
 const backendUrl = pathToFileURL(join(root, backend.module)).href;
+// The cases every seed runs whole on a backend with Linux AIO (the rest of the suite is dealt).
+const DIRECT_CASES = 'direct I/O:';
 
 if (values.role === 'seeded') process.exitCode = await seeded();
 else if (values.role === 'cases') process.exitCode = await explicitCases();
@@ -178,10 +201,13 @@ async function parent() {
   const hands = Math.max(seeds, Number(values.hands ?? seeds));
   const first =
     values['first-seed'] === undefined ? (Date.now() % 100_000) + 1 : Number(values['first-seed']);
-  const schedule = Object.entries(backend.invisible)
+  const direct = await directIoHere();
+  const invisible = direct.aio ? { ...backend.invisible, ...INVISIBLE.linuxAio } : backend.invisible;
+  const schedule = Object.entries(invisible)
     .map(([site, rate]) => `${site}=${rate}`)
     .join(',');
   console.log(`fault injection: ${backend.label}, addon ${addon}`);
+  if (direct.note !== undefined) console.log(`  (${direct.note})`);
   console.log(
     `schedule: ${schedule}; seeds ${first}..${first + seeds - 1}` +
       (hands > seeds ? `, each with 1/${hands} of the suite (${seeds}/${hands} of it in this run)` : ''),
@@ -189,7 +215,7 @@ async function parent() {
   for (const [name, why] of LEFT_OUT) console.log(`  (left out of the seeded runs: '${name}...': ${why})`);
   const started = performance.now();
   let failed = false;
-  const totals = Object.fromEntries(Object.keys(backend.invisible).map((site) => [site, 0]));
+  const totals = Object.fromEntries(Object.keys(invisible).map((site) => [site, 0]));
   const faultEnv = (spec) => ({ [backend.addonVariable]: addon, PROACTOR_FAULTS: spec });
   for (let k = 0; k < seeds; k++) {
     const seed = first + k;
@@ -203,6 +229,7 @@ async function parent() {
         String(seed),
         '--share',
         `${(k + first) % hands}/${hands}`,
+        ...(direct.aio ? ['--direct'] : []),
       ],
       faultEnv(`seed:${seed},${schedule}`),
     );
@@ -235,7 +262,7 @@ async function parent() {
     const r = cases.report;
     const balanced = r.counts.started === r.counts.finished;
     console.log(
-      `${backend.label} fault cases: ${r.passed} passed, ${r.failed} failed; operations started ${r.counts.started}, finished ${r.counts.finished}${balanced ? '' : ' (NOT EQUAL)'}; ` +
+      `${backend.label} fault cases: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped; operations started ${r.counts.started}, finished ${r.counts.finished}${balanced ? '' : ' (NOT EQUAL)'}; ` +
         `faults injected: ${Object.entries(r.injected)
           .map(([s, n]) => `${s} ${n}`)
           .join(', ')}`,
@@ -248,6 +275,27 @@ async function parent() {
   return failed ? 1 : 0;
 }
 
+/**
+ * Whether the seeded runs of this backend get direct I/O with the Linux AIO sites (`aio`): the
+ * backend runs Linux AIO (its addon's probe; the fault build is loaded here too) and the temporary
+ * directory's file system takes O_DIRECT. `note` says what was decided, or why not.
+ */
+async function directIoHere() {
+  if (backend.linuxAio !== true) return { aio: false };
+  const { directIoUnavailable } = await import(conformanceUrl);
+  const unavailable = directIoUnavailable();
+  if (unavailable !== undefined) return { aio: false, note: `no Linux AIO sites: ${unavailable}` };
+  process.env[backend.addonVariable] = addon;
+  const support = (await import(backendUrl)).default.linuxAio;
+  if (support?.enabled !== true) {
+    return { aio: false, note: `no Linux AIO sites: ${support?.reason ?? 'the backend has no Linux AIO'}` };
+  }
+  return {
+    aio: true,
+    note: 'every seed also runs every direct I/O case and direct differential scripts, with the Linux AIO sites',
+  };
+}
+
 async function seeded() {
   const started = performance.now();
   const conformance = await import(conformanceUrl);
@@ -257,9 +305,14 @@ async function seeded() {
   const counted = conformance.countOperations(target.backend);
   const subject = { backend: counted.backend, backendUrl: target.backendUrl };
   const [index, of] = values.share.split('/').map(Number);
-  const list = conformance.cases.filter(
-    (c, i) => i % of === index && !LEFT_OUT.some(([name]) => c.name.startsWith(name)),
-  );
+  // With --direct every direct I/O case, and this seed's hand of the others.
+  const dealt = values.direct
+    ? conformance.cases.filter((c) => !c.name.startsWith(DIRECT_CASES))
+    : conformance.cases;
+  const list = [
+    ...(values.direct ? conformance.cases.filter((c) => c.name.startsWith(DIRECT_CASES)) : []),
+    ...dealt.filter((c, i) => i % of === index && !LEFT_OUT.some(([name]) => c.name.startsWith(name))),
+  ];
   const result = await conformance.runSuite(subject, {
     cases: list,
     report(name, outcome, detail) {
@@ -270,7 +323,11 @@ async function seeded() {
   });
   const differential = { passed: 0, failed: 0 };
   const options = conformance.socketScriptOptionsHere();
-  const kinds = conformance.canRunSocketScripts(target.backend, oracle) ? ['files', 'sockets'] : ['files'];
+  const kinds = [
+    'files',
+    ...(values.direct ? ['direct'] : []),
+    ...(conformance.canRunSocketScripts(target.backend, oracle) ? ['sockets'] : []),
+  ];
   const seed = Number(values.seed);
   for (const kind of kinds) {
     for (let s = 0; s < Number(values.scripts); s++) {
@@ -324,12 +381,13 @@ async function explicitCases() {
     if (spec !== undefined) addUp();
     return faults(spec);
   };
+  let skipped = 0;
   for (const c of conformance.faultCases) {
-    // A fault of io_uring's submission queue, which the reactor has not: said, not run.
-    if (values.backend !== 'uring' && c.name.includes('every submission cut short')) {
-      console.log(
-        `  skip  ${c.name} (an io_uring submission fault: ${backend.label} has no submission queue)`,
-      );
+    // A fault of another mechanism (io_uring's submission queue, Linux AIO): said, not run.
+    const skip = c.skip?.(target.backend);
+    if (skip !== undefined) {
+      skipped++;
+      console.log(`  skip  ${c.name} (${skip})`);
       continue;
     }
     try {
@@ -350,6 +408,6 @@ async function explicitCases() {
     started: counted.counts.started + pool.counts.started,
     finished: counted.counts.finished + pool.counts.finished,
   };
-  console.log(`REPORT ${JSON.stringify({ passed, failed, counts, injected })}`);
+  console.log(`REPORT ${JSON.stringify({ passed, failed, skipped, counts, injected })}`);
   return failed > 0 ? 1 : 0;
 }

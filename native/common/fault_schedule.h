@@ -20,7 +20,8 @@
  *
  * Adding a site is one line in PROACTOR_FAULT_SITES (name, what it pretends) plus the call
  * where the system call is made. Sites of one mechanism simply never fire in another's addon
- * (uring_* in io_uring's; poller_*, spurious_readiness and connect_eintr in the reactor's).
+ * (uring_* in io_uring's; poller_*, spurious_readiness and connect_eintr in the reactor's; aio_*
+ * in the reactor's Linux AIO, which aio-epoll runs and aio-kqueue does not).
  *
  * Thread safety: InjectFault may be called from any thread (per-site counters are atomic);
  * ReplaceFaultSchedule only while no other thread injects (tests call it between operations).
@@ -49,7 +50,15 @@
   X(poller_wait_eintr, "the poller's wait (epoll_wait, poll, kevent) was interrupted (EINTR)")    \
   X(poller_wakeup_spurious, "the reactor's loop or waiter woke up with nothing to report")        \
   X(spurious_readiness, "a socket reported ready still would block: its call says EAGAIN")        \
-  X(connect_eintr, "connect was interrupted after it started (EINTR): it goes on in the background")
+  X(connect_eintr, "connect was interrupted after it started (EINTR): it goes on in the background") \
+  /* Linux AIO, the reactor's direct I/O (native/reactor/linux_aio.cc). */                       \
+  X(aio_setup_eagain, "io_setup found fs.aio-max-nr reached (EAGAIN): the queue's direct I/O runs on the pool") \
+  X(aio_submit_eagain, "io_submit had no room for any of the iocbs (EAGAIN)")                     \
+  X(aio_submit_partial, "io_submit queued fewer iocbs than it was given")                         \
+  X(aio_getevents_eintr, "io_getevents was interrupted by a signal (EINTR)")                      \
+  X(aio_getevents_short, "io_getevents returned one event while more were ready")                 \
+  X(aio_eventfd_empty, "the completion eventfd was reported, but its read found nothing (EAGAIN)") \
+  X(aio_short_transfer, "a Linux AIO read, write, readv or writev completed short (res < nbytes)")
 
 namespace proactor {
 

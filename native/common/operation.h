@@ -152,28 +152,54 @@ uint64_t TransferLeft(const Operation& op);
  * position, so that launching it again moves the rest. */
 void SkipTransferred(Operation* op, uint32_t moved);
 
-/* The length a READ / WRITE / RECV / SEND submits: op.len, or, in fault-injection builds when the
- * short_file_transfer or short_socket_transfer site fires, half of it (the kernel answering
- * short, as it may). On a direct (O_DIRECT) descriptor the half is rounded down to a multiple of
- * 4096, as the kernel's own short direct transfers stay aligned (an unaligned piece would fail
- * with EINVAL, which no kernel answers to an aligned transfer); none when that leaves nothing. */
-inline uint32_t CutForFault(const Operation& op) {
-  if (op.len < 2) return op.len;
-  const FaultSite site = HasTrait(op.opcode, kSocket) ? FaultSite::short_socket_transfer : FaultSite::short_file_transfer;
-  if (!InjectFault(site)) return op.len;
-  uint32_t cut = op.len / 2;
+/* Fault injection only: whether `fd` is open with O_DIRECT (Linux; false elsewhere). A cut of a
+ * direct transfer must be one the kernel could answer: it refuses a misaligned direct transfer
+ * whole (EINVAL on block file systems) and ends an aligned one short only at an aligned length, so
+ * a direct transfer is cut only when its length (a vectored one's every buffer and length) is a
+ * multiple of 4096, and then at a multiple of 4096. (A cut of a misaligned one could turn the
+ * kernel's EINVAL into a short success: the first piece aligned, the refusal left to the rest.) */
+inline bool IsDirectForFault(int fd) {
 #if defined(__linux__) && defined(O_DIRECT)
-  const int flags = site == FaultSite::short_file_transfer ? fcntl(op.fd, F_GETFL) : -1;
-  if (flags >= 0 && (flags & O_DIRECT) != 0) cut &= ~uint32_t{4095};
+  const int flags = fcntl(fd, F_GETFL);
+  return flags >= 0 && (flags & O_DIRECT) != 0;
+#else
+  (void)fd;
+  return false;
 #endif
-  return cut == 0 ? op.len : cut;
 }
 
-/* The vectors a READV / WRITEV submits: op.iov_count, or, in fault-injection builds when the
- * short_file_transfer site fires, the first half of them (a vectored call answered short). */
-inline uint32_t CutVectorsForFault(const Operation& op) {
-  if (op.iov_count < 2) return op.iov_count;
-  return InjectFault(FaultSite::short_file_transfer) ? op.iov_count / 2 : op.iov_count;
+/* The length a READ / WRITE / RECV / SEND submits: op.len, or, in fault-injection builds when
+ * `site` fires, half of it (the kernel answering short, as it may); on a direct descriptor, see
+ * IsDirectForFault: a multiple of 4096, none when that leaves nothing. */
+inline uint32_t CutForFault(const Operation& op, FaultSite site) {
+  if (!kFaultsCompiledIn || op.len < 2) return op.len;
+  constexpr uint32_t kBlock = 4096;
+  uint32_t cut = op.len / 2;
+  if (!HasTrait(op.opcode, kSocket) && IsDirectForFault(op.fd)) {
+    if (op.len % kBlock != 0 || op.len < 2 * kBlock) return op.len;
+    cut &= ~(kBlock - 1);
+  }
+  return InjectFault(site) ? cut : op.len;
+}
+
+/* The same at the site of the operation's kind: short_socket_transfer or short_file_transfer. */
+inline uint32_t CutForFault(const Operation& op) {
+  return CutForFault(op, HasTrait(op.opcode, kSocket) ? FaultSite::short_socket_transfer : FaultSite::short_file_transfer);
+}
+
+/* The vectors a READV / WRITEV submits: op.iov_count, or, in fault-injection builds when `site`
+ * (short_file_transfer unless named) fires, the first half of them (a vectored call answered
+ * short); on a direct descriptor only when every buffer and length is a multiple of 4096. */
+inline uint32_t CutVectorsForFault(const Operation& op, FaultSite site = FaultSite::short_file_transfer) {
+  if (!kFaultsCompiledIn || op.iov_count < 2) return op.iov_count;
+#if defined(__linux__)
+  if (IsDirectForFault(op.fd)) {
+    for (uint32_t i = 0; i < op.iov_count; i++) {
+      if ((reinterpret_cast<uintptr_t>(op.iov[i].iov_base) | op.iov[i].iov_len) % 4096 != 0) return op.iov_count;
+    }
+  }
+#endif
+  return InjectFault(site) ? op.iov_count / 2 : op.iov_count;
 }
 
 }  // namespace proactor

@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
+
+#include "../common/fault_schedule.h"
 
 #ifdef __linux__
 #include <fcntl.h>
@@ -31,12 +34,36 @@ namespace {
 /* Events taken per io_getevents call. */
 constexpr long kReapBatch = 128;
 
+/* The system calls, as the kernel answers them, or (fault-injection builds, fault_schedule.h) as it
+ * may: -1 with errno set, or fewer iocbs taken or events returned than it could have. ProbeLinuxAio
+ * calls io_setup without faults: the probe asks whether the calls reach the kernel at all. */
 long IoSetup(unsigned entries, aio_context_t* context) { return syscall(__NR_io_setup, entries, context); }
+long IoSetupOrFault(unsigned entries, aio_context_t* context) {
+  if (InjectFault(FaultSite::aio_setup_eagain)) {
+    errno = EAGAIN;
+    return -1;
+  }
+  return IoSetup(entries, context);
+}
 long IoDestroy(aio_context_t context) { return syscall(__NR_io_destroy, context); }
 long IoSubmit(aio_context_t context, long count, struct iocb** iocbs) {
+  if (InjectFault(FaultSite::aio_submit_eagain)) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (count > 1 && InjectFault(FaultSite::aio_submit_partial)) count /= 2;
   return syscall(__NR_io_submit, context, count, iocbs);
 }
 long IoGetevents(aio_context_t context, long min, long max, struct io_event* events, struct timespec* timeout) {
+  if (InjectFault(FaultSite::aio_getevents_eintr)) {
+    errno = EINTR;
+    return -1;
+  }
+  // One event where more may be ready.
+  if (max > 1 && InjectFault(FaultSite::aio_getevents_short)) {
+    max = 1;
+    min = min > 0 ? 1 : 0;
+  }
   return syscall(__NR_io_getevents, context, min, max, events, timeout);
 }
 long IoCancel(aio_context_t context, struct iocb* iocb, struct io_event* result) {
@@ -141,14 +168,14 @@ bool LinuxAio::Launch(uint16_t slot, uint64_t tag, const Operation& op) {
     case PROACTOR_OP_WRITE:
       cb.aio_lio_opcode = op.opcode == PROACTOR_OP_READ ? IOCB_CMD_PREAD : IOCB_CMD_PWRITE;
       cb.aio_buf = reinterpret_cast<uintptr_t>(op.data);
-      cb.aio_nbytes = CutForFault(op);
+      cb.aio_nbytes = CutForFault(op, FaultSite::aio_short_transfer);
       cb.aio_offset = op.offset;
       break;
     case PROACTOR_OP_READV:
     case PROACTOR_OP_WRITEV:
       cb.aio_lio_opcode = op.opcode == PROACTOR_OP_READV ? IOCB_CMD_PREADV : IOCB_CMD_PWRITEV;
       cb.aio_buf = reinterpret_cast<uintptr_t>(op.iov);
-      cb.aio_nbytes = op.iov_count;
+      cb.aio_nbytes = CutVectorsForFault(op, FaultSite::aio_short_transfer);
       cb.aio_offset = op.offset;
       break;
     default:
@@ -162,7 +189,7 @@ bool LinuxAio::Launch(uint16_t slot, uint64_t tag, const Operation& op) {
 
 bool LinuxAio::SetUp() {
   aio_context_t context = 0;
-  if (IoSetup(entries_, &context) < 0) {
+  if (IoSetupOrFault(entries_, &context) < 0) {
     TurnOff(SetupFailure(entries_, errno));
     return false;
   }
@@ -238,7 +265,7 @@ void LinuxAio::ToPool(uint16_t slot) {
 
 void LinuxAio::Signal() {
   const uint64_t one = 1;
-  if (eventfd_ >= 0) (void)!write(eventfd_, &one, sizeof one);
+  if (eventfd_ >= 0 && write(eventfd_, &one, sizeof one) == sizeof one) own_signals_++;
 }
 
 bool LinuxAio::Cancel(uint16_t slot, uint64_t tag) {
@@ -262,7 +289,16 @@ bool LinuxAio::Cancel(uint16_t slot, uint64_t tag) {
 
 void LinuxAio::OnReadable() {
   uint64_t count = 0;
-  (void)!read(eventfd_, &count, sizeof count);  // resets it; EAGAIN: a stale report
+  // EAGAIN: a stale report, or (fault injection) a read that got nothing although the counter is
+  // set: the events are reaped anyway, ahead of their count, and the counter, still set, makes the
+  // poller report the eventfd again when it is re-armed (level-triggered), with nothing to reap.
+  const bool got = !InjectFault(FaultSite::aio_eventfd_empty) && read(eventfd_, &count, sizeof count) == sizeof count;
+  if (got) {
+    // Our own Signal() writes are in the count: they announce deferred_ results, not events.
+    const uint64_t own = std::min<uint64_t>(count, own_signals_);
+    own_signals_ -= own;
+    unreaped_ += static_cast<int64_t>(count - own);
+  }
   if (!deferred_.empty()) {
     std::vector<std::pair<uint64_t, int32_t>> results;
     results.swap(deferred_);
@@ -288,8 +324,12 @@ void LinuxAio::Reap(bool wait_all) {
     reap_calls_++;
     const long n = IoGetevents(context_, min, kReapBatch, events, wait_all ? nullptr : &zero);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      break;  // EINVAL / EFAULT: not expected for a context we own; the next report retries
+      if (wait_all && errno == EINTR) continue;
+      // EINTR: the counter was read already, so no report would come for what is left: one is
+      // asked for (Signal), and the next reaps it. (EINVAL / EFAULT: not expected for a context we
+      // own; the next report retries.)
+      if (errno == EINTR) Signal();
+      break;
     }
     for (long i = 0; i < n; i++) {
       const uint64_t tag = events[i].data;
@@ -297,10 +337,19 @@ void LinuxAio::Reap(bool wait_all) {
       if (slot < in_kernel_.size() && in_kernel_[slot] == tag) in_kernel_[slot] = kNoOperationTag;
       outstanding_--;
       completed_++;
+      unreaped_--;
       // (Finish may launch the next piece of a transfer, or a chain's next member, here.)
       if (core_.Active(tag) != nullptr) core_.Finish(slot, static_cast<int32_t>(events[i].res));
     }
-    if (!wait_all && n < kReapBatch) break;
+    if (wait_all || n == kReapBatch) continue;
+    // Fewer than asked: the ring is empty, unless the kernel answered short while events the
+    // eventfd counted are still in it (the kernel adds an event to the ring before it signals the
+    // eventfd, so a counted event is there to take). Negative: events taken ahead of their count.
+    if (unreaped_ <= 0) break;
+    if (n == 0) {
+      unreaped_ = 0;  // a count with no event behind it (not expected): dropped, not chased
+      break;
+    }
   }
 }
 
@@ -318,6 +367,8 @@ void LinuxAio::Release(bool host_alive) {
   }
   queued_.clear();
   deferred_.clear();
+  unreaped_ = 0;
+  own_signals_ = 0;
   in_kernel_.assign(in_kernel_.size(), kNoOperationTag);
   if (state_ != State::Off) TurnOff("the queue is closed");
   host_ = nullptr;

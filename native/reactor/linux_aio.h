@@ -30,7 +30,13 @@
  * poller watches (ReactorHost::Watch), so the loop's uv_poll and waitSync() both wake on it. A
  * report reads the eventfd and reaps with io_getevents in batches until the kernel has no more;
  * each event's aio_data is the operation's tag, and its result goes to EngineCore::Finish, from
- * where it is delivered through the completion buffer like every other completion.
+ * where it is delivered through the completion buffer like every other completion. What the
+ * kernel may answer short is made whole: io_submit taking fewer iocbs than given (the rest are
+ * submitted again; the one it refuses goes to the pool), io_getevents returning fewer events than
+ * the eventfd counted (reaped again at once: the kernel adds an event to the ring before it
+ * signals, so a counted event is there) or EINTR (the eventfd is signalled again, and the next
+ * report reaps the rest), a read or write completing with fewer bytes than asked (continued by the
+ * engine core, as every backend's short file transfers; an O_DIRECT piece stays aligned).
  *
  * Cancellation: io_cancel. Linux cancels no file read or write in flight (EINVAL), so those run to
  * their end and complete with their real result; either way the result comes exactly once,
@@ -109,12 +115,12 @@ class LinuxAio final : public ReadableWatcher {
   void TurnOff(std::string reason);
   /* Whether `fd` is open with O_DIRECT on a regular file or a block device. */
   bool IsDirect(int fd);
-  /* Reaps every completion the kernel has (io_getevents until it returns fewer than asked);
-   * `wait_all`: blocks until none is in flight. */
+  /* Reaps every completion the kernel has (io_getevents until it returns fewer than asked and
+   * every event the eventfd counted was taken); `wait_all`: blocks until none is in flight. */
   void Reap(bool wait_all);
   /* Runs the queued operation of `slot` on the pool: io_submit refused it. */
   void ToPool(uint16_t slot);
-  /* Makes the eventfd report, for results decided here (deferred_). */
+  /* Makes the eventfd report: for results decided here (deferred_), or events left in the ring. */
   void Signal();
 
   EngineCore& core_;
@@ -136,6 +142,11 @@ class LinuxAio final : public ReadableWatcher {
   std::vector<std::pair<uint64_t, int32_t>> deferred_;
   int eventfd_ = -1;
   uint32_t outstanding_ = 0; /* submitted, not yet reaped */
+  /* Completions the eventfd counted (less our own Signal() writes) and not reaped yet: above 0
+   * after a reap, io_getevents answered short and the rest is still in the ring; below 0, events
+   * were reaped ahead of their count (the kernel signals after it adds the event). */
+  int64_t unreaped_ = 0;
+  uint64_t own_signals_ = 0; /* Signal() writes not yet read back from the eventfd */
   /* Counters for info(). */
   uint64_t submitted_ = 0;
   uint64_t completed_ = 0;

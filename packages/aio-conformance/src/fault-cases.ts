@@ -4,15 +4,18 @@
  * schedule it needs through the addon's `faults(spec)` and expects that result explicitly.
  * The faults that must vanish (io_uring_enter interrupted or short, the CQ overflow path, short
  * file transfers; the reactor's poller waits interrupted, spurious wakeups and readiness reports,
- * interrupted connects) are instead injected at random under the whole suite and the differential
- * runner (scripts/test-faults.mjs), whose results must then equal the fault-free ones.
+ * interrupted connects; Linux AIO's refusals and short answers) are instead injected at random
+ * under the whole suite and the differential runner (scripts/test-faults.mjs), whose results must
+ * then equal the fault-free ones. Some of those are also forced here, every call, where a rate
+ * would rarely reach the path (Linux AIO's, on aio-epoll), with the results the suite expects.
  */
 import assert from 'node:assert/strict';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import type { Backend, InetSocketAddress, Queue } from '@proactor/aio-core';
 import type { CaseContext } from './case.js';
-import { assertAbortError, assertSystemError, closeLater, pattern, track } from './cases/expect.js';
+import { directIoUnavailable, pageAlignedBuffer } from './cases/direct-io.js';
+import { assertAbortError, assertSystemError, closeLater, fixture, pattern, track } from './cases/expect.js';
 
 /** What an addon's faults() reports: the seed, and per site its rate, calls and faults injected. */
 export interface FaultReport {
@@ -33,6 +36,8 @@ export interface FaultCaseContext extends CaseContext {
 /** A case for a fault that must surface: it sets its fault through `t`, then expects the documented result. */
 export interface FaultCase {
   readonly name: string;
+  /** When set and returning a string, the case is skipped on `backend` with that reason. */
+  readonly skip?: (backend: Backend) => string | undefined;
   /** Runs the case; rejects when the backend's answer to the fault is not the documented one. */
   run(t: FaultCaseContext): Promise<void>;
 }
@@ -75,6 +80,175 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   await new Promise((resolve) => setTimeout(resolve, ms));
   return tracked.settled();
 }
+
+// ---- Linux AIO (aio-epoll's direct I/O) ------------------------------------------------------
+
+const BLOCK = 4096;
+const RW_DIRECT = constants.O_RDWR | (constants.O_DIRECT ?? 0);
+
+/** Why the Linux AIO cases cannot run on `backend`: no direct I/O here, or direct I/O that does not go through Linux AIO. */
+function linuxAioSkip(backend: Backend): string | undefined {
+  const direct = directIoUnavailable();
+  if (direct !== undefined) return direct;
+  return (backend.capabilities as { linuxAio?: unknown }).linuxAio === true
+    ? undefined
+    : `a Linux AIO fault: ${backend.name} runs direct I/O without Linux AIO`;
+}
+
+/** A file of `blocks` blocks of known bytes, opened through `q` with O_DIRECT for reading and writing. */
+async function directFile(t: CaseContext, q: Queue, blocks: number): Promise<{ fd: number; data: Buffer }> {
+  const data = pattern(blocks * BLOCK, 61);
+  const fd = closeLater(t, await q.open(fixture(t, 'direct.bin', data), RW_DIRECT));
+  return { fd, data };
+}
+
+/** `count` direct reads of one block each in flight at once, in a scrambled order of the file's
+ * blocks: each must return BLOCK and hold its block's bytes. */
+async function readBlocks(q: Queue, fd: number, data: Buffer, count: number): Promise<void> {
+  const blocks = data.length / BLOCK;
+  const memory = pageAlignedBuffer(count * BLOCK);
+  const order = Array.from({ length: count }, (_, i) => (i * 37) % blocks);
+  const counts = await Promise.all(
+    order.map((block, i) => q.read(fd, memory.subarray(i * BLOCK, (i + 1) * BLOCK), 0, BLOCK, block * BLOCK)),
+  );
+  assert.deepEqual(
+    counts,
+    order.map(() => BLOCK),
+  );
+  order.forEach((block, i) => {
+    const got = memory.subarray(i * BLOCK, (i + 1) * BLOCK);
+    assert.ok(
+      got.equals(data.subarray(block * BLOCK, (block + 1) * BLOCK)),
+      `read ${i} holds block ${block}`,
+    );
+  });
+}
+
+/**
+ * On a queue of 64 entries and a direct file of 96 blocks: with `site` forced on every call,
+ * `rounds` times 64 direct reads in flight at once, each ending with its block, the site hit at
+ * least `hits` times; then, without faults and after a turn of the loop (the reports the fault left
+ * behind come and go), 8 reads more. The queue and the file, for more.
+ */
+async function readsUnderForcedSite(
+  t: FaultCaseContext,
+  site: string,
+  hits: number,
+  rounds = 1,
+): Promise<{ q: Queue; fd: number; data: Buffer }> {
+  const q = t.queue({ entries: 64 });
+  const { fd, data } = await directFile(t, q, 96);
+  t.faults(`${site}=1`);
+  for (let round = 0; round < rounds; round++) await readBlocks(q, fd, data, 64);
+  assert.ok(injected(t.faults(), site) >= hits, `${site} was hit ${hits} times or more`);
+  t.faults('');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await readBlocks(q, fd, data, 8);
+  assert.equal(q.inFlight, 0);
+  return { q, fd, data };
+}
+
+/** The Linux AIO fault cases: each forces one site on every call and expects the fault-free results. */
+const linuxAioFaultCases: readonly FaultCase[] = (
+  [
+    {
+      name: 'Linux AIO: io_setup refused with EAGAIN (fs.aio-max-nr reached): the queue runs direct reads and writes on the pool, with the same bytes',
+      async run(t) {
+        t.faults('aio_setup_eagain=1');
+        const q = t.queue({ entries: 64 });
+        const { fd, data } = await directFile(t, q, 64);
+        await readBlocks(q, fd, data, 64);
+        const block = pageAlignedBuffer(2 * BLOCK).fill(0x3c);
+        assert.equal(await q.write(fd, block, 0, block.length, 8 * BLOCK), block.length);
+        assert.ok(injected(t.faults(), 'aio_setup_eagain') >= 1, 'io_setup was refused');
+        t.faults('');
+        assert.ok(
+          readFileSync(t.path('direct.bin'))
+            .subarray(8 * BLOCK, 10 * BLOCK)
+            .equals(block),
+        );
+      },
+    },
+    {
+      name: 'Linux AIO: io_submit refusing every iocb (EAGAIN): each goes to the pool and ends once, with its block',
+      run: async (t) => {
+        await readsUnderForcedSite(t, 'aio_submit_eagain', 64);
+      },
+    },
+    {
+      name: 'Linux AIO: io_submit taking half of each batch: the rest is submitted again, every read ends once with its block',
+      run: async (t) => {
+        await readsUnderForcedSite(t, 'aio_submit_partial', 1);
+      },
+    },
+    {
+      // Before the fix a reap ended at the first answer shorter than asked, after the eventfd's
+      // count was read: the events left in the ring were never reported, and their reads hung.
+      name: 'Linux AIO: io_getevents answering one event while more are ready: every completion is still reaped, none waits for a later one',
+      run: async (t) => {
+        await readsUnderForcedSite(t, 'aio_getevents_short', 1, 4);
+      },
+    },
+    {
+      name: 'Linux AIO: io_getevents interrupted (EINTR) on every call: no direct read is reported until a reap succeeds, then each once, with its block',
+      async run(t) {
+        const q = t.queue({ entries: 64 });
+        const { fd, data } = await directFile(t, q, 96);
+        await readBlocks(q, fd, data, 1); // the context is set up
+        t.faults('aio_getevents_eintr=1');
+        const reading = readBlocks(q, fd, data, 32);
+        assert.equal(await settlesWithin(reading, 100), false, 'nothing was reaped');
+        assert.ok(injected(t.faults(), 'aio_getevents_eintr') >= 1, 'io_getevents was interrupted');
+        t.faults('');
+        await reading;
+        assert.equal(q.inFlight, 0);
+      },
+    },
+    {
+      name: "Linux AIO: the completion eventfd's read finding nothing: the completions are reaped all the same, and the stale reports after them harm nothing",
+      async run(t) {
+        const { q, fd, data } = await readsUnderForcedSite(t, 'aio_eventfd_empty', 1);
+        // The counter the reads left was read with nothing behind it; a reap answered one event at
+        // a time relies on that count, and must still take every completion.
+        t.faults('aio_getevents_short=1');
+        await readBlocks(q, fd, data, 64);
+        t.faults('');
+        assert.equal(q.inFlight, 0);
+      },
+    },
+    {
+      name: 'Linux AIO: direct reads, writes, readv and writev completing short are continued from aligned positions until every byte moved',
+      async run(t) {
+        const q = t.queue();
+        const { fd } = await directFile(t, q, 4);
+        const data = pattern(16 * BLOCK, 62);
+        const out = pageAlignedBuffer(data.length);
+        out.set(data);
+        t.faults('aio_short_transfer=1');
+        assert.equal(await q.write(fd, out, 0, 8 * BLOCK, 0), 8 * BLOCK, 'write reports every byte');
+        const parts = [1, 2, 4, 1].map((n, i, all) => {
+          const start = all.slice(0, i).reduce((a, b) => a + b, 8) * BLOCK;
+          return out.subarray(start, start + n * BLOCK);
+        });
+        assert.equal(await q.writev(fd, parts, 8 * BLOCK), 8 * BLOCK, 'writev reports every byte');
+        const back = pageAlignedBuffer(data.length);
+        assert.equal(await q.read(fd, back, 0, 8 * BLOCK, 0), 8 * BLOCK, 'read reports every byte');
+        const into = [4, 1, 1, 2].map((n, i, all) => {
+          const start = all.slice(0, i).reduce((a, b) => a + b, 8) * BLOCK;
+          return back.subarray(start, start + n * BLOCK);
+        });
+        assert.equal(await q.readv(fd, into, 8 * BLOCK), 8 * BLOCK, 'readv reports every byte');
+        // Across the end of the file: the bytes there, however the reads were cut.
+        const tail = pageAlignedBuffer(32 * BLOCK);
+        assert.equal(await q.read(fd, tail, 0, 32 * BLOCK, 4 * BLOCK), 12 * BLOCK);
+        assert.ok(injected(t.faults(), 'aio_short_transfer') >= 4, 'the transfers were cut');
+        t.faults('');
+        assert.ok(back.equals(data), 'every byte arrived intact and in order');
+        assert.ok(tail.subarray(0, 12 * BLOCK).equals(data.subarray(4 * BLOCK)));
+      },
+    },
+  ] satisfies FaultCase[]
+).map((c) => ({ ...c, skip: linuxAioSkip }));
 
 /** The fault cases, run by scripts/test-faults.mjs on a fault-injection build, each in a fresh child. */
 export const faultCases: readonly FaultCase[] = [
@@ -300,6 +474,10 @@ export const faultCases: readonly FaultCase[] = [
     // A vanishing fault, but the one that once hung sendfile (issue 17, seed 40173): here every
     // submission is cut, so every linked pair of io_uring's sendfile is split, not one in many.
     name: 'sendfile: with every submission cut short (linked pairs split), a file reaches a regular file and a socket whole, each sendfile settling once',
+    skip: (backend) =>
+      backend.name === 'io_uring'
+        ? undefined
+        : `an io_uring submission fault: ${backend.name} has no submission queue`,
     async run(t) {
       const q = t.queue();
       const data = pattern(3 * 1024 * 1024 + 4321, 23);
@@ -332,4 +510,5 @@ export const faultCases: readonly FaultCase[] = [
       assert.equal(q.inFlight, 0, 'nothing is left in flight');
     },
   },
+  ...linuxAioFaultCases,
 ];
