@@ -9,7 +9,9 @@
 # Bounded for CI: io_uring runs 4 seeds over the whole suite (a quarter each); the reactor runs
 # half of the suite on epoll (2 seeds of a 4-way deal) and a quarter on each second poller,
 # poll(2) and kqueue (1 seed), which run the same engine: a different part each run, as the deal
-# rotates with the first seed. Every backend gets its fault cases in full. FAULT_SEEDS sets the
+# rotates with the first seed. On epoll and poll(2) every seed also runs all the direct I/O cases
+# and direct differential scripts with the Linux AIO sites (aio-epoll's direct I/O), where the
+# temporary directory takes O_DIRECT. Every backend gets its fault cases in full. FAULT_SEEDS sets the
 # seeds of every backend (each seed still takes a quarter of the suite, or 1/FAULT_SEEDS when
 # FAULT_SEEDS is more than 4), FAULT_FIRST_SEED the first seed (default: from the clock; every run prints its
 # seeds). Fails when any backend's run fails.
