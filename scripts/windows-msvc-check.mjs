@@ -35,7 +35,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repository = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const native = join(repository, 'native') + sep;
@@ -84,6 +84,16 @@ const NOT_IN_MSVC = [
     why: 'deprecated by MSVC (C4996)',
   },
 ];
+
+/** What NOT_IN_MSVC finds in one line of source: the name and why MSVC lacks or rejects it. */
+export function msvcFindings(sourceLine) {
+  const found = [];
+  for (const { pattern, why } of NOT_IN_MSVC) {
+    const match = pattern.exec(sourceLine);
+    if (match) found.push({ name: match[1] ?? match[0].trim(), why });
+  }
+  return found;
+}
 
 function onPath(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
@@ -193,10 +203,7 @@ function scanPreprocessed(output, sources) {
     if (file.startsWith(native) && text.trim() !== '') {
       if (!sources.has(file)) sources.set(file, readFileSync(file, 'utf8').split('\n'));
       const source = sources.get(file)[line - 1] ?? '';
-      for (const { pattern, why } of NOT_IN_MSVC) {
-        const match = pattern.exec(source);
-        if (match) findings.push(`${file}:${line}: '${match[1] ?? match[0].trim()}': ${why}`);
-      }
+      for (const { name, why } of msvcFindings(source)) findings.push(`${file}:${line}: '${name}': ${why}`);
     }
     line++;
   }
@@ -262,4 +269,6 @@ async function main() {
   }
 }
 
-process.exitCode = await main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  process.exitCode = await main();
+}
