@@ -18,7 +18,8 @@
 // side of every #if) for what the MSVC toolchain has not got, where clang would accept it:
 // GNU spellings (__attribute__, __builtin_*, typeof, #pragma GCC), POSIX names that mingw-w64
 // declares and the Universal CRT / Windows SDK do not (pthread_*, clock_gettime, mode_t, ...),
-// and CRT functions MSVC deprecates with C4996 (strcpy, getenv, the POSIX names close/open/...).
+// and CRT functions MSVC deprecates with C4996 (strcpy, getenv, the POSIX names close/open/...),
+// and for a type declared class in one file and struct in another (MSVC's mangling differs).
 //
 // What it cannot see: MSVC's own front end (its template and constexpr quirks, its two-phase
 // lookup in permissive mode), MSVC's STL (a header one of our files uses without including it,
@@ -93,6 +94,17 @@ export function msvcFindings(sourceLine) {
     if (match) found.push({ name: match[1] ?? match[0].trim(), why });
   }
   return found;
+}
+
+/**
+ * The class keys one line of source declares or defines a type with (`class X;`, `struct X {`,
+ * `class X final : Base`, `struct Outer::Inner {`), as spelled; not enum class, template
+ * parameters or elaborated uses (struct sockaddr* p).
+ */
+export function classKeys(sourceLine) {
+  const pattern =
+    /(?<!\benum\s+)\b(class|struct)\s+([A-Za-z_]\w*(?:::[A-Za-z_]\w*)*)(?=\s*(?:;|\{|final\b|:(?!:)))/g;
+  return [...sourceLine.matchAll(pattern)].map((match) => ({ key: match[1], name: match[2] }));
 }
 
 function onPath(command) {
@@ -187,9 +199,9 @@ function clang(args, cwd) {
  * Findings of NOT_IN_MSVC in our own code that the Windows build compiles: the lines of native/
  * that the preprocessed output (-dD keeps #define lines) says are active, read from the source
  * itself, so that a header's macro (offsetof is __builtin_offsetof in mingw's headers) is not
- * taken for ours.
+ * taken for ours. Also records in `keys` each type name's class keys, where they are written.
  */
-function scanPreprocessed(output, sources) {
+function scanPreprocessed(output, sources, keys) {
   const findings = [];
   let file = '';
   let line = 0;
@@ -204,6 +216,10 @@ function scanPreprocessed(output, sources) {
       if (!sources.has(file)) sources.set(file, readFileSync(file, 'utf8').split('\n'));
       const source = sources.get(file)[line - 1] ?? '';
       for (const { name, why } of msvcFindings(source)) findings.push(`${file}:${line}: '${name}': ${why}`);
+      for (const { key, name } of classKeys(source)) {
+        if (!keys.has(name)) keys.set(name, new Map());
+        keys.get(name).set(key, `${file}:${line}`);
+      }
     }
     line++;
   }
@@ -242,6 +258,7 @@ async function main() {
     const failures = [];
     const findings = [];
     const sources = new Map();
+    const keys = new Map();
     let next = 0;
     // Two at a time: the machine's two cores are shared.
     const worker = async () => {
@@ -252,16 +269,25 @@ async function main() {
         if (syntax.status !== 0) failures.push(`${entry.file}\n${syntax.stderr}`);
         const preprocessed = await clang([...common, '-E', '-dD', entry.file], entry.directory);
         if (preprocessed.status !== 0) failures.push(`${entry.file} (preprocessing)\n${preprocessed.stderr}`);
-        else findings.push(...scanPreprocessed(preprocessed.stdout, sources));
+        else findings.push(...scanPreprocessed(preprocessed.stdout, sources, keys));
       }
     };
     await Promise.all([worker(), worker()]);
 
+    // One type declared class in one place and struct in another: MSVC mangles the two
+    // differently (C4099), so a translation unit that saw only the other one links to a symbol
+    // nobody defines. clang warns (-Wmismatched-tags) only where one file sees both.
+    for (const [name, where] of keys) {
+      if (where.size > 1)
+        findings.push(
+          `'${name}' is a class at ${where.get('class')} and a struct at ${where.get('struct')}: MSVC mangles them differently`,
+        );
+    }
     const unique = [...new Set(findings)];
     for (const failure of failures) process.stdout.write(failure);
     for (const finding of unique) console.log(finding);
     console.log(
-      `windows-msvc-check: ${units.length} files, ${failures.length} with clang errors (counterparts of MSVC's /W4), ${unique.length} names MSVC lacks or deprecates`,
+      `windows-msvc-check: ${units.length} files, ${failures.length} with clang errors (counterparts of MSVC's /W4), ${unique.length} findings of the scan (names MSVC lacks or deprecates, class/struct mismatches)`,
     );
     return failures.length + unique.length === 0 ? 0 : 1;
   } finally {

@@ -2,7 +2,7 @@
 // flag a GNU spelling, a POSIX name the Universal CRT lacks and a call MSVC deprecates, and leave
 // alone a member, another namespace's function or a declaration that has one of those names.
 import { describe, expect, it } from 'vitest';
-import { msvcFindings } from '../windows-msvc-check.mjs';
+import { classKeys, msvcFindings } from '../windows-msvc-check.mjs';
 
 const names = (line: string) => msvcFindings(line).map((finding) => finding.name);
 
@@ -33,5 +33,22 @@ describe('windows-msvc-check: names MSVC lacks or rejects', () => {
     expect(names('  int close() { return 0; }')).toEqual([]);
     expect(names('  ReadFile(handle, buffer, size, nullptr, &overlapped);')).toEqual([]);
     expect(names('  int64_t SocketError() { return TranslateSystemError(WSAGetLastError()); }')).toEqual([]);
+  });
+});
+
+describe('windows-msvc-check: class keys (MSVC mangles class and struct differently)', () => {
+  it('reads declarations and definitions, qualified names included', () => {
+    expect(classKeys('class QueueBuffers;')).toEqual([{ key: 'class', name: 'QueueBuffers' }]);
+    expect(classKeys('class IocpHost final : public EnvHost {')).toEqual([
+      { key: 'class', name: 'IocpHost' },
+    ]);
+    expect(classKeys('struct IocpHost::Request {')).toEqual([{ key: 'struct', name: 'IocpHost::Request' }]);
+    expect(classKeys('  struct Request;')).toEqual([{ key: 'struct', name: 'Request' }]);
+  });
+
+  it('leaves enum classes, template parameters and elaborated uses alone', () => {
+    expect(classKeys('enum class Kind : uint8_t {')).toEqual([]);
+    expect(classKeys('template <class T, class U = int>')).toEqual([]);
+    expect(classKeys('  const struct sockaddr* address = nullptr;')).toEqual([]);
   });
 });
