@@ -20,8 +20,9 @@
  *
  * Adding a site is one line in PROACTOR_FAULT_SITES (name, what it pretends) plus the call
  * where the system call is made. Sites of one mechanism simply never fire in another's addon
- * (uring_* in io_uring's; poller_*, spurious_readiness and connect_eintr in the reactor's; aio_*
- * in the reactor's Linux AIO, which aio-epoll runs and aio-kqueue does not).
+ * (uring_* in io_uring's; poller_*, spurious_readiness and connect_eintr in the reactor's; port_*
+ * and wakeup_queue_full in IOCP's; aio_* in the reactor's Linux AIO, which aio-epoll runs and
+ * aio-kqueue does not).
  *
  * Thread safety: InjectFault may be called from any thread (per-site counters are atomic);
  * ReplaceFaultSchedule only while no other thread injects (tests call it between operations).
@@ -51,6 +52,11 @@
   X(poller_wakeup_spurious, "the reactor's loop or waiter woke up with nothing to report")        \
   X(spurious_readiness, "a socket reported ready still would block: its call says EAGAIN")        \
   X(connect_eintr, "connect was interrupted after it started (EINTR): it goes on in the background") \
+  /* IOCP's own (native/iocp, native/common/win); it also asks short_*_transfer, accept_*,     \
+   * send_stuck, pool_refuses and poller_wakeup_spurious (waitSync's wait). */                  \
+  X(port_wait_timeout, "GetQueuedCompletionStatusEx failed with WAIT_TIMEOUT: no packet came")    \
+  X(port_wait_empty, "GetQueuedCompletionStatusEx returned with 0 entries (a spurious wakeup)")   \
+  X(wakeup_queue_full, "napi_call_threadsafe_function refused the wakeup call (napi_queue_full)") \
   /* Linux AIO, the reactor's direct I/O (native/reactor/linux_aio.cc). */                       \
   X(aio_setup_eagain, "io_setup found fs.aio-max-nr reached (EAGAIN): the queue's direct I/O runs on the pool") \
   X(aio_submit_eagain, "io_submit had no room for any of the iocbs (EAGAIN)")                     \
