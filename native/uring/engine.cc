@@ -1056,6 +1056,7 @@ Napi::Value UringEngine::Info(const Napi::CallbackInfo& info) {
     out.Set("sqpoll", host_->ring().sqpoll());
     out.Set("personality", host_->personality());
     out.Set("enterCalls", static_cast<double>(host_->ring().enter_calls()));
+    out.Set("sqPending", host_->ring().SqPending());
   }
   core_.FillInfo(out);
   out.Set("fixedBufferOps", static_cast<double>(fixed_buffer_ops_));

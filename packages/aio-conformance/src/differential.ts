@@ -29,6 +29,7 @@ import {
   type Stats,
 } from '@proactor/aio-core';
 import { pageAlignedBuffer } from './cases/direct-io.js';
+import { portNobodyListensOn } from './cases/refused-port.js';
 
 /** One step of a script, in a form that reads well in a failure message. */
 export type Step =
@@ -1154,18 +1155,16 @@ class SocketRun {
     this.ports.set(`${entry.kind} ${address.port}`, `of #${sock}`);
   }
 
-  /** A port nobody listens on (bound by a socket of the runner's own, then closed), or a missing path. */
+  /**
+   * A port nobody listens on (checked free with a socket of the runner's own, then closed: one
+   * more created, or a few when the first ports tried are in use), or a missing path.
+   */
   async #nowhere(kind: SocketKind): Promise<SocketAddress> {
     if (kind === 'unix') return { path: join(this.dir, 'nowhere.sock') };
-    const fd = await this.q.socket(kind.endsWith('6') ? 6 : 4);
+    const family = kind.endsWith('6') ? 6 : 4;
     this.created++;
-    try {
-      await this.q.bind(fd, { address: loopback(kind), port: 0 });
-      const address = await this.q.localAddress(fd);
-      return address;
-    } finally {
-      await this.q.close(fd);
-    }
+    const port = await portNobodyListensOn(this.q, family);
+    return { address: loopback(kind), port, family: family === 6 ? 'IPv6' : 'IPv4' };
   }
 
   /** An address with the numbers that differ between runs replaced: ports by whose they are. */

@@ -103,6 +103,11 @@ export interface EngineInfo {
   sqpoll: boolean;
   /** io_uring_enter calls made on the ring so far (all its queues); SQPOLL rings mostly skip them. */
   enterCalls: number;
+  /**
+   * Entries in the ring's submission queue the kernel has not consumed yet (all its queues): 0
+   * after each submit on a plain ring; on an SQPOLL ring, until its kernel thread takes them.
+   */
+  sqPending: number;
   /** SQPOLL: the personality the ring's SQEs carry after a credential change (0: the creator's). */
   personality: number;
   /** SQEs this queue issued as IORING_OP_READ_FIXED / WRITE_FIXED (registered buffers). */

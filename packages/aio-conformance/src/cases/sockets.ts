@@ -19,6 +19,7 @@ import {
   throwsArgError,
 } from './expect.js';
 import { instrument } from './instrumented-backend.js';
+import { portNobodyListensOn } from './refused-port.js';
 
 const isWindows = process.platform === 'win32';
 const SERVER: Need[] = ['socket', 'bind', 'listen', 'getsockname', 'close'];
@@ -94,15 +95,6 @@ async function echoRoundTrip(t: CaseContext, family: Family): Promise<void> {
   assert.deepEqual(request, message);
   assert.equal(await q.send(accepted, request), request.length);
   assert.deepEqual(await recvAll(q, client, message.length), message);
-}
-
-/** A port nothing listens on: bound, read and released. */
-async function freePort(q: Queue): Promise<number> {
-  const fd = await q.socket(4);
-  await q.bind(fd, { address: '127.0.0.1', port: 0 });
-  const { port } = (await q.localAddress(fd)) as InetSocketAddress;
-  await q.close(fd);
-  return port;
 }
 
 /** Asserts a net-style error: code, errno, syscall, and the address and port it concerned. */
@@ -323,7 +315,7 @@ export const socketCases: ConformanceCase[] = [
     needs: ['socket', 'bind', 'getsockname', 'connect', 'close'],
     async run(t) {
       const q = t.queue();
-      const port = await freePort(q);
+      const port = await portNobodyListensOn(q);
       const fd = closeLater(t, await q.socket(4));
       const error = await rejection(q.connect(fd, { address: '127.0.0.1', port }));
       assertNetError(error, 'ECONNREFUSED', 'connect', '127.0.0.1', port);

@@ -14,6 +14,7 @@ import { errnoOf } from '@proactor/aio-core';
 import { type Socket, serveHttp } from '@proactor/aio-streams';
 import type { ConformanceCase } from '../case.js';
 import { assertSystemError, pattern } from './expect.js';
+import { portNobodyListensOn } from './refused-port.js';
 import { readAll, recordEvents, STREAM_SOCKETS, withStreams } from './stream-scope.js';
 import { TEST_ONLY_TLS_CERT, TEST_ONLY_TLS_KEY } from './test-only-tls-certificate.js';
 
@@ -142,8 +143,7 @@ export const streamSocketCases: ConformanceCase[] = [
     needs: STREAM_SOCKETS,
     run: (t) =>
       withStreams(t, async (s) => {
-        const { server, port } = await s.listen(() => {});
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        const port = await portNobodyListensOn(t.queue());
         const client = s.track(s.net.connect(port, '127.0.0.1'));
         const events = recordEvents(client);
         const closed = closeEvent(client);

@@ -322,15 +322,23 @@ async function measure() {
   for (let i = 0; i < 3; i++) { globalThis.gc(); await settle(); }
   return { descriptors: readdirSync(fdDir).length, rss: process.memoryUsage().rss };
 }
+// Progress on stderr, so that a run cut by its time limit shows whether it was slow or stuck.
+const start = Date.now();
+const progress = (what) => process.stderr.write(what + ' at ' + (Date.now() - start) + ' ms\\n');
 // Warm-up: code caches, libuv's thread pool and the allocator's arenas grow to their working size.
 for (let i = 0; i < 50; i++) await cycle(i);
+progress('50 warm-up cycles');
 const before = await measure();
 let ended = 0;
-for (let i = 0; i < ${cycles}; i++) if ((await cycle(i)) === 1) ended++;
+for (let i = 0; i < ${cycles}; i++) {
+  if ((await cycle(i)) === 1) ended++;
+  if ((i + 1) % 25 === 0) progress((i + 1) + ' cycles');
+}
 const after = await measure();
 console.log(JSON.stringify({ ended, before, after }));
 `,
-        { timeoutMs: Math.min(590_000, 60_000 + cycles * 400), execArgv: ['--expose-gc'] },
+        // About 0.1 s a cycle on an idle machine, 0.6 s with a load of 20 on 2 cores: room for that.
+        { timeoutMs: Math.min(590_000, 60_000 + cycles * 1_000), execArgv: ['--expose-gc'] },
       );
       assertExited(r);
       const { ended, before, after } = JSON.parse(r.stdout) as {
