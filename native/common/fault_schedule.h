@@ -20,7 +20,8 @@
  *
  * Adding a site is one line in PROACTOR_FAULT_SITES (name, what it pretends) plus the call
  * where the system call is made. Sites of one mechanism simply never fire in another's addon
- * (uring_* in io_uring's; poller_*, spurious_readiness and connect_eintr in the reactor's).
+ * (uring_* in io_uring's; poller_*, spurious_readiness and connect_eintr in the reactor's; port_*
+ * and wakeup_queue_full in IOCP's).
  *
  * Thread safety: InjectFault may be called from any thread (per-site counters are atomic);
  * ReplaceFaultSchedule only while no other thread injects (tests call it between operations).
@@ -49,7 +50,12 @@
   X(poller_wait_eintr, "the poller's wait (epoll_wait, poll, kevent) was interrupted (EINTR)")    \
   X(poller_wakeup_spurious, "the reactor's loop or waiter woke up with nothing to report")        \
   X(spurious_readiness, "a socket reported ready still would block: its call says EAGAIN")        \
-  X(connect_eintr, "connect was interrupted after it started (EINTR): it goes on in the background")
+  X(connect_eintr, "connect was interrupted after it started (EINTR): it goes on in the background") \
+  /* IOCP's own (native/iocp, native/common/win); it also asks short_*_transfer, accept_*,     \
+   * send_stuck, pool_refuses and poller_wakeup_spurious (waitSync's wait). */                  \
+  X(port_wait_timeout, "GetQueuedCompletionStatusEx failed with WAIT_TIMEOUT: no packet came")    \
+  X(port_wait_empty, "GetQueuedCompletionStatusEx returned with 0 entries (a spurious wakeup)")   \
+  X(wakeup_queue_full, "napi_call_threadsafe_function refused the wakeup call (napi_queue_full)")
 
 namespace proactor {
 

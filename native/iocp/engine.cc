@@ -2,6 +2,9 @@
 
 #include <uv.h>
 
+#include <algorithm>
+
+#include "../common/fault_schedule.h"
 #include "../common/win/handle_table.h"
 
 namespace proactor {
@@ -30,7 +33,20 @@ IocpEngine::IocpEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IocpEn
 
 IocpEngine::~IocpEngine() { core_.Finalize(); }
 
+bool IocpEngine::SendStuck(int fd) {
+  // (Release builds: the list stays empty and InjectFault is constant false.)
+  if (!stuck_sockets_.empty() && std::find(stuck_sockets_.begin(), stuck_sockets_.end(), fd) != stuck_sockets_.end()) {
+    return true;
+  }
+  if (!InjectFault(FaultSite::send_stuck)) return false;
+  stuck_sockets_.push_back(fd);
+  return true;
+}
+
 Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t* result) {
+  if (op.opcode == PROACTOR_OP_CLOSE && !stuck_sockets_.empty()) {
+    stuck_sockets_.erase(std::remove(stuck_sockets_.begin(), stuck_sockets_.end(), op.fd), stuck_sockets_.end());
+  }
   switch (op.opcode) {
     case PROACTOR_OP_TIMEOUT:
       return host_->StartTimer(tag, op.timeout_ns, result);
@@ -46,6 +62,7 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
         }
         Operation transfer = op;
         transfer.opcode = op.opcode == PROACTOR_OP_READ ? PROACTOR_OP_RECV : PROACTOR_OP_SEND;
+        if (transfer.opcode == PROACTOR_OP_SEND && SendStuck(op.fd)) return host_->StartStuckSend(tag, op, result);
         return host_->StartSocket(tag, transfer, result);
       }
       // At the current position: the pool, which keeps the position (handle_table.h) in order.
@@ -54,10 +71,12 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
       if (start == Start::Submitted) port_transfers_++;
       return start;
     }
+    case PROACTOR_OP_SEND:
+      if (SendStuck(op.fd)) return host_->StartStuckSend(tag, op, result);
+      return host_->StartSocket(tag, op, result);
     case PROACTOR_OP_ACCEPT:
     case PROACTOR_OP_CONNECT:
     case PROACTOR_OP_RECV:
-    case PROACTOR_OP_SEND:
     case PROACTOR_OP_RECVFROM:
     case PROACTOR_OP_SENDTO:
       return host_->StartSocket(tag, op, result);

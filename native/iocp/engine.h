@@ -23,6 +23,8 @@
 
 #include <napi.h>
 
+#include <vector>
+
 #include "../common/engine_core.h"
 #include "host.h"
 
@@ -50,7 +52,11 @@ class IocpEngine : public Napi::ObjectWrap<IocpEngine>, public EngineDriver {
   Napi::Value JsClose(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
 
+  /* Fault builds: whether a send on `fd` stays unwritable (send_stuck, for good once chosen). */
+  bool SendStuck(int fd);
+
   IocpHost* host_ = nullptr;
+  std::vector<int> stuck_sockets_; /* fault builds: sockets whose sends wait for good */
   uint64_t port_transfers_ = 0; /* reads and writes started through the port */
   EngineCore core_{this, "IOCP"};
 };

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "../common/engine_core.h"
+#include "../common/fault_schedule.h"
 #include "../common/system_error.h"
 #include "../common/win/error_table.h"
 #include "../common/win/handle_table.h"
@@ -22,6 +23,7 @@ namespace {
 constexpr ULONG_PTR kTransferKey = 1; /* a ReadFile / WriteFile of a Request */
 constexpr ULONG_PTR kTimerKey = 2;    /* a Request's timer: 0 bytes expired, 1 cancelled */
 constexpr ULONG_PTR kStopKey = 3;     /* the completion thread ends (no OVERLAPPED) */
+constexpr ULONG_PTR kStuckKey = 4;    /* a stuck send's cancellation (fault builds: send_stuck) */
 
 /* Packets taken per GetQueuedCompletionStatusEx call. */
 constexpr ULONG kBatch = 128;
@@ -125,7 +127,8 @@ bool TruncatesDatagram(uint8_t opcode, int type) {
 struct IocpHost::Request {
   OVERLAPPED overlapped; /* first: a packet's lpOverlapped points at the Request */
   uint64_t tag = 0;
-  enum class Kind : uint8_t { Transfer, Socket, Timer } kind = Kind::Transfer;
+  /* StuckSend: a send that waits for good (fault builds: send_stuck), in no call. */
+  enum class Kind : uint8_t { Transfer, Socket, Timer, StuckSend } kind = Kind::Transfer;
   bool write = false;
   uint8_t opcode = 0; /* Socket: the operation */
   int fd = -1;
@@ -141,7 +144,8 @@ struct IocpHost::Request {
   uint32_t poll_known = 0;  /* poll: PROACTOR_POLL_* events known without AFD (see StartPoll) */
   HANDLE port = nullptr;
   PTP_TIMER timer = nullptr;
-  /* Timer: 0 armed, 1 fired, 2 cancelled; whoever moves it from 0 posts the one packet. */
+  /* Timer: 0 armed, 1 fired, 2 cancelled; whoever moves it from 0 posts the one packet (also a
+   * StuckSend's: 0 waiting, 2 cancelled). */
   std::atomic<int> timer_state{0};
 
   Request() { std::memset(&overlapped, 0, sizeof overlapped); }
@@ -193,8 +197,16 @@ void IocpHost::Run() {
   std::vector<Completed> batch;
   for (;;) {
     ULONG n = 0;
-    if (!GetQueuedCompletionStatusEx(port_, entries, kBatch, &n, INFINITE, FALSE)) {
-      // The port was closed under us (ERROR_ABANDONED_WAIT_0): nothing more can come.
+    BOOL ok = TRUE;  // (port_wait_empty: returned with no packet taken)
+    if (InjectFault(FaultSite::port_wait_timeout)) {
+      ok = FALSE;
+      SetLastError(WAIT_TIMEOUT);
+    } else if (!InjectFault(FaultSite::port_wait_empty)) {
+      ok = GetQueuedCompletionStatusEx(port_, entries, kBatch, &n, INFINITE, FALSE);
+    }
+    if (!ok) {
+      // The port was closed under us (ERROR_ABANDONED_WAIT_0): nothing more can come. Anything
+      // else (WAIT_TIMEOUT) took no packet: wait again.
       if (GetLastError() == ERROR_ABANDONED_WAIT_0 || GetLastError() == ERROR_INVALID_HANDLE) return;
       continue;
     }
@@ -210,6 +222,12 @@ void IocpHost::Run() {
       int32_t result;
       if (e.lpCompletionKey == kTimerKey) {
         result = e.dwNumberOfBytesTransferred == 0 ? 0 : UV_ECANCELED;
+      } else if (e.lpCompletionKey == kStuckKey) {
+        result = UV_ECANCELED;
+      } else if (request->overlapped.Internal == 0 && request->opcode == PROACTOR_OP_ACCEPT &&
+                 InjectFault(FaultSite::accept_connaborted)) {
+        // The connection was reset before AcceptEx took it: WSAECONNRESET (FinishSocket).
+        result = TranslateSystemError(WSAECONNRESET);
       } else if (request->overlapped.Internal == 0) {  // STATUS_SUCCESS
         result = static_cast<int32_t>(e.dwNumberOfBytesTransferred);
       } else {
@@ -289,7 +307,7 @@ Start IocpHost::StartTransfer(uint64_t tag, const Operation& op, int32_t* result
     request->overlapped.Offset = static_cast<DWORD>(static_cast<uint64_t>(op.offset));
     request->overlapped.OffsetHigh = static_cast<DWORD>(static_cast<uint64_t>(op.offset) >> 32);
   }
-  const DWORD n = std::min<DWORD>(op.len, kTransferMax);
+  const DWORD n = std::min<DWORD>(CutForFault(op), kTransferMax);
   request->overlapped.Internal = STATUS_PENDING;  // see PacketFollowsFailure
   const BOOL ok = write ? WriteFile(entry.handle, op.data, n, nullptr, &request->overlapped)
                         : ReadFile(entry.handle, op.data, n, nullptr, &request->overlapped);
@@ -329,7 +347,8 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
     return Start::Done;
   }
   request->buffer.buf = reinterpret_cast<CHAR*>(op.data);
-  request->buffer.len = op.len;
+  // (A recv or send answered short: the count is the answer, as for recv(2) / send(2).)
+  request->buffer.len = op.opcode == PROACTOR_OP_RECV || op.opcode == PROACTOR_OP_SEND ? CutForFault(op) : op.len;
   const auto fail = [&](int32_t error) {
     delete request;
     *result = error;
@@ -358,6 +377,8 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
           !listening) {
         return fail(UV_EINVAL);
       }
+      // (WSAEMFILE: the process has no socket left for the connection, accept(2)'s EMFILE.)
+      if (InjectFault(FaultSite::accept_emfile)) return fail(TranslateSystemError(WSAEMFILE));
       request->accepted = WSASocketW(entry.family, entry.type, 0, nullptr, 0,
                                      WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
       if (request->accepted == INVALID_SOCKET) return fail(SocketError());
@@ -522,6 +543,10 @@ Start IocpHost::StartPoll(uint64_t tag, const Operation& op, int32_t* result) {
 }
 
 int32_t IocpHost::FinishSocket(Request* request, const Operation* op, int32_t result) {
+  // AcceptEx fails with WSAECONNRESET (ERROR_NETNAME_DELETED) when the connection was reset
+  // before it took it: the listener is fine, and the accept starts again, as libuv's does and as
+  // the engine core does for accept(2)'s ECONNABORTED. (The Request closes the socket.)
+  if (request->opcode == PROACTOR_OP_ACCEPT && result == UV_ECONNRESET) return UV_ECONNABORTED;
   if (result < 0) return result;
   if (request->opcode == PROACTOR_OP_POLL) {
     HandleEntry entry;
@@ -602,7 +627,29 @@ Start IocpHost::StartTimer(uint64_t tag, uint64_t timeout_ns, int32_t* result) {
   return Start::Submitted;
 }
 
+Start IocpHost::StartStuckSend(uint64_t tag, const Operation& op, int32_t* result) {
+  auto* request = new (std::nothrow) Request();
+  if (request == nullptr) {
+    *result = UV_ENOMEM;
+    return Start::Done;
+  }
+  request->tag = tag;
+  request->kind = Request::Kind::StuckSend;
+  request->opcode = op.opcode;
+  request->fd = op.fd;
+  requests_.emplace(tag, request);
+  return Start::Submitted;
+}
+
 void IocpHost::CancelRequest(Request* request) {
+  if (request->kind == Request::Kind::StuckSend) {
+    // Never given to Winsock: its one packet is posted here, once.
+    int armed = 0;
+    if (request->timer_state.compare_exchange_strong(armed, 2)) {
+      (void)PostQueuedCompletionStatus(port_, 0, kStuckKey, &request->overlapped);
+    }
+    return;
+  }
   if (request->kind != Request::Kind::Timer) {
     // ERROR_NOT_FOUND: it completed already, and its packet is on the way.
     (void)CancelIoEx(request->handle, &request->overlapped);
@@ -658,6 +705,7 @@ int IocpHost::Wait(int64_t timeout_ns) {
     if (!completed_.empty()) return 0;
   }
   if (pool().HasResults()) return 0;
+  if (InjectFault(FaultSite::poller_wakeup_spurious)) return 0;  // woken with nothing to report
   // The event is auto-reset and set by every Signal(): a result that arrives after the checks
   // above sets it, so the wait cannot miss it (an earlier set only ends it early).
   DWORD ms = INFINITE;

@@ -63,6 +63,9 @@ class IocpHost final : public EnvHost {
    * read and write on the pool), Done with `*result` when it is decided now (bad descriptors, an
    * input that is not a disk file, nothing to send). */
   Start StartSendfile(uint64_t tag, const Operation& op, int32_t* result);
+  /* Fault builds (send_stuck): a send that waits for good, in no Winsock call, until it is
+   * cancelled (ECANCELED through the port, like every request's end). Submitted, or Done. */
+  Start StartStuckSend(uint64_t tag, const Operation& op, int32_t* result);
   /* Starts PROACTOR_OP_TIMEOUT: Submitted, or Done with `*result`. */
   Start StartTimer(uint64_t tag, uint64_t timeout_ns, int32_t* result);
   /* Cancels the request of `tag`, best effort: its one packet still comes. */

@@ -127,10 +127,12 @@ int64_t Transfer(int fd, bool write, uint8_t* data, size_t length, int64_t offse
   return moved;
 }
 
-/* readv / writev: one transfer per buffer, in order, stopping at a short one. */
+/* readv / writev: one transfer per buffer, in order, stopping at a short one (fault builds:
+ * over the first half of the buffers when short_file_transfer fires, CutVectorsForFault). */
 int64_t TransferVector(const Operation& op, bool write) {
   int64_t total = 0;
-  for (uint32_t i = 0; i < op.iov_count; i++) {
+  const uint32_t count = CutVectorsForFault(op);
+  for (uint32_t i = 0; i < count; i++) {
     const size_t length = IoVecLength(op.iov[i]);
     if (length == 0) continue;
     const int64_t r = Transfer(op.fd, write, IoVecData(op.iov[i]), length, op.offset < 0 ? -1 : op.offset + total);
@@ -509,7 +511,7 @@ int64_t Call(const Operation& op) {
       return HandleTable::Process().Close(op.fd);
     case PROACTOR_OP_READ:
     case PROACTOR_OP_WRITE:
-      return Transfer(op.fd, op.opcode == PROACTOR_OP_WRITE, op.data, op.len, op.offset);
+      return Transfer(op.fd, op.opcode == PROACTOR_OP_WRITE, op.data, CutForFault(op), op.offset);
     case PROACTOR_OP_READV:
     case PROACTOR_OP_WRITEV:
       return TransferVector(op, op.opcode == PROACTOR_OP_WRITEV);

@@ -10,6 +10,7 @@
 
 #include <new>
 
+#include "../fault_schedule.h"
 #include "error_table.h"
 
 namespace proactor {
@@ -57,7 +58,19 @@ void LoopWakeup::Signal() {
   (void)SetEvent(event_);
   if (state->pending.exchange(true)) return;
   std::lock_guard<std::mutex> lock(state->mutex);
-  if (state->tsfn != nullptr) (void)napi_call_threadsafe_function(state->tsfn, nullptr, napi_tsfn_nonblocking);
+  if (state->tsfn == nullptr) return;
+  napi_status status = InjectFault(FaultSite::wakeup_queue_full)
+                           ? napi_queue_full
+                           : napi_call_threadsafe_function(state->tsfn, nullptr, napi_tsfn_nonblocking);
+  // A full queue (the queue is unlimited, so only when Node says so anyway): the blocking form
+  // waits for room, as Node-API documents; a dropped call would leave `pending` set and this
+  // environment never woken again. napi_closing: the environment is going away, and its teardown
+  // reaps what is left (EnvHost): nothing more is called.
+  if (status == napi_queue_full) {
+    status = napi_call_threadsafe_function(state->tsfn, nullptr, napi_tsfn_blocking);
+  }
+  // Any other refusal: the next Signal() tries again.
+  if (status != napi_ok && status != napi_closing) state->pending.store(false);
 }
 
 void LoopWakeup::Clear() {

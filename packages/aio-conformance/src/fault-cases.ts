@@ -4,7 +4,7 @@
  * schedule it needs through the addon's `faults(spec)` and expects that result explicitly.
  * The faults that must vanish (io_uring_enter interrupted or short, the CQ overflow path, short
  * file transfers; the reactor's poller waits interrupted, spurious wakeups and readiness reports,
- * interrupted connects) are instead injected at random under the whole suite and the differential
+ * interrupted connects; IOCP's port waits failing or empty and its wakeup calls refused) are instead injected at random under the whole suite and the differential
  * runner (scripts/test-faults.mjs), whose results must then equal the fault-free ones.
  */
 import assert from 'node:assert/strict';
@@ -294,6 +294,30 @@ export const faultCases: readonly FaultCase[] = [
       t.faults('');
       assert.ok(shortSends > 0, 'sends came back short');
       assert.ok(received.equals(data), 'every byte arrived intact and in order');
+    },
+  },
+  {
+    // A vanishing fault, but one the seeded runs rarely meet (the suite calls waitSync() a few
+    // times): here about every other wait of waitSync() wakes with nothing to report.
+    name: 'waitSync: woken with nothing to report, it waits again for what is left of its time and returns once the completion came',
+    async run(t) {
+      const q = t.queue();
+      t.faults('poller_wakeup_spurious=0.5');
+      for (let round = 1; round <= 20 && injected(t.faults(), 'poller_wakeup_spurious') === 0; round++) {
+        q.timeout(20, { userData: round });
+        const started = performance.now();
+        assert.equal(q.waitSync(1, 5_000), 1, 'waitSync returned with the completion');
+        assert.ok(performance.now() - started >= 15, 'it waited for the timeout');
+        const seen: number[] = [];
+        q.drain((c) => {
+          assert.equal(c.result, 0);
+          seen.push(c.userData);
+        });
+        assert.deepEqual(seen, [round]);
+      }
+      assert.ok(injected(t.faults(), 'poller_wakeup_spurious') > 0, 'waits were woken for nothing');
+      t.faults('');
+      assert.equal(q.inFlight, 0, 'nothing is left in flight');
     },
   },
   {
