@@ -99,6 +99,7 @@ Start ReactorEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t*
       return Start::Submitted;
     case PROACTOR_OP_SOCKET:
       *result = static_cast<int32_t>(OpenNonblockingSocket(op));
+      if (*result >= 0) host_->ForgetDescriptor(*result);
       return Start::Done;
     case PROACTOR_OP_BIND:
     case PROACTOR_OP_LISTEN:
@@ -191,6 +192,11 @@ int64_t ReactorEngine::Attempt(SlotState& state, const Operation& op) {
     return UV_EAGAIN;
   }
   if (op.opcode == PROACTOR_OP_SENDFILE) return ContinueSendfile(state, op);
+  if (op.opcode == PROACTOR_OP_ACCEPT) {
+    const int64_t fd = TrySocketCall(op);
+    if (fd >= 0) host_->ForgetDescriptor(static_cast<int>(fd));
+    return fd;
+  }
   if (op.opcode != PROACTOR_OP_CONNECT) return TrySocketCall(op);
   if (state.connecting) return ConnectOutcome(op);
   const int64_t r = StartConnect(op);
@@ -253,6 +259,7 @@ int64_t ReactorEngine::RunMultishot(uint16_t slot, const Operation& op) {
     if (op.opcode == PROACTOR_OP_ACCEPT_MULTI) {
       const int64_t fd = TrySocketCall(op);
       if (fd < 0) return fd;  // UV_EAGAIN: parked on; an error ends it
+      host_->ForgetDescriptor(static_cast<int>(fd));
       core_.PostItem(slot, static_cast<int32_t>(fd), PROACTOR_CQE_F_MORE, 0);
       continue;
     }

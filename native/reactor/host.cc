@@ -62,7 +62,7 @@ void ReactorHost::OpenMechanism(Napi::Env env) {
 void ReactorHost::ConnectWakeup(Napi::Env env) {
   // The poller's descriptor wakes the loop as the EnvHost wakeup does (unreferenced: the
   // wakeup's handle keeps the loop alive while operations are in flight).
-  int r = poller_watch_.Start(env, poller_->descriptor(), &EnvHost::OnReadable, this);
+  int r = poller_watch_.Start(env, poller_->descriptor(), &ReactorHost::OnPollerReadable, this);
   if (r < 0) throw SystemError(env, r, "uv_poll_start");
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) throw SystemError(env, UV_EINVAL, "uv_timer_init");
@@ -246,10 +246,18 @@ void ReactorHost::FinishTag(uint64_t tag, int32_t result) {
   if (engine != nullptr && engine->Active(tag) != nullptr) engine->Finish(TagSlot(tag), result);
 }
 
+void ReactorHost::OnPollerReadable(void* self) {
+  static_cast<ReactorHost*>(self)->poll_due_ = true;
+  EnvHost::OnReadable(self);
+}
+
 void ReactorHost::ReapMechanism() {
-  for (;;) {
+  // Polled only when the loop (or waitSync's wait) saw the poller's descriptor readable since the
+  // last poll; see poll_due_.
+  for (bool due = poll_due_; due;) {
+    poll_due_ = false;
     events_.clear();
-    int n = poller_->Wait(0, &events_);
+    const int n = poller_->Wait(0, &events_);
     if (n <= 0) break;
     for (const PollEvent& e : events_) {
       auto watched = watchers_.find(e.fd);
@@ -267,7 +275,7 @@ void ReactorHost::ReapMechanism() {
         watcher->OnWatchFailed(r);
       }
     }
-    if (n < kPollBatch) break;
+    due = n == kPollBatch;  // a full batch: more may be waiting
   }
   ExpireTimers();
   while (!cancelled_.empty()) {
@@ -336,6 +344,7 @@ int ReactorHost::Wait(int64_t timeout_ns) {
       by_timer = true;
     }
   }
+  poller_->BeginTurn();
   struct pollfd p[2] = {{poller_->descriptor(), POLLIN, 0}, {wakeup().descriptor(), POLLIN, 0}};
   const int ms = limit_ns < 0 ? -1 : static_cast<int>(std::min<int64_t>((limit_ns + 999999) / 1000000, INT32_MAX));
   // A wakeup with nothing behind it, or an interrupted wait: waitSync() reaps nothing and waits
@@ -343,6 +352,7 @@ int ReactorHost::Wait(int64_t timeout_ns) {
   if (InjectFault(FaultSite::poller_wakeup_spurious)) return 0;
   const int r = InjectFault(FaultSite::poller_wait_eintr) ? (errno = EINTR, -1) : poll(p, 2, ms);
   if (r < 0) return errno == EINTR ? 0 : -errno;
+  if (p[0].revents != 0) poll_due_ = true;
   return r == 0 && !by_timer ? UV_ETIMEDOUT : 0;
 }
 

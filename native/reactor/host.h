@@ -11,7 +11,7 @@
  *   (it is not even tried first: two recvs on one stream complete in submission order). On a
  *   report the host retries the waiters of each ready direction in order, through their
  *   engine, until one would block again; then it arms the poller for what is still waited for
- *   (one-shot: one epoll_ctl / kevent per wait);
+ *   (one-shot, poller.h);
  * - timers (PROACTOR_OP_TIMEOUT): an ordered set of deadlines on the steady clock, and one
  *   uv_timer on the loop armed for the earliest; waitSync() bounds its wait by it. A timer heap
  *   rather than a timerfd per poller: poll(2) has no timer descriptor, kqueue's EVFILT_TIMER
@@ -78,7 +78,9 @@ class ReactorHost final : public EnvHost {
   /* Every operation parked on `fd` is cancelled (CancelLater), and the poller forgets `fd`:
    * it is about to be closed. */
   void CancelDescriptor(int fd);
-  /* The poller forgets `fd` (a close is launched); nothing may be parked on it. */
+  /* The poller forgets `fd` (a close is launched; or the queue just got `fd` from socket or
+   * accept, so what is known of its number belongs to a descriptor closed behind the queue's
+   * back: no system call then unless something was known); nothing may be parked on it. */
   void ForgetDescriptor(int fd);
   /* Drops every parked operation and timer of engine `id` (its queue is closing). */
   void DropEngine(uint16_t id);
@@ -118,6 +120,8 @@ class ReactorHost final : public EnvHost {
   void ConnectWakeup(Napi::Env env) override;
   /* Poller reports, due timers and cancellations, to their engines. */
   void ReapMechanism() override;
+  /* A delivery from the loop begins: a new turn for the poller (Poller::BeginTurn). */
+  void OnWake() override { poller_->BeginTurn(); }
   void CancelAndDrain() override;
   void CloseMechanism() override;
   /* Hands each engine's queued kernel requests (Linux AIO) over. */
@@ -141,10 +145,18 @@ class ReactorHost final : public EnvHost {
   void ExpireTimers();
   void ScheduleTimer();
   static void OnTimer(uv_timer_t* timer);
+  /* The loop found the poller's descriptor readable: reports are due (poll_due_). */
+  static void OnPollerReadable(void* self);
 
   std::string kind_;
   std::unique_ptr<Poller> poller_;
   LoopPoll poller_watch_;
+  /* Whether the poller may hold reports not collected yet: set when the loop (poller_watch_) or
+   * Wait() saw its descriptor readable, cleared by the poll that collects them. A reap polls only
+   * then, not in every delivery round: each poll is a system call (epoll_wait), four per echo
+   * round trip before (bench/results/reactor-poll-due-ab.md), and a report that arrives meanwhile
+   * keeps the descriptor readable (poller.h), so the loop's level-triggered watch reports it. */
+  bool poll_due_ = true;
   /* The loop timer, freed by its close callback (it may outlive the host). */
   struct Timer {
     uv_timer_t handle;

@@ -10,13 +10,15 @@
  *   is implicit: the first Arm() of a descriptor registers it; Forget() drops it.
  *
  * - ONE-SHOT: Arm(fd, interest) asks for one report. Once Wait() reported an event for `fd`,
- *   the poller may have dropped ALL of its interest in `fd` (epoll's EPOLLONESHOT disarms both
+ *   the poller may have dropped ALL of its interest in `fd` (the epoll poller disarms both
  *   directions; a kqueue EV_ONESHOT filter drops only the one that fired): the engine arms again
  *   with everything it still waits for. Arm() with an interest already armed is harmless. A
  *   descriptor armed and never reported stays armed. Arm(fd, 0) is not allowed (use Forget).
- *   Why one-shot: one system call per wait (epoll_ctl MOD / one kevent change), no storm of
- *   level-triggered reports for a descriptor nobody waits on any more, and the three mechanisms
- *   can all give it (poll(2) drops the descriptor from its set after reporting it).
+ *   Why one-shot: no storm of level-triggered reports for a descriptor nobody waits on any
+ *   more, and the three mechanisms can all give it (poll(2) drops the descriptor from its set
+ *   after reporting it). What it costs is the poller's: at most one system call per wait (one
+ *   kevent change); the epoll poller keeps the kernel's registration after a report and makes
+ *   no call for a re-arm of the same directions (epoll_poller.cc).
  *
  * - A report is a hint, never a promise: the engine retries its non-blocking call and arms
  *   again on EAGAIN. Errors and hang-ups (EPOLLERR/EPOLLHUP, EV_EOF/EV_ERROR, POLLERR/POLLHUP/
@@ -28,7 +30,9 @@
  *   A descriptor closed behind the poller's back (not through the queue) may have silently
  *   left the kernel's set (epoll, kqueue): Arm() must therefore cope with a descriptor it
  *   believes registered but the kernel does not know (epoll: MOD fails with ENOENT -> ADD),
- *   and with one it believes new but the kernel knows (EEXIST -> MOD).
+ *   and with one it believes new but the kernel knows (EEXIST -> MOD). Within one turn
+ *   (BeginTurn) a poller may trust what it knows: a descriptor closed behind its back and its
+ *   number reused and waited on in the turn that reported the old one is not supported.
  *
  * - descriptor(): a descriptor that polls readable while Wait(0) would report something (the
  *   epoll or kqueue descriptor itself). The host watches it on the libuv loop (uv_poll) and
@@ -88,6 +92,11 @@ class Poller {
   /* Drops every interest in `fd` (it is about to be closed, or nobody waits on it). Never fails
    * visibly: a descriptor the kernel already dropped is fine. */
   virtual void Forget(int fd) = 0;
+  /* A new turn begins: the host calls it before each delivery from the loop and before each
+   * blocking wait of waitSync(). A poller that keeps the kernel's registration of a reported
+   * descriptor (epoll) trusts it for a re-arm only in the turn of the report (see Forget above
+   * and epoll_poller.cc); the others need not do anything. */
+  virtual void BeginTurn() {}
   /* Collects ready descriptors; see the contract above. */
   virtual int Wait(int timeout_ms, std::vector<PollEvent>* out) = 0;
   /* A short name of the mechanism ("epoll", "kqueue", "poll"), for info() and messages. */

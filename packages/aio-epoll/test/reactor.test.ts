@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Backend, type Engine, OPCODE_COUNT, Opcode, Queue } from '@proactor/aio-core';
@@ -82,6 +82,40 @@ describe('the reactor', () => {
     expect(after.parked).toBe(0);
     expect(after.parks).toBeGreaterThanOrEqual(1);
     expect(after.retries).toBeGreaterThanOrEqual(1);
+  });
+
+  it("waits on a socket the queue creates even when its number's last owner was closed behind the queue's back in the turn that reported it", async () => {
+    // The epoll poller keeps a reported descriptor's registration for a re-arm in the same turn;
+    // the kernel dropped it with the closed socket, so the new one must be registered anew.
+    const { q } = queue();
+    const sender = await q.socket(4, 'dgram');
+    cleanups.push(() => q.close(sender).catch(() => undefined));
+    const first = await q.socket(4, 'dgram');
+    await q.bind(first, { address: '127.0.0.1', port: 0 });
+    const waiting = q.recvfrom(first, Buffer.alloc(16));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await q.sendto(sender, 'one', await q.localAddress(first));
+    expect((await waiting).bytes).toBe(3);
+    // From here on, one turn of the loop: each await is a delivery round of the same callback.
+    closeSync(first);
+    const second = await q.socket(4, 'dgram');
+    cleanups.push(() => q.close(second).catch(() => undefined));
+    expect(second).toBe(first); // the lowest free number
+    await q.bind(second, { address: '127.0.0.1', port: 0 });
+    const address = await q.localAddress(second);
+    const buffer = Buffer.alloc(16);
+    const again = q.recvfrom(second, buffer);
+    await q.nop(); // the recvfrom was tried and parked
+    await q.sendto(sender, 'two', address);
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      again.then(({ bytes }) => buffer.toString('utf8', 0, bytes)),
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve('never reported'), 2000);
+      }),
+    ]);
+    clearTimeout(timer);
+    expect(outcome).toBe('two');
   });
 
   it('completes recvs waiting on one socket in the order they were submitted', async () => {
