@@ -1,5 +1,11 @@
 #include "engine_core.h"
 
+#ifdef _WIN32
+#include "win/handle_table.h"
+#else
+#include <sys/stat.h>
+#endif
+
 #include <uv.h>
 
 #include <algorithm>
@@ -97,7 +103,9 @@ void EngineCore::Launch(uint16_t index) {
   Operation& op = slot.op;
   // Operations still waiting on the descriptor end first (ECANCELED): a kernel request holds
   // its own reference to the file and would otherwise wait on after the close.
-  if (op.opcode == PROACTOR_OP_CLOSE && HasWaiting(op.fd)) driver_->CancelDescriptor(op.fd);
+  if (op.opcode == PROACTOR_OP_CLOSE && (HasWaiting(op.fd) || (HasTransfers(op.fd) && IsSocket(op.fd)))) {
+    driver_->CancelDescriptor(op.fd);
+  }
   // (Results posted here are finished by whoever launched: Submit wakes the host for them,
   // Finish runs inside EnvHost::Reap, which processes local results after routing.)
   int32_t result = 0;
@@ -115,12 +123,17 @@ void EngineCore::Launch(uint16_t index) {
       // Parked by a readiness engine (its per-descriptor waiters): for the core, in the mechanism.
     case Start::Submitted:
       slot.where = Slot::Where::Submitted;
-      if (HasTrait(op.opcode, kWaitsOnDescriptor)) CountWaiting(slot);
+      if (HasTrait(op.opcode, kWaitsOnDescriptor)) {
+        CountWaiting(slot);
+      } else if (op.opcode == PROACTOR_OP_READ || op.opcode == PROACTOR_OP_WRITE || op.opcode == PROACTOR_OP_READV ||
+                 op.opcode == PROACTOR_OP_WRITEV) {
+        CountWaiting(slot, true);
+      }
       return;
   }
 }
 
-void EngineCore::CountWaiting(Slot& slot) {
+void EngineCore::CountWaiting(Slot& slot, bool transfer) {
   // A descriptor at or above RLIMIT_NOFILE cannot be open (the operation fails with EBADF): not
   // counted, so a stray number never sizes the table. (The limit is read again, rarely, in case
   // the process raised it.)
@@ -128,9 +141,21 @@ void EngineCore::CountWaiting(Slot& slot) {
   if (fd < 0) return;
   if (static_cast<long>(fd) >= open_max_) open_max_ = std::max(open_max_, OpenDescriptorLimit());
   if (static_cast<long>(fd) >= open_max_) return;
-  if (static_cast<size_t>(fd) >= waiting_fds_.size()) waiting_fds_.resize(static_cast<size_t>(fd) + 1 + fd / 2);
-  if (waiting_fds_[fd]++ == 0) waiting_descriptors_++;
+  std::vector<uint32_t>& counts = transfer ? transfer_fds_ : waiting_fds_;
+  if (static_cast<size_t>(fd) >= counts.size()) counts.resize(static_cast<size_t>(fd) + 1 + fd / 2);
+  if (counts[fd]++ == 0 && !transfer) waiting_descriptors_++;
   slot.waiting_fd = fd;
+  slot.transfer = transfer;
+}
+
+bool EngineCore::IsSocket(int fd) {
+#ifdef _WIN32
+  HandleEntry entry;
+  return HandleTable::Process().Get(fd, &entry) && entry.kind == HandleEntry::Kind::Socket;
+#else
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+#endif
 }
 
 void EngineCore::QueueCancel(uint32_t target) {
@@ -207,7 +232,8 @@ void EngineCore::Finish(uint16_t index, int32_t result) {
   if (slot.waiting_fd >= 0) {
     // (Detach() may have cleared the counts of an environment going away.)
     const size_t fd = static_cast<size_t>(slot.waiting_fd);
-    if (fd < waiting_fds_.size() && waiting_fds_[fd] > 0 && --waiting_fds_[fd] == 0) waiting_descriptors_--;
+    std::vector<uint32_t>& counts = slot.transfer ? transfer_fds_ : waiting_fds_;
+    if (fd < counts.size() && counts[fd] > 0 && --counts[fd] == 0 && !slot.transfer) waiting_descriptors_--;
     slot.waiting_fd = -1;
   }
   if (Continue(index, &result)) return;
@@ -273,6 +299,19 @@ bool EngineCore::Continue(uint16_t index, int32_t* result) {
     case PROACTOR_OP_READV:
     case PROACTOR_OP_WRITEV: {
       const int32_t piece = *result;
+      if (piece == UV_EAGAIN && slot.where == Slot::Where::Pool && slot.transferred == 0) {
+        // A non-blocking descriptor, not ready: waits for it where the mechanism can
+        // (EngineDriver::AwaitReady). A cancel asked for meanwhile ends it instead.
+        if (!may_restart || slot.cancel_requested) {
+          *result = UV_ECANCELED;
+          return false;
+        }
+        const Start start = driver_->AwaitReady(index, OperationTag(slot.generation, id_, index), op, result);
+        if (start != Start::WaitReadable && start != Start::WaitWritable) return false;
+        slot.where = Slot::Where::Submitted;
+        CountWaiting(slot);
+        return true;
+      }
       if (may_restart && piece > 0 && static_cast<uint64_t>(piece) < TransferLeft(op) &&
           ContinuesShortTransfer(op, static_cast<uint32_t>(piece))) {
         slot.transferred += static_cast<uint32_t>(piece);
@@ -418,6 +457,7 @@ void EngineCore::Detach() {
   closed_ = true;
   driver_->Release(false);
   waiting_fds_.clear();
+  transfer_fds_.clear();
   waiting_descriptors_ = 0;
   if (kept_alive_) driver_->KeepAlive(false);
   kept_alive_ = false;

@@ -19,7 +19,8 @@
  *   calls made at launch, cancelled chain members;
  * - the blocking pool path: Start::Blocking runs Call(operation) on the environment's pool;
  * - per-descriptor counts of operations waiting in the mechanism, so that closing a descriptor
- *   through the queue first ends them (EngineDriver::CancelDescriptor);
+ *   through the queue first ends them (EngineDriver::CancelDescriptor), and of reads and writes
+ *   there, which a close ends first too when the descriptor is a socket (they wait for the peer);
  * - batched delivery into the queue's completion buffer, at most one ACCEPT_MULTI item per slot
  *   per batch (a slot has one address record), provided buffers returned after the batch;
  * - ref/unref (the environment's wakeup handle is ref'd while a ref'd queue has operations in
@@ -86,6 +87,14 @@ class EngineDriver {
   /* The mechanism's last word on a final result from it (e.g. its own poll bits, a timer's
    * expiry code), before the core fills records and files it. Default: unchanged. */
   virtual int32_t Settle(uint16_t /*slot*/, Operation& /*op*/, int32_t result) { return result; }
+  /* A read, write, readv or writev the blocking pool ran met a non-blocking descriptor that was
+   * not ready (UV_EAGAIN: a socket or a pipe, which a kernel ring or port would have waited on).
+   * A readiness engine parks it until the descriptor is ready and retries it then (returns
+   * WaitReadable / WaitWritable; the core counts it as waiting on op.fd, so a close through the
+   * queue ends it first); Done ends it with `*result` (default: with UV_EAGAIN, as the call did). */
+  virtual Start AwaitReady(uint16_t /*slot*/, uint64_t /*tag*/, Operation& /*op*/, int32_t* /*result*/) {
+    return Start::Done;
+  }
   /* Provided buffers whose data a complete() call handed over are free again. */
   virtual void BuffersDelivered(const std::vector<uint32_t>& /*ids*/) {}
   /* Keep the queue's JS object alive (operations in flight) or let it go. */
@@ -149,6 +158,10 @@ class EngineCore {
   bool HasWaiting(int fd) const {
     return fd >= 0 && static_cast<size_t>(fd) < waiting_fds_.size() && waiting_fds_[fd] > 0;
   }
+  /* Whether a Submitted read, write, readv or writev is in the mechanism on `fd`. */
+  bool HasTransfers(int fd) const {
+    return fd >= 0 && static_cast<size_t>(fd) < transfer_fds_.size() && transfer_fds_[fd] > 0;
+  }
 
  private:
   struct Slot {
@@ -159,8 +172,10 @@ class EngineCore {
     uint32_t generation = 0;
     Operation op;
     OperationStorage storage;
-    /* The descriptor the operation waits on, counted in waiting_fds_ (-1: none). */
+    /* The descriptor the operation waits on, counted in waiting_fds_, or in transfer_fds_ when
+     * `transfer` (-1: none). */
     int32_t waiting_fd = -1;
+    bool transfer = false;
     /* The delivery batch that last handed over an item of this slot (see DeliverReady). */
     uint32_t delivered_batch = 0;
     /* Bytes a continued transfer moved before its current piece (see Continue). */
@@ -184,7 +199,9 @@ class EngineCore {
   /* A result the operation does not end with: starts it again and returns true. Otherwise adds
    * what earlier pieces moved to `*result` and returns false. */
   bool Continue(uint16_t slot, int32_t* result);
-  void CountWaiting(Slot& slot);
+  void CountWaiting(Slot& slot, bool transfer = false);
+  /* Whether `fd` is a socket (fstat; asked only when a close meets transfers in flight). */
+  static bool IsSocket(int fd);
   void UpdateRef();
   void Leave(bool in_finalizer);
 
@@ -200,6 +217,10 @@ class EngineCore {
    * recv and send is counted. waiting_descriptors_: entries above zero. */
   std::vector<uint32_t> waiting_fds_;
   uint32_t waiting_descriptors_ = 0;
+  /* Submitted reads and writes (read, write, readv, writev) per descriptor: on a socket they wait
+   * for the peer as a recv does, so a close of a socket through the queue ends them first too
+   * (on a file they run to their end: a close does not cancel a write in flight). */
+  std::vector<uint32_t> transfer_fds_;
   long open_max_ = 1 << 20; /* RLIMIT_NOFILE as last read: no fd at or above it is open */
   uint32_t delivery_batch_ = 0;
   uint64_t multishot_items_ = 0;

@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include <sys/stat.h>
 #include <uv.h>
 
 #include <string>
@@ -197,6 +198,12 @@ int64_t ReactorEngine::Attempt(SlotState& state, const Operation& op) {
     if (fd >= 0) host_->ForgetDescriptor(static_cast<int>(fd));
     return fd;
   }
+  // A read or write that met a non-blocking descriptor on the pool (AwaitReady): the plain call,
+  // which does not block on it.
+  if (op.opcode == PROACTOR_OP_READ || op.opcode == PROACTOR_OP_WRITE || op.opcode == PROACTOR_OP_READV ||
+      op.opcode == PROACTOR_OP_WRITEV) {
+    return Call(op);
+  }
   if (op.opcode != PROACTOR_OP_CONNECT) return TrySocketCall(op);
   if (state.connecting) return ConnectOutcome(op);
   const int64_t r = StartConnect(op);
@@ -233,7 +240,8 @@ int64_t ReactorEngine::Retry(uint64_t tag, int32_t* consumed_error) {
   // reports readiness), and not EPIPE to a receive (Linux sets it on a reset after the peer's
   // FIN, and a receive then ends the stream with 0; the next send meets EPIPE anyway).
   const bool receive = op->opcode == PROACTOR_OP_RECV || op->opcode == PROACTOR_OP_RECVFROM ||
-                       op->opcode == PROACTOR_OP_RECV_MULTI;
+                       op->opcode == PROACTOR_OP_RECV_MULTI || op->opcode == PROACTOR_OP_READ ||
+                       op->opcode == PROACTOR_OP_READV;
   if (*consumed_error < 0 && op->opcode == PROACTOR_OP_SENDFILE && state_[TagSlot(tag)].sent > 0) {
     // Part of the file went out: that count now; the error stays for the next waiting call.
     return state_[TagSlot(tag)].sent;
@@ -334,6 +342,25 @@ void ReactorEngine::CancelDescriptor(int fd) {
 int32_t ReactorEngine::Settle(uint16_t slot, Operation& /*op*/, int32_t result) {
   state_[slot] = SlotState{};
   return result;
+}
+
+Start ReactorEngine::AwaitReady(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) {
+  // Sockets only: the reactor makes its sockets non-blocking (io_uring's block, and its reads
+  // wait), while a pipe or FIFO is non-blocking because its opener asked: EAGAIN, as on io_uring
+  // (which does not wait on an O_NONBLOCK file either) and node:fs.
+  struct stat st;
+  if (host_ == nullptr || fstat(op.fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return Start::Done;
+  const bool read = op.opcode == PROACTOR_OP_READ || op.opcode == PROACTOR_OP_READV;
+  const int r = host_->Park(op.fd, read ? kPollReadable : kPollWritable, tag);
+  if (r < 0) {
+    *result = r;
+    return Start::Done;
+  }
+  SlotState& state = state_[slot];
+  state = SlotState{};
+  state.parked = true;
+  parks_++;
+  return read ? Start::WaitReadable : Start::WaitWritable;
 }
 
 void ReactorEngine::KeepAlive(bool alive) {

@@ -25,7 +25,10 @@
  *   CancelDescriptor first), then the call runs on the pool;
  * - read, write, readv, writev, fsync and fdatasync on a descriptor open with O_DIRECT (a
  *   regular file or a block device): Linux AIO (linux_aio.h), when it is on; the pool otherwise;
- * - every other (file and metadata) operation: the environment's blocking pool, Call();
+ * - every other (file and metadata) operation: the environment's blocking pool, Call(). A read
+ *   or write (readv, writev) there that meets a socket not ready (EAGAIN: the reactor's sockets
+ *   are non-blocking) parks as a recv (send) would, and is retried with the plain call on
+ *   readiness (AwaitReady): it waits, as on io_uring (a non-blocking pipe's EAGAIN stays, as there);
  * - multishot accepts and recvs (accept_multi, recv_multi): parked for readability from the
  *   start and never leaving the descriptor's list until their final result: each report accepts
  *   (receives) until the call would block, every success an item (PROACTOR_CQE_F_MORE), as
@@ -70,6 +73,7 @@ class ReactorEngine : public Napi::ObjectWrap<ReactorEngine>, public EngineDrive
   void Cancel(uint16_t slot, uint64_t tag, const Operation& op) override;
   void CancelDescriptor(int fd) override;
   int32_t Settle(uint16_t slot, Operation& op, int32_t result) override;
+  Start AwaitReady(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) override;
   void BuffersDelivered(const std::vector<uint32_t>& ids) override;
   void KeepAlive(bool alive) override;
   void Release(bool host_alive) override;

@@ -359,6 +359,40 @@ export const pollCases: ConformanceCase[] = [
     },
   },
   {
+    name: 'socket: a read waiting on a connected socket gets the bytes sent later; closing the socket through the queue ends a waiting read with ECANCELED, an abort with AbortError',
+    needs: [...ECHO, 'read'],
+    skip: (backend) =>
+      backend.name === 'node'
+        ? "aio-node's socket descriptors are node:net sockets, not files: read refuses them (ENOTSUP)"
+        : undefined,
+    async run(t) {
+      const q = t.queue();
+      for (const family of FAMILIES) {
+        const { client, accepted } = await pair(t, q, family);
+        const buf = Buffer.alloc(16);
+        const first = track(q.read(accepted, buf, bounded()));
+        await assertWaiting(first, `${family}: read`);
+        assert.equal(await q.send(client, 'later'), 5);
+        assert.equal(await first.promise, 5);
+        assert.equal(buf.subarray(0, 5).toString(), 'later');
+        const ac = new AbortController();
+        const aborted = track(q.read(accepted, Buffer.alloc(16), { signal: ac.signal }));
+        await assertWaiting(aborted, `${family}: read to abort`);
+        const reason = new Error('not wanted');
+        ac.abort(reason);
+        const r = await aborted.promise.then(
+          () => assert.fail('an aborted read resolved'),
+          (error: unknown) => error,
+        );
+        assertAbortError(r, reason);
+        const closed = track(q.read(accepted, Buffer.alloc(16), bounded()));
+        await assertWaiting(closed, `${family}: read to close under`);
+        await q.close(accepted);
+        await rejectsWith(closed.promise, { code: 'ECANCELED', syscall: 'read' });
+      }
+    },
+  },
+  {
     name: 'socket: closing a listening socket through the queue ends a waiting accept with ECANCELED',
     needs: PAIR,
     async run(t) {

@@ -262,9 +262,7 @@ export const socketCases: ConformanceCase[] = [
     skip: (backend) =>
       backend.name === 'node'
         ? "aio-node's socket descriptors are node:net sockets, not files: read and write refuse them (ENOTSUP)"
-        : backend.name === 'epoll' || backend.name === 'kqueue'
-          ? 'the reactor runs read and write on its pool, where its non-blocking sockets answer EAGAIN instead of waiting (a known gap)'
-          : undefined,
+        : undefined,
     async run(t) {
       const q = t.queue();
       const { client, accepted } = await pair(t, q);
