@@ -10,8 +10,9 @@
 // or fails in a way churn does not explain, on an operation started and never finished (or
 // finished twice), and on memory that keeps growing: a process's RSS at the end more than
 // max(32 MiB, 10%) above its lowest RSS in the run's middle third (the first third is warm-up).
-// The default backend is io_uring where it is built, else the node backend (which then only
-// churns: it would be compared with itself).
+// --backend: @proactor/aio-uring, aio-epoll, aio-kqueue (where built) or aio-node. The default
+// is io_uring where it is built, else the node backend (which then only churns: it would be
+// compared with itself).
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -35,14 +36,19 @@ if (!(minutes > 0) || !(every > 0)) {
   console.error('usage: pnpm soak [--minutes N] [--backend PACKAGE] [--every SECONDS] [--json FILE]');
   process.exit(2);
 }
-const PACKAGES = { '@proactor/aio-uring': 'packages/aio-uring', '@proactor/aio-node': 'packages/aio-node' };
+const PACKAGES = {
+  '@proactor/aio-uring': 'packages/aio-uring',
+  '@proactor/aio-epoll': 'packages/aio-epoll',
+  '@proactor/aio-kqueue': 'packages/aio-kqueue',
+  '@proactor/aio-node': 'packages/aio-node',
+};
 const name =
   values.backend ??
   (process.platform === 'linux' && existsSync(join(root, 'packages/aio-uring/dist/index.js'))
     ? '@proactor/aio-uring'
     : '@proactor/aio-node');
 if (!(name in PACKAGES)) {
-  console.error(`soak: --backend takes ${Object.keys(PACKAGES).join(' or ')}, not '${name}'`);
+  console.error(`soak: --backend takes ${Object.keys(PACKAGES).join(', ')}, not '${name}'`);
   process.exit(2);
 }
 const load = async (dir) => (await import(pathToFileURL(join(root, dir, 'dist/index.js')).href)).default;

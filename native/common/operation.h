@@ -155,8 +155,10 @@ void SkipTransferred(Operation* op, uint32_t moved);
 /* Fault injection only: whether `fd` is open with O_DIRECT (Linux; false elsewhere). A cut of a
  * direct transfer must be one the kernel could answer: it refuses a misaligned direct transfer
  * whole (EINVAL on block file systems) and ends an aligned one short only at an aligned length, so
- * a direct transfer is cut only when its length (a vectored one's every buffer and length) is a
- * multiple of 4096, and then at a multiple of 4096. (A cut of a misaligned one could turn the
+ * a direct transfer is cut only when its position and length (a vectored one's every buffer and
+ * length) are multiples of 4096, and then at a multiple of 4096. (At a misaligned position the
+ * kernel here refused a 49152-byte direct read whole (EINVAL) yet answered its cut halves: a cut
+ * there changed the answer; poll(2) fault run, seed 34925.) (A cut of a misaligned one could turn the
  * kernel's EINVAL into a short success: the first piece aligned, the refusal left to the rest.) */
 inline bool IsDirectForFault(int fd) {
 #if defined(__linux__) && defined(O_DIRECT)
@@ -176,7 +178,7 @@ inline uint32_t CutForFault(const Operation& op, FaultSite site) {
   constexpr uint32_t kBlock = 4096;
   uint32_t cut = op.len / 2;
   if (!HasTrait(op.opcode, kSocket) && IsDirectForFault(op.fd)) {
-    if (op.len % kBlock != 0 || op.len < 2 * kBlock) return op.len;
+    if (op.len % kBlock != 0 || op.len < 2 * kBlock || op.offset < 0 || op.offset % kBlock != 0) return op.len;
     cut &= ~(kBlock - 1);
   }
   return InjectFault(site) ? cut : op.len;
@@ -194,6 +196,7 @@ inline uint32_t CutVectorsForFault(const Operation& op, FaultSite site = FaultSi
   if (!kFaultsCompiledIn || op.iov_count < 2) return op.iov_count;
 #if defined(__linux__)
   if (IsDirectForFault(op.fd)) {
+    if (op.offset < 0 || op.offset % 4096 != 0) return op.iov_count;
     for (uint32_t i = 0; i < op.iov_count; i++) {
       if ((reinterpret_cast<uintptr_t>(op.iov[i].iov_base) | op.iov[i].iov_len) % 4096 != 0) return op.iov_count;
     }

@@ -29,7 +29,7 @@ import {
   type Stats,
 } from '@proactor/aio-core';
 import { pageAlignedBuffer } from './cases/direct-io.js';
-import { portNobodyListensOn } from './cases/refused-port.js';
+import { bindOutsideEphemeralRange, portNobodyListensOn } from './cases/loopback-ports.js';
 
 /** One step of a script, in a form that reads well in a failure message. */
 export type Step =
@@ -57,9 +57,10 @@ export interface FileScriptOptions {
    * which cannot see a descriptor's flags, appends. Nor one opened read-only: sendfile(2) (the
    * reactor's, io_uring's on the pool) refuses it with EBADF before it looks at the input, where
    * io_uring's splices and aio-node read the input first and resolve 0 at its end without touching
-   * the output (with bytes to write every backend gives EBADF). Lengths stay below 16 KiB, so that every
-   * backend reads a range whole before writing it (a range copied onto itself, through two
-   * descriptors of one file, then gives the same bytes however the backend splits its rounds).
+   * the output (with bytes to write every backend gives EBADF). Never from a file into itself
+   * (through one descriptor or two): the kernel's sendfile moves page-cache pages, so a range
+   * copied onto an overlapping one reads bytes it already wrote, where aio-node copies through a
+   * buffer. Lengths stay below 16 KiB.
    */
   sendfile?: boolean;
 }
@@ -104,24 +105,42 @@ export function generateScript(seed: number, length: number, options: FileScript
   let opens = 0;
   /** The descriptors opened for writing without 'a': possible sendfile outputs. */
   const writable: number[] = [];
+  // Which file each name holds (a number per file created) and each descriptor opened (undefined:
+  // the open fails), followed through renames and unlinks: sendfile never copies a file into
+  // itself. Linux's sendfile(2) and io_uring's splices move page-cache pages, not copies: a range
+  // copied onto an overlapping one further on reads bytes it already wrote (memcpy, not memmove),
+  // where aio-node reads the range into a buffer first. (Found by a soak run: seed 199664.)
+  const named = new Map<number, number>();
+  const opened: (number | undefined)[] = [];
+  let created = 0;
   const position = () => (r.below(3) === 0 ? null : r.below(96 * 1024));
   const lengths = () => Array.from({ length: 1 + r.below(6) }, () => 1 + r.below(8192));
   for (let i = 0; i < length; i++) {
     const fd = opens === 0 ? 0 : r.below(opens);
     const k = r.below(100);
     if (options.sendfile && opens > 0 && writable.length > 0 && extra.below(100) < 10) {
-      steps.push({
+      const step: Step = {
         op: 'sendfile',
         fd: extra.pick(writable),
         from: extra.below(opens),
         position: extra.below(96 * 1024),
         length: 1 + extra.below(16 * 1024 - 1),
-      });
+      };
+      if (opened[step.fd] === undefined || opened[step.fd] !== opened[step.from]) steps.push(step);
     }
     if (k < 14 || opens === 0) {
       const flags = r.pick(FLAGS);
-      steps.push({ op: 'open', file: r.below(FILES), flags });
+      const file = r.below(FILES);
+      steps.push({ op: 'open', file, flags });
       if (!flags.startsWith('a') && flags !== 'r') writable.push(opens);
+      const exclusive = flags.includes('x');
+      if (!named.has(file) && !flags.startsWith('r')) named.set(file, ++created);
+      else if (exclusive) {
+        opened.push(undefined); // EEXIST
+        opens++;
+        continue;
+      }
+      opened.push(named.get(file));
       opens++;
     } else if (k < 20) steps.push({ op: 'close', fd });
     else if (k < 38) steps.push({ op: 'read', fd, length: 1 + r.below(16384), position: position() });
@@ -134,8 +153,20 @@ export function generateScript(seed: number, length: number, options: FileScript
     else if (k < 75) steps.push({ op: r.pick(['fsync', 'fdatasync'] as const), fd });
     else if (k < 81) steps.push({ op: 'fstat', fd });
     else if (k < 87) steps.push({ op: 'stat', file: r.below(FILES) });
-    else if (k < 90) steps.push({ op: 'unlink', file: r.below(FILES) });
-    else if (k < 94) steps.push({ op: 'rename', file: r.below(FILES), to: r.below(FILES) });
+    else if (k < 90) {
+      const file = r.below(FILES);
+      steps.push({ op: 'unlink', file });
+      named.delete(file);
+    } else if (k < 94) {
+      const file = r.below(FILES);
+      const to = r.below(FILES);
+      steps.push({ op: 'rename', file, to });
+      const held = named.get(file);
+      if (held !== undefined && file !== to) {
+        named.set(to, held);
+        named.delete(file);
+      }
+    }
     else if (k < 97) steps.push({ op: 'mkdir', dir: r.below(DIRS) });
     else steps.push({ op: 'rmdir', dir: r.below(DIRS) });
   }
@@ -399,8 +430,9 @@ export type SocketAction =
  * descriptors or ports a backend hands out; outcomes name sockets and ports the same way
  * ('IPv4 127.0.0.1 port of #2').
  *
- * - `bind` binds to loopback port 0 (or the path `s<sock>.sock` in the script's directory); with
- *   `like`, to the address socket #like holds (a deliberate EADDRINUSE).
+ * - `bind` binds to a loopback port the runner picks below the ephemeral range, as the kernel
+ *   picks one for port 0 (loopback-ports.ts says why), or the path `s<sock>.sock` in the script's
+ *   directory; with `like`, to the address socket #like holds (a deliberate EADDRINUSE).
  * - `connect` connects to socket #to's address, or to `'nowhere'`: a port nobody listens on (or
  *   a missing path).
  * - `recv` reads until `length` bytes arrived or the stream ended: the outcome is the bytes and
@@ -940,6 +972,8 @@ class SocketRun {
    * holds the port now (a port a closed socket had may come back to another).
    */
   readonly ports = new Map<string, string>();
+  /** The ports the run's binds took (whatever their socket's state now). */
+  readonly portsTaken = new Set<number>();
   file: number | undefined;
   /** The timers of the step running. */
   readonly timers: NodeJS.Timeout[] = [];
@@ -983,12 +1017,15 @@ class SocketRun {
       }
       case 'bind': {
         const target = step.like === undefined ? undefined : this.socks[step.like]?.address;
-        const address =
-          target ??
-          (kind === 'unix'
-            ? { path: join(this.dir, `s${step.sock}.sock`) }
-            : { address: loopback(kind), port: 0 });
-        await q.bind(fd, address);
+        if (target !== undefined) await q.bind(fd, target);
+        else if (kind === 'unix') await q.bind(fd, { path: join(this.dir, `s${step.sock}.sock`) });
+        else {
+          // "Port 0", as a port the kernel picks, but outside the ephemeral range and never one
+          // this run had: once its socket closes, a connect to it must be refused, and a port
+          // from the ephemeral range could meanwhile be another process's listener, or the
+          // connecting socket's own (a TCP self-connect).
+          this.portsTaken.add(await bindOutsideEphemeralRange(q, fd, loopback(kind), this.portsTaken));
+        }
         await this.#learn(step.sock);
         return 'ok';
       }

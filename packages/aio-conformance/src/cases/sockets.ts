@@ -19,7 +19,7 @@ import {
   throwsArgError,
 } from './expect.js';
 import { instrument } from './instrumented-backend.js';
-import { portNobodyListensOn } from './refused-port.js';
+import { portNobodyListensOn } from './loopback-ports.js';
 
 const isWindows = process.platform === 'win32';
 const SERVER: Need[] = ['socket', 'bind', 'listen', 'getsockname', 'close'];
@@ -266,14 +266,22 @@ export const socketCases: ConformanceCase[] = [
     async run(t) {
       const q = t.queue();
       const { client, accepted } = await pair(t, q);
-      assert.equal(await q.write(client, Buffer.from('through write')), 13);
+      // (A write or read on a socket may move fewer bytes than asked, as send and recv may: the
+      // fault-injection runs make them; the bytes must still arrive whole and in order.)
+      const data = Buffer.from('through write');
+      for (let written = 0; written < data.length; ) {
+        const n = await q.write(client, data.subarray(written));
+        assert.ok(n > 0, 'a write moved nothing');
+        written += n;
+      }
       assert.equal((await recvAll(q, accepted, 13)).toString(), 'through write');
       // A read waits for the bytes, as recv does (sent after it started).
       const buf = Buffer.alloc(64);
       const reading = q.read(accepted, buf);
       assert.equal(await q.send(client, Buffer.from('to read')), 7);
-      assert.equal(await reading, 7);
-      assert.equal(buf.subarray(0, 7).toString(), 'to read');
+      const n = await reading;
+      assert.ok(n > 0 && n <= 7, `read ${n} bytes`);
+      assert.equal(Buffer.concat([buf.subarray(0, n), await recvAll(q, accepted, 7 - n)]).toString(), 'to read');
       await q.shutdown(client, 'write');
       assert.equal(await q.read(accepted, buf), 0, 'the end of the stream reads 0');
     },

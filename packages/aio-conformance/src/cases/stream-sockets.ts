@@ -14,7 +14,7 @@ import { errnoOf } from '@proactor/aio-core';
 import { type Socket, serveHttp } from '@proactor/aio-streams';
 import type { ConformanceCase } from '../case.js';
 import { assertSystemError, pattern } from './expect.js';
-import { portNobodyListensOn } from './refused-port.js';
+import { portNobodyListensOn } from './loopback-ports.js';
 import { readAll, recordEvents, STREAM_SOCKETS, withStreams } from './stream-scope.js';
 import { TEST_ONLY_TLS_CERT, TEST_ONLY_TLS_KEY } from './test-only-tls-certificate.js';
 
