@@ -166,8 +166,7 @@ export function generateScript(seed: number, length: number, options: FileScript
         named.set(to, held);
         named.delete(file);
       }
-    }
-    else if (k < 97) steps.push({ op: 'mkdir', dir: r.below(DIRS) });
+    } else if (k < 97) steps.push({ op: 'mkdir', dir: r.below(DIRS) });
     else steps.push({ op: 'rmdir', dir: r.below(DIRS) });
   }
   return steps;

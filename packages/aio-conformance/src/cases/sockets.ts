@@ -281,7 +281,10 @@ export const socketCases: ConformanceCase[] = [
       assert.equal(await q.send(client, Buffer.from('to read')), 7);
       const n = await reading;
       assert.ok(n > 0 && n <= 7, `read ${n} bytes`);
-      assert.equal(Buffer.concat([buf.subarray(0, n), await recvAll(q, accepted, 7 - n)]).toString(), 'to read');
+      assert.equal(
+        Buffer.concat([buf.subarray(0, n), await recvAll(q, accepted, 7 - n)]).toString(),
+        'to read',
+      );
       await q.shutdown(client, 'write');
       assert.equal(await q.read(accepted, buf), 0, 'the end of the stream reads 0');
     },
