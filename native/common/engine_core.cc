@@ -1,11 +1,5 @@
 #include "engine_core.h"
 
-#ifdef _WIN32
-#include "win/handle_table.h"
-#else
-#include <sys/stat.h>
-#endif
-
 #include <uv.h>
 
 #include <algorithm>
@@ -103,7 +97,7 @@ void EngineCore::Launch(uint16_t index) {
   Operation& op = slot.op;
   // Operations still waiting on the descriptor end first (ECANCELED): a kernel request holds
   // its own reference to the file and would otherwise wait on after the close.
-  if (op.opcode == PROACTOR_OP_CLOSE && (HasWaiting(op.fd) || (HasTransfers(op.fd) && IsSocket(op.fd)))) {
+  if (op.opcode == PROACTOR_OP_CLOSE && (HasWaiting(op.fd) || (HasTransfers(op.fd) && IsSocketDescriptor(op.fd)))) {
     driver_->CancelDescriptor(op.fd);
   }
   // (Results posted here are finished by whoever launched: Submit wakes the host for them,
@@ -148,15 +142,6 @@ void EngineCore::CountWaiting(Slot& slot, bool transfer) {
   slot.transfer = transfer;
 }
 
-bool EngineCore::IsSocket(int fd) {
-#ifdef _WIN32
-  HandleEntry entry;
-  return HandleTable::Process().Get(fd, &entry) && entry.kind == HandleEntry::Kind::Socket;
-#else
-  struct stat st;
-  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-#endif
-}
 
 void EngineCore::QueueCancel(uint32_t target) {
   if (target >= slots_.size()) return;

@@ -200,8 +200,6 @@ class EngineCore {
    * what earlier pieces moved to `*result` and returns false. */
   bool Continue(uint16_t slot, int32_t* result);
   void CountWaiting(Slot& slot, bool transfer = false);
-  /* Whether `fd` is a socket (fstat; asked only when a close meets transfers in flight). */
-  static bool IsSocket(int fd);
   void UpdateRef();
   void Leave(bool in_finalizer);
 

@@ -132,6 +132,10 @@ int64_t Call(const Operation& op);
  */
 bool ContinuesShortTransfer(const Operation& op, uint32_t moved);
 
+/* Whether `fd` is open on a socket (Linux: statx, as glibc's fstat symbol is 2.33, newer than the
+ * addons' floor; Windows: the handle table). */
+bool IsSocketDescriptor(int fd);
+
 /*
  * A descriptor an accept returned, or, in fault-injection builds when an accept site fires, the
  * error that accept pretends it got (the descriptor closed): ECONNABORTED (a connection that went

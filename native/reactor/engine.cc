@@ -1,6 +1,5 @@
 #include "engine.h"
 
-#include <sys/stat.h>
 #include <uv.h>
 
 #include <string>
@@ -348,8 +347,7 @@ Start ReactorEngine::AwaitReady(uint16_t slot, uint64_t tag, Operation& op, int3
   // Sockets only: the reactor makes its sockets non-blocking (io_uring's block, and its reads
   // wait), while a pipe or FIFO is non-blocking because its opener asked: EAGAIN, as on io_uring
   // (which does not wait on an O_NONBLOCK file either) and node:fs.
-  struct stat st;
-  if (host_ == nullptr || fstat(op.fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return Start::Done;
+  if (host_ == nullptr || !IsSocketDescriptor(op.fd)) return Start::Done;
   const bool read = op.opcode == PROACTOR_OP_READ || op.opcode == PROACTOR_OP_READV;
   const int r = host_->Park(op.fd, read ? kPollReadable : kPollWritable, tag);
   if (r < 0) {

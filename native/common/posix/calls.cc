@@ -113,6 +113,16 @@ int64_t Poll(const Operation& op) {
 
 }  // namespace
 
+bool IsSocketDescriptor(int fd) {
+#ifdef PROACTOR_HAVE_STATX
+  struct statx st;
+  return statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &st) == 0 && S_ISSOCK(st.stx_mode);
+#else
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+#endif
+}
+
 bool ContinuesShortTransfer(const Operation& op, uint32_t moved) {
   // (statx where there is one: glibc's fstat symbol is 2.33, newer than the addon's floor.)
 #ifdef PROACTOR_HAVE_STATX

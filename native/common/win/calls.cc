@@ -479,6 +479,11 @@ int64_t SocketCall(const Operation& op) {
 
 }  // namespace
 
+bool IsSocketDescriptor(int fd) {
+  HandleEntry entry;
+  return HandleTable::Process().Get(fd, &entry) && entry.kind == HandleEntry::Kind::Socket;
+}
+
 bool ContinuesShortTransfer(const Operation& op, uint32_t moved) {
   // As the POSIX half: a disk file's short transfer is continued (a write always; a read unless
   // it reached the end of the file), a pipe's, socket's or console's count is the answer.
