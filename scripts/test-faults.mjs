@@ -158,10 +158,6 @@ const BACKENDS = {
     module: 'packages/aio-iocp/dist/index.js',
     invisible: INVISIBLE.iocp,
     poolBackend: reactorPool,
-    // File scripts only, as scripts/windows-test.sh runs the differential under Wine: a socket
-    // script stops at a listen that fails under Wine (UNKNOWN, errno -4094), without faults too
-    // (the CLI's --differential --kinds sockets on the release build fails the same way).
-    differentialKinds: ['files'],
   },
 };
 const backend = BACKENDS[values.backend];
@@ -370,7 +366,7 @@ async function seeded() {
   });
   const differential = { passed: 0, failed: 0 };
   const options = conformance.socketScriptOptionsHere();
-  const kinds = backend.differentialKinds ?? [
+  const kinds = [
     'files',
     ...(values.direct ? ['direct'] : []),
     ...(conformance.canRunSocketScripts(target.backend, oracle) ? ['sockets'] : []),

@@ -12,12 +12,12 @@
 # - Cross-builds the IOCP addon (scripts/windows-build.sh: packages/aio-iocp/build/Release).
 # - Runs the conformance CLI on aio-node under Wine: the baseline that shows which cases Wine itself
 #   breaks, so that a Wine quirk is not mistaken for a bug of a native backend; then on aio-iocp,
-#   and the differential runner (aio-iocp against aio-node, file scripts).
+#   and the differential runner (aio-iocp against aio-node, file and socket scripts).
 # - With --faults (.ci/run passes it): the fault-injection suite on IOCP (issue 12), as
 #   scripts/test-faults.sh runs it on the Linux backends: the addon cross-built with
 #   -DPROACTOR_FAULTS=ON (scripts/windows-build.sh --faults, its own build directory), then
 #   scripts/test-faults.mjs --backend iocp under Wine: one seed over half of the suite (the
-#   half is the seed's parity, the seed from the clock) and file differential scripts
+#   half is the seed's parity, the seed from the clock) and file and socket differential scripts
 #   with a seeded schedule, started == finished checked, faults injected per site printed; then
 #   the fault cases. FAULT_SEEDS and FAULT_FIRST_SEED as for test-faults.sh.
 #
@@ -114,7 +114,7 @@ for arg in "$@"; do [ "$arg" = --filter ] && filtered=1; done
 if [ "$filtered" = 0 ]; then
   echo "== differential under Wine: aio-iocp against aio-node"
   started=$(date +%s)
-  run_node "$cli" "$iocp" --differential --against "$repo/packages/aio-node/dist/index.js" --kinds files \
+  run_node "$cli" "$iocp" --differential --against "$repo/packages/aio-node/dist/index.js" --kinds files,sockets \
     --scripts 10 || failed=1
   echo "(differential under Wine: $(($(date +%s) - started)) s)"
 fi

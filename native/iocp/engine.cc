@@ -89,6 +89,12 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
   }
   if (HasTrait(op.opcode, kRunsAtLaunch)) {
     *result = static_cast<int32_t>(Call(op));
+    // The reading side shut down (also where Linux says ENOTCONN and shuts it all the same: a
+    // datagram socket with no peer): Linux ends the receives waiting there with 0, Windows not.
+    if (op.opcode == PROACTOR_OP_SHUTDOWN && op.op_flags != PROACTOR_SHUT_WR && host_ != nullptr &&
+        (*result == 0 || *result == UV_ENOTCONN)) {
+      host_->EndReceives(op.fd);
+    }
     return Start::Done;
   }
   if (HasTrait(op.opcode, kMultishot) || HasTrait(op.opcode, kSocket)) {

@@ -14,6 +14,7 @@
 #include "../common/system_error.h"
 #include "../common/win/error_table.h"
 #include "../common/win/handle_table.h"
+#include "../common/win/socket_options.h"
 
 namespace proactor {
 
@@ -122,6 +123,13 @@ bool TruncatesDatagram(uint8_t opcode, int type) {
   return opcode == PROACTOR_OP_RECVFROM || (opcode == PROACTOR_OP_RECV && type == SOCK_DGRAM);
 }
 
+/* A receive (recv, recvfrom; read on a socket) on a socket whose reading side was shut down:
+ * Winsock fails it with WSAESHUTDOWN, POSIX's recv(2) returns 0, the end of the stream (and
+ * recvfrom no address). */
+bool ReceiveShutDown(uint8_t opcode, int error) {
+  return error == WSAESHUTDOWN && (opcode == PROACTOR_OP_RECV || opcode == PROACTOR_OP_RECVFROM);
+}
+
 }  // namespace
 
 struct IocpHost::Request {
@@ -142,6 +150,10 @@ struct IocpHost::Request {
   uint8_t addresses[2 * kAcceptAddressLength] = {};
   AfdPollInfo poll = {};    /* poll: AFD's in and out */
   uint32_t poll_known = 0;  /* poll: PROACTOR_POLL_* events known without AFD (see StartPoll) */
+  bool receive_shut = false; /* a receive that ended with WSAESHUTDOWN: 0, and no address */
+  /* JavaScript thread: a receive cancelled because its socket's reading side was shut down
+   * through the queue (EndReceives): it ends with 0 unless bytes came first. */
+  bool ended_by_shutdown = false;
   HANDLE port = nullptr;
   PTP_TIMER timer = nullptr;
   /* Timer: 0 armed, 1 fired, 2 cancelled; whoever moves it from 0 posts the one packet (also a
@@ -241,9 +253,11 @@ void IocpHost::Run() {
             WSAGetLastError() != WSAENOTSOCK) {
           // Winsock's own code while the socket is open (WSAEMSGSIZE, WSAENOTCONN, ...).
           const int error = WSAGetLastError();
+          request->receive_shut = ReceiveShutDown(request->opcode, error);
           result = error == WSAEMSGSIZE && TruncatesDatagram(request->opcode, request->type)
                        ? static_cast<int32_t>(request->buffer.len)
-                       : TranslateSystemError(static_cast<DWORD>(error));
+                   : request->receive_shut ? 0
+                                           : TranslateSystemError(static_cast<DWORD>(error));
         } else if (GetOverlappedResult(request->handle, &request->overlapped, &moved, FALSE)) {
           result = static_cast<int32_t>(moved);
         } else {
@@ -349,7 +363,7 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
   request->buffer.buf = reinterpret_cast<CHAR*>(op.data);
   // (A recv or send answered short: the count is the answer, as for recv(2) / send(2).)
   request->buffer.len = op.opcode == PROACTOR_OP_RECV || op.opcode == PROACTOR_OP_SEND ? CutForFault(op) : op.len;
-  const auto fail = [&](int32_t error) {
+  const auto finish = [&](int32_t error) {  // done at once: an error, or 0
     delete request;
     *result = error;
     return Start::Done;
@@ -357,47 +371,57 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
   // A stream socket that never connected: ENOTCONN, as POSIX says (recv, send; EPIPE for a
   // send on Linux), before Winsock says something else.
   const bool transfer = op.opcode == PROACTOR_OP_RECV || op.opcode == PROACTOR_OP_SEND;
-  if (transfer && entry.type == SOCK_STREAM && !entry.connected) return fail(UV_ENOTCONN);
+  if (transfer && entry.type == SOCK_STREAM && !entry.connected) return finish(UV_ENOTCONN);
+  // A send on a datagram socket with no peer: EDESTADDRREQ, as send(2) says (Winsock: WSAENOTCONN,
+  // Wine WSAEINVAL).
+  if (op.opcode == PROACTOR_OP_SEND && entry.type == SOCK_DGRAM && !entry.connected) return finish(UV_EDESTADDRREQ);
   // A datagram above UDP's limit: EMSGSIZE now, as sendto(2) says it, without a round trip
   // through the port. (Wine fails such a WSASendTo with STATUS_BUFFER_OVERFLOW, a warning whose
   // packet still comes: before PacketFollowsFailure the Request was freed first, and the packet
   // then wrote into freed memory.)
   const bool datagram_send = op.opcode == PROACTOR_OP_SENDTO || (op.opcode == PROACTOR_OP_SEND && entry.type == SOCK_DGRAM);
-  if (datagram_send && op.len > (entry.family == AF_INET6 ? kUdp6PayloadMax : kUdp4PayloadMax)) return fail(UV_EMSGSIZE);
+  if (datagram_send && op.len > (entry.family == AF_INET6 ? kUdp6PayloadMax : kUdp4PayloadMax)) return finish(UV_EMSGSIZE);
   BOOL ok = TRUE;
   int r = 0;
   request->overlapped.Internal = STATUS_PENDING;  // see PacketFollowsFailure
   switch (op.opcode) {
     case PROACTOR_OP_ACCEPT: {
+      // A datagram socket: EOPNOTSUPP, as accept(2) says (Wine: WSAEINVAL).
+      if (entry.type != SOCK_STREAM) return finish(UV_ENOTSUP);
       // AcceptEx on a socket that is not listening may wait instead of failing (Wine does):
       // EINVAL now, as accept(2) says it.
       BOOL listening = FALSE;
       int size = sizeof listening;
       if (getsockopt(entry.socket, SOL_SOCKET, SO_ACCEPTCONN, reinterpret_cast<char*>(&listening), &size) == 0 &&
           !listening) {
-        return fail(UV_EINVAL);
+        return finish(UV_EINVAL);
       }
       // (WSAEMFILE: the process has no socket left for the connection, accept(2)'s EMFILE.)
-      if (InjectFault(FaultSite::accept_emfile)) return fail(TranslateSystemError(WSAEMFILE));
+      if (InjectFault(FaultSite::accept_emfile)) return finish(TranslateSystemError(WSAEMFILE));
       request->accepted = WSASocketW(entry.family, entry.type, 0, nullptr, 0,
                                      WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-      if (request->accepted == INVALID_SOCKET) return fail(SocketError());
+      if (request->accepted == INVALID_SOCKET) return finish(SocketError());
       DWORD bytes = 0;
       ok = AcceptEx(entry.socket, request->accepted, request->addresses, 0, kAcceptAddressLength,
                     kAcceptAddressLength, &bytes, &request->overlapped);
       break;
     }
     case PROACTOR_OP_CONNECT: {
+      if (entry.type == SOCK_DGRAM) {
+        // A datagram socket's connect only sets its peer and never waits; ConnectEx is for
+        // connection-oriented sockets only (Windows fails it on UDP).
+        if (connect(entry.socket, reinterpret_cast<const sockaddr*>(&op.address->storage), op.address->length) != 0) {
+          return finish(SocketError());
+        }
+        HandleTable::Process().SetConnected(op.fd, handle);
+        return finish(0);
+      }
       LPFN_CONNECTEX connect_ex = ConnectExOf(entry.socket);
-      if (connect_ex == nullptr) return fail(SocketError());
+      if (connect_ex == nullptr) return finish(SocketError());
       // ConnectEx wants a bound socket: the wildcard address of its family, as connect() binds.
-      SOCKADDR_STORAGE local;
-      int length = sizeof local;
-      if (getsockname(entry.socket, reinterpret_cast<sockaddr*>(&local), &length) != 0) {
-        std::memset(&local, 0, sizeof local);
-        local.ss_family = static_cast<ADDRESS_FAMILY>(entry.family);
-        length = entry.family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-        if (bind(entry.socket, reinterpret_cast<sockaddr*>(&local), length) != 0) return fail(SocketError());
+      if (!IsBound(entry.socket)) {
+        const int error = BindWildcard(entry.socket, entry.family);
+        if (error != 0) return finish(TranslateSystemError(static_cast<DWORD>(error)));
       }
       ok = connect_ex(entry.socket, reinterpret_cast<const sockaddr*>(&op.address->storage), op.address->length,
                       nullptr, 0, nullptr, &request->overlapped);
@@ -425,14 +449,18 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
       ok = r == 0;
       break;
     default:
-      return fail(UV_ENOSYS);
+      return finish(UV_ENOSYS);
   }
   if (!ok) {
     const int error = WSAGetLastError();
     // Otherwise the packet brings the result, as for a call that went pending (a truncated
     // datagram: the bytes that fit).
     if (error != WSA_IO_PENDING && error != ERROR_IO_PENDING && !PacketFollowsFailure(request->overlapped)) {
-      return fail(TranslateSystemError(static_cast<DWORD>(error)));
+      if (ReceiveShutDown(op.opcode, error)) {
+        if (op.address != nullptr) op.address->length = 0;
+        return finish(0);
+      }
+      return finish(TranslateSystemError(static_cast<DWORD>(error)));
     }
   }
   requests_.emplace(tag, request);
@@ -547,7 +575,12 @@ int32_t IocpHost::FinishSocket(Request* request, const Operation* op, int32_t re
   // before it took it: the listener is fine, and the accept starts again, as libuv's does and as
   // the engine core does for accept(2)'s ECONNABORTED. (The Request closes the socket.)
   if (request->opcode == PROACTOR_OP_ACCEPT && result == UV_ECONNRESET) return UV_ECONNABORTED;
+  if (result < 0 && request->ended_by_shutdown) {
+    request->receive_shut = true;
+    result = 0;
+  }
   if (result < 0) return result;
+  if (request->receive_shut && op->address != nullptr) op->address->length = 0;
   if (request->opcode == PROACTOR_OP_POLL) {
     HandleEntry entry;
     const bool write_shut = HandleTable::Process().Get(request->fd, &entry) && entry.write_shut;
@@ -670,6 +703,16 @@ void IocpHost::Cancel(uint64_t tag) {
 void IocpHost::CancelDescriptor(int fd) {
   for (auto& entry : requests_) {
     if (entry.second->fd == fd) CancelRequest(entry.second);
+  }
+}
+
+void IocpHost::EndReceives(int fd) {
+  for (auto& entry : requests_) {
+    Request* request = entry.second;
+    if (request->fd != fd || request->kind != Request::Kind::Socket) continue;
+    if (request->opcode != PROACTOR_OP_RECV && request->opcode != PROACTOR_OP_RECVFROM) continue;
+    request->ended_by_shutdown = true;
+    CancelRequest(request);
   }
 }
 

@@ -72,6 +72,9 @@ class IocpHost final : public EnvHost {
   void Cancel(uint64_t tag);
   /* Cancels every request on descriptor `fd`. */
   void CancelDescriptor(int fd);
+  /* The receives waiting on socket `fd` end with 0 (and no address), the end of the stream: its
+   * reading side was shut down through the queue, which ends them on Linux and not on Windows. */
+  void EndReceives(int fd);
 
   const char* kind() const override { return "iocp"; }
   /* Blocks on the wakeup's event (every packet batch and pool result sets it). */

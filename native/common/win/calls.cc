@@ -427,8 +427,18 @@ int64_t SocketCall(const Operation& op) {
     case PROACTOR_OP_BIND:
       return result(bind(s, reinterpret_cast<const struct sockaddr*>(&op.address->storage), op.address->length));
     case PROACTOR_OP_LISTEN:
+      // A datagram socket: EOPNOTSUPP, as Linux says (Winsock: WSAEOPNOTSUPP; Wine: WSAEINVAL
+      // once it is bound).
+      if (entry.type != SOCK_STREAM) return UV_ENOTSUP;
+      // An unbound stream socket: Linux's listen(2) binds it to a free port of the wildcard
+      // address, Winsock fails it (WSAEINVAL); bound first, as libuv's uv_listen does. (Not a
+      if (!IsBound(s)) {
+        const int error = BindWildcard(s, entry.family);
+        if (error != 0) return TranslateSystemError(static_cast<DWORD>(error));
+      }
       return result(listen(s, static_cast<int>(op.len > SOMAXCONN ? SOMAXCONN : op.len)));
     case PROACTOR_OP_ACCEPT:
+      if (entry.type != SOCK_STREAM) return UV_ENOTSUP;  // as accept(2) on a datagram socket
       return Accept(op, entry);
     case PROACTOR_OP_CONNECT: {
       const int64_t r = result(connect(s, reinterpret_cast<const struct sockaddr*>(&op.address->storage),
@@ -442,6 +452,12 @@ int64_t SocketCall(const Operation& op) {
       return result(send(s, reinterpret_cast<const char*>(op.data), static_cast<int>(op.len), kNoSignal));
     case PROACTOR_OP_SHUTDOWN: {
       const int how = PlatformShutdown(op.op_flags);
+      // A datagram socket with no peer: Linux's shutdown(2) shuts it down all the same (a receive
+      // then ends with 0) but says ENOTCONN; Winsock succeeds.
+      if (entry.type == SOCK_DGRAM && !entry.connected) {
+        if (shutdown(s, how) != 0) return SocketError();
+        return UV_ENOTCONN;
+      }
       if (shutdown(s, how) != 0) return SocketError();
       if (how != SD_RECEIVE) HandleTable::Process().SetWriteShut(op.fd, reinterpret_cast<HANDLE>(s));
       return 0;
@@ -451,6 +467,8 @@ int64_t SocketCall(const Operation& op) {
       int level = 0;
       int name = 0;
       if (!PlatformSocketOption(op.op_flags, &level, &name)) return UV_ENOTSUP;
+      // A TCP option on a socket that is not TCP: ENOPROTOOPT, as Linux says (Wine: WSAEINVAL).
+      if (level == IPPROTO_TCP && entry.type != SOCK_STREAM) return UV_ENOPROTOOPT;
       const int value = static_cast<int>(op.len);
       return result(setsockopt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value));
     }

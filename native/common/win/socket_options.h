@@ -33,6 +33,22 @@ inline int PlatformShutdown(uint32_t how) {
 /* The socket() type of a PROACTOR_SOCK_* value. */
 inline int PlatformSocketType(uint32_t type) { return type == PROACTOR_SOCK_DGRAM ? SOCK_DGRAM : SOCK_STREAM; }
 
+/* Whether socket `s` has a local address (getsockname fails with WSAEINVAL until it has). */
+inline bool IsBound(SOCKET s) {
+  SOCKADDR_STORAGE local;
+  int length = sizeof local;
+  return getsockname(s, reinterpret_cast<sockaddr*>(&local), &length) == 0;
+}
+
+/* Binds `s` to the wildcard address of `family` at a free port, as POSIX's connect(2) and
+ * listen(2) bind an unbound socket: 0, or the Winsock error (WSAGetLastError). */
+inline int BindWildcard(SOCKET s, int family) {
+  SOCKADDR_STORAGE local = {};
+  local.ss_family = static_cast<ADDRESS_FAMILY>(family);
+  const int length = family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  return bind(s, reinterpret_cast<sockaddr*>(&local), length) == 0 ? 0 : WSAGetLastError();
+}
+
 /* Winsock raises no SIGPIPE: no flag needed. */
 constexpr int kNoSignal = 0;
 

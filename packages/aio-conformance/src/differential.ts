@@ -1228,7 +1228,9 @@ class SocketRun {
 function describeError(error: unknown): string {
   const e = error as { name?: unknown; code?: unknown; syscall?: unknown };
   if (e?.name === 'AbortError') return 'aborted';
-  if (typeof e?.code !== 'string' || !e.code.startsWith('E')) throw error;
+  // A system error (code E... or UNKNOWN, which a backend gives for a system error it does not map:
+  // a difference to report, not a reason to stop the run); anything else is the harness's own.
+  if (typeof e?.code !== 'string' || !(e.code.startsWith('E') || e.code === 'UNKNOWN')) throw error;
   return typeof e.syscall === 'string' ? `error ${e.code} (${e.syscall})` : `error ${e.code}`;
 }
 

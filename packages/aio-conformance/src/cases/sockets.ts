@@ -320,6 +320,24 @@ export const socketCases: ConformanceCase[] = [
     },
   },
   {
+    name: "socket: shutdown('read') ends a recv waiting on a connected socket with 0, and later recvs return 0 at once",
+    needs: [...ECHO, 'shutdown'],
+    async run(t) {
+      const q = t.queue();
+      const { client, accepted } = await pair(t, q);
+      // Linux wakes the waiting receive with the end of the stream; Windows does not by itself
+      // (the IOCP backend ends it), and fails a later WSARecv with WSAESHUTDOWN (0 here too).
+      const waiting = q.recv(accepted, Buffer.alloc(16), { signal: AbortSignal.timeout(10_000) });
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the receive is waiting
+      await q.shutdown(accepted, 'read');
+      assert.equal(await waiting, 0, 'the waiting recv ended with the end of the stream');
+      assert.equal(await q.recv(accepted, Buffer.alloc(16), { signal: AbortSignal.timeout(10_000) }), 0);
+      // The writing side still works.
+      assert.equal(await q.send(accepted, 'still writing'), 13);
+      assert.equal((await recvAll(q, client, 13)).toString(), 'still writing');
+    },
+  },
+  {
     name: 'socket: connect to a port nobody listens on rejects with ECONNREFUSED naming address and port',
     needs: ['socket', 'bind', 'getsockname', 'connect', 'close'],
     async run(t) {
