@@ -146,6 +146,7 @@ if(NOT TARGET proactor_common)
     ${PROACTOR_NATIVE}/common/operation.cc
     ${PROACTOR_NATIVE}/common/operation_table.cc
     ${PROACTOR_NATIVE}/common/queue_buffers.cc
+    ${PROACTOR_NATIVE}/common/receive_pool.cc
     ${PROACTOR_NATIVE}/common/resource_views.cc)
   if(WIN32)
     # No loop_poll.cc: uv_poll needs libuv's symbols, which node.exe's import library lacks.

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "../common/fault_schedule.h"
+#include "../common/system_error.h"
 #include "../common/win/handle_table.h"
 
 namespace proactor {
@@ -18,6 +19,7 @@ Napi::Function IocpEngine::Define(Napi::Env env) {
                          InstanceMethod<&IocpEngine::JsUnref>("unref"),
                          InstanceMethod<&IocpEngine::JsClose>("close"),
                          InstanceMethod<&IocpEngine::Info>("info"),
+                         InstanceMethod<&IocpEngine::ProvideBuffers>("provideBuffers"),
                      });
 }
 
@@ -80,6 +82,14 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
     case PROACTOR_OP_RECVFROM:
     case PROACTOR_OP_SENDTO:
       return host_->StartSocket(tag, op, result);
+    case PROACTOR_OP_RECV_MULTI:
+      if (!pool_.provided()) {
+        *result = UV_ENOBUFS;  // no pool provided (aio-core provides one first)
+        return Start::Done;
+      }
+      return host_->StartSocket(tag, op, result);
+    case PROACTOR_OP_ACCEPT_MULTI:
+      return host_->StartSocket(tag, op, result);
     case PROACTOR_OP_SENDFILE:
       return host_->StartSendfile(tag, op, result);
     case PROACTOR_OP_POLL:
@@ -97,8 +107,8 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
     }
     return Start::Done;
   }
-  if (HasTrait(op.opcode, kMultishot) || HasTrait(op.opcode, kSocket)) {
-    *result = UV_ENOSYS;  // multishot: not in this backend's capabilities yet
+  if (HasTrait(op.opcode, kSocket)) {
+    *result = UV_ENOSYS;
     return Start::Done;
   }
   return Start::Blocking;
@@ -120,7 +130,23 @@ void IocpEngine::KeepAlive(bool alive) {
   }
 }
 
-void IocpEngine::Release(bool /*host_alive*/) { host_ = nullptr; }
+void IocpEngine::BuffersDelivered(const std::vector<uint32_t>& ids) {
+  for (uint32_t id : ids) pool_.Give(id);
+}
+
+void IocpEngine::Release(bool /*host_alive*/) {
+  host_ = nullptr;
+  pool_.Release();
+}
+
+/* provideBuffers(memory: Uint8Array, size: number, count: number): the receive pool of
+ * PROACTOR_OP_RECV_MULTI, once per engine. */
+Napi::Value IocpEngine::ProvideBuffers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (core_.closed() || host_ == nullptr) throw CodedError(env, "ERR_PROACTOR_QUEUE_DESTROYED", "the IOCP engine is closed");
+  pool_.Provide(info);
+  return env.Undefined();
+}
 
 Napi::Value IocpEngine::Submit(const Napi::CallbackInfo& info) {
   core_.Submit(info.Env(), info[0].As<Napi::Number>().Uint32Value());
@@ -152,6 +178,7 @@ Napi::Value IocpEngine::Info(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
   core_.FillInfo(out);
   out.Set("portTransfers", Napi::Number::New(info.Env(), static_cast<double>(port_transfers_)));
+  pool_.FillInfo(out);
   if (host_ != nullptr) {
     out.Set("packets", Napi::Number::New(info.Env(), static_cast<double>(host_->packets())));
     out.Set("inPort", Napi::Number::New(info.Env(), static_cast<double>(host_->in_port())));

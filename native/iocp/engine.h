@@ -15,8 +15,12 @@
  *   WSARecvFrom, WSASendTo through the port;
  * - sendfile: TransmitFile through the port to a stream socket; to a file, Call() on the pool;
  * - poll: AFD's poll (IOCTL_AFD_POLL) through the port;
- * - the multishot operations: not yet; the backend does not declare them, so aio-core never
- *   submits them.
+ * - multishot accepts and recvs (accept_multi, recv_multi): one request in the port per
+ *   iterator, living across its packets (IocpHost::Multishot): AcceptEx after AcceptEx; for
+ *   receives, zero-byte WSARecvs that wait holding no buffer, and a WSARecv into a buffer of the
+ *   queue's provided pool (provideBuffers) only once data is there, so an idle connection pins
+ *   none; with none free it ends with UV_ENOBUFS, as io_uring's does when its buffer ring is
+ *   empty.
  */
 #ifndef PROACTOR_IOCP_ENGINE_H
 #define PROACTOR_IOCP_ENGINE_H
@@ -26,6 +30,7 @@
 #include <vector>
 
 #include "../common/engine_core.h"
+#include "../common/receive_pool.h"
 #include "host.h"
 
 namespace proactor {
@@ -41,8 +46,12 @@ class IocpEngine : public Napi::ObjectWrap<IocpEngine>, public EngineDriver {
   Start Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) override;
   void Cancel(uint16_t slot, uint64_t tag, const Operation& op) override;
   void CancelDescriptor(int fd) override;
+  void BuffersDelivered(const std::vector<uint32_t>& ids) override;
   void KeepAlive(bool alive) override;
   void Release(bool host_alive) override;
+
+  /* recv_multi's provided buffers (the host receives into them, IocpHost::Multishot). */
+  ReceivePool& receive_pool() { return pool_; }
 
  private:
   Napi::Value Submit(const Napi::CallbackInfo& info);
@@ -51,11 +60,13 @@ class IocpEngine : public Napi::ObjectWrap<IocpEngine>, public EngineDriver {
   Napi::Value JsUnref(const Napi::CallbackInfo& info);
   Napi::Value JsClose(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value ProvideBuffers(const Napi::CallbackInfo& info);
 
   /* Fault builds: whether a send on `fd` stays unwritable (send_stuck, for good once chosen). */
   bool SendStuck(int fd);
 
   IocpHost* host_ = nullptr;
+  ReceivePool pool_;
   std::vector<int> stuck_sockets_; /* fault builds: sockets whose sends wait for good */
   uint64_t port_transfers_ = 0; /* reads and writes started through the port */
   EngineCore core_{this, "IOCP"};

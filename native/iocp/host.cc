@@ -15,6 +15,7 @@
 #include "../common/win/error_table.h"
 #include "../common/win/handle_table.h"
 #include "../common/win/socket_options.h"
+#include "engine.h"
 
 namespace proactor {
 
@@ -117,18 +118,35 @@ bool PacketFollowsFailure(const OVERLAPPED& overlapped) {
   return status != STATUS_PENDING && (status >> 30) != 3;
 }
 
+/* After an overlapped Winsock call that reported `ok`: 0 when its packet comes (done at once,
+ * pending, or a failure Windows still queues), else the Winsock error (no packet comes). */
+int NoPacketError(BOOL ok, const OVERLAPPED& overlapped) {
+  if (ok) return 0;
+  const int error = WSAGetLastError();
+  if (error == WSA_IO_PENDING || error == ERROR_IO_PENDING || PacketFollowsFailure(overlapped)) return 0;
+  return error;
+}
+
 /* A receive on a datagram socket: a datagram longer than the buffer completes with the bytes that
  * fit, as recv(2) / recvfrom(2) truncate, where Windows reports WSAEMSGSIZE / ERROR_MORE_DATA. */
 bool TruncatesDatagram(uint8_t opcode, int type) {
-  return opcode == PROACTOR_OP_RECVFROM || (opcode == PROACTOR_OP_RECV && type == SOCK_DGRAM);
+  return opcode == PROACTOR_OP_RECVFROM ||
+         ((opcode == PROACTOR_OP_RECV || opcode == PROACTOR_OP_RECV_MULTI) && type == SOCK_DGRAM);
 }
 
 /* A receive (recv, recvfrom; read on a socket) on a socket whose reading side was shut down:
  * Winsock fails it with WSAESHUTDOWN, POSIX's recv(2) returns 0, the end of the stream (and
  * recvfrom no address). */
 bool ReceiveShutDown(uint8_t opcode, int error) {
-  return error == WSAESHUTDOWN && (opcode == PROACTOR_OP_RECV || opcode == PROACTOR_OP_RECVFROM);
+  return error == WSAESHUTDOWN &&
+         (opcode == PROACTOR_OP_RECV || opcode == PROACTOR_OP_RECVFROM || opcode == PROACTOR_OP_RECV_MULTI);
 }
+
+bool IsAccept(uint8_t opcode) { return opcode == PROACTOR_OP_ACCEPT || opcode == PROACTOR_OP_ACCEPT_MULTI; }
+bool IsMultishot(uint8_t opcode) { return opcode == PROACTOR_OP_ACCEPT_MULTI || opcode == PROACTOR_OP_RECV_MULTI; }
+
+/* The receive pool of the queue of `core` (every engine of an IOCP host is an IocpEngine). */
+ReceivePool& PoolOf(EngineCore* core) { return static_cast<IocpEngine*>(core->driver())->receive_pool(); }
 
 }  // namespace
 
@@ -154,6 +172,14 @@ struct IocpHost::Request {
   /* JavaScript thread: a receive cancelled because its socket's reading side was shut down
    * through the queue (EndReceives): it ends with 0 unless bytes came first. */
   bool ended_by_shutdown = false;
+  /* JavaScript thread: a cancel was asked for (Cancel, CancelDescriptor, teardown). A multishot
+   * request issues no call after the packet in hand (IocpHost::Multishot). */
+  bool cancelled = false;
+  /* recv_multi: the call in the port is a WSARecv into pool buffer `pool_buffer` (else the
+   * zero-byte read); `probing`: it went pending, and was cancelled at once. */
+  bool receiving = false;
+  bool probing = false;
+  uint32_t pool_buffer = 0;
   HANDLE port = nullptr;
   PTP_TIMER timer = nullptr;
   /* Timer: 0 armed, 1 fired, 2 cancelled; whoever moves it from 0 posts the one packet (also a
@@ -161,6 +187,13 @@ struct IocpHost::Request {
   std::atomic<int> timer_state{0};
 
   Request() { std::memset(&overlapped, 0, sizeof overlapped); }
+  /* Before a multishot request's next call: a fresh OVERLAPPED (see PacketFollowsFailure). */
+  void Reissue() {
+    std::memset(&overlapped, 0, sizeof overlapped);
+    overlapped.Internal = STATUS_PENDING;
+    flags = 0;
+    receive_shut = false;
+  }
   /* A socket operation's: `op` on the socket of `entry`. */
   Request(uint64_t operation_tag, const Operation& op, const HandleEntry& entry) : Request() {
     tag = operation_tag;
@@ -236,7 +269,7 @@ void IocpHost::Run() {
         result = e.dwNumberOfBytesTransferred == 0 ? 0 : UV_ECANCELED;
       } else if (e.lpCompletionKey == kStuckKey) {
         result = UV_ECANCELED;
-      } else if (request->overlapped.Internal == 0 && request->opcode == PROACTOR_OP_ACCEPT &&
+      } else if (request->overlapped.Internal == 0 && IsAccept(request->opcode) &&
                  InjectFault(FaultSite::accept_connaborted)) {
         // The connection was reset before AcceptEx took it: WSAECONNRESET (FinishSocket).
         result = TranslateSystemError(WSAECONNRESET);
@@ -370,7 +403,8 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
   };
   // A stream socket that never connected: ENOTCONN, as POSIX says (recv, send; EPIPE for a
   // send on Linux), before Winsock says something else.
-  const bool transfer = op.opcode == PROACTOR_OP_RECV || op.opcode == PROACTOR_OP_SEND;
+  const bool transfer =
+      op.opcode == PROACTOR_OP_RECV || op.opcode == PROACTOR_OP_SEND || op.opcode == PROACTOR_OP_RECV_MULTI;
   if (transfer && entry.type == SOCK_STREAM && !entry.connected) return finish(UV_ENOTCONN);
   // A send on a datagram socket with no peer: EDESTADDRREQ, as send(2) says (Winsock: WSAENOTCONN,
   // Wine WSAEINVAL).
@@ -385,7 +419,8 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
   int r = 0;
   request->overlapped.Internal = STATUS_PENDING;  // see PacketFollowsFailure
   switch (op.opcode) {
-    case PROACTOR_OP_ACCEPT: {
+    case PROACTOR_OP_ACCEPT:
+    case PROACTOR_OP_ACCEPT_MULTI: {
       // A datagram socket: EOPNOTSUPP, as accept(2) says (Wine: WSAEINVAL).
       if (entry.type != SOCK_STREAM) return finish(UV_ENOTSUP);
       // AcceptEx on a socket that is not listening may wait instead of failing (Wine does):
@@ -396,14 +431,13 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
           !listening) {
         return finish(UV_EINVAL);
       }
-      // (WSAEMFILE: the process has no socket left for the connection, accept(2)'s EMFILE.)
-      if (InjectFault(FaultSite::accept_emfile)) return finish(TranslateSystemError(WSAEMFILE));
-      request->accepted = WSASocketW(entry.family, entry.type, 0, nullptr, 0,
-                                     WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-      if (request->accepted == INVALID_SOCKET) return finish(SocketError());
-      DWORD bytes = 0;
-      ok = AcceptEx(entry.socket, request->accepted, request->addresses, 0, kAcceptAddressLength,
-                    kAcceptAddressLength, &bytes, &request->overlapped);
+      const int32_t error = ArmAccept(request);
+      if (error < 0) return finish(error);
+      break;
+    }
+    case PROACTOR_OP_RECV_MULTI: {
+      int32_t final_result = 0;
+      if (!AwaitData(request, &final_result)) return finish(final_result);
       break;
     }
     case PROACTOR_OP_CONNECT: {
@@ -465,6 +499,119 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
   }
   requests_.emplace(tag, request);
   return Start::Submitted;
+}
+
+int32_t IocpHost::ArmAccept(Request* request) {
+  request->Reissue();
+  if (request->accepted != INVALID_SOCKET) {  // a connection reset before it was taken
+    closesocket(request->accepted);
+    request->accepted = INVALID_SOCKET;
+  }
+  // (WSAEMFILE: the process has no socket left for the connection, accept(2)'s EMFILE.)
+  if (InjectFault(FaultSite::accept_emfile)) return TranslateSystemError(WSAEMFILE);
+  request->accepted =
+      WSASocketW(request->family, request->type, 0, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (request->accepted == INVALID_SOCKET) return SocketError();
+  DWORD bytes = 0;
+  const BOOL ok = AcceptEx(request->socket, request->accepted, request->addresses, 0, kAcceptAddressLength,
+                           kAcceptAddressLength, &bytes, &request->overlapped);
+  const int error = NoPacketError(ok, request->overlapped);
+  return error == 0 ? 0 : TranslateSystemError(static_cast<DWORD>(error));
+}
+
+bool IocpHost::AwaitData(Request* request, int32_t* result) {
+  // Not null: a zero-length WSABUF with a valid pointer, as libuv's zero reads pass.
+  static char no_bytes[1];
+  request->Reissue();
+  request->receiving = false;
+  request->probing = false;
+  request->buffer.buf = no_bytes;
+  request->buffer.len = 0;
+  if (request->type != SOCK_STREAM) request->flags = MSG_PEEK;
+  const int r = WSARecv(request->socket, &request->buffer, 1, nullptr, &request->flags, &request->overlapped, nullptr);
+  const int error = NoPacketError(r == 0, request->overlapped);
+  if (error == 0) return true;
+  *result = ReceiveShutDown(PROACTOR_OP_RECV_MULTI, error) ? 0 : TranslateSystemError(static_cast<DWORD>(error));
+  return false;
+}
+
+bool IocpHost::ReceiveInto(EngineCore* core, Request* request, int32_t* result) {
+  ReceivePool& pool = PoolOf(core);
+  uint32_t id = 0;
+  if (!pool.Take(&id)) {
+    *result = UV_ENOBUFS;
+    return false;
+  }
+  request->Reissue();
+  request->receiving = true;
+  request->probing = false;
+  request->pool_buffer = id;
+  request->buffer.buf = reinterpret_cast<CHAR*>(pool.data(id));
+  request->buffer.len = pool.size();
+  const int r = WSARecv(request->socket, &request->buffer, 1, nullptr, &request->flags, &request->overlapped, nullptr);
+  if (r == 0) return true;  // done at once: its packet brings the bytes
+  const int error = WSAGetLastError();
+  if (error == WSA_IO_PENDING || error == ERROR_IO_PENDING) {
+    // Nothing to take after all: cancelled now, so that the buffer goes back to the pool and
+    // only a zero-byte read waits. (Bytes that arrive first complete it all the same.)
+    request->probing = true;
+    (void)CancelIoEx(request->handle, &request->overlapped);
+    return true;
+  }
+  if (PacketFollowsFailure(request->overlapped)) return true;
+  pool.Give(id);
+  request->receiving = false;
+  *result = ReceiveShutDown(PROACTOR_OP_RECV_MULTI, error) ? 0 : TranslateSystemError(static_cast<DWORD>(error));
+  return false;
+}
+
+bool IocpHost::Multishot(EngineCore* core, Request* request, const Operation& op, int32_t* result) {
+  const uint16_t slot = TagSlot(request->tag);
+  int32_t r = *result;
+  if (request->opcode == PROACTOR_OP_ACCEPT_MULTI) {
+    if (r < 0 && r != UV_ECONNRESET) return false;  // cancelled, or the listener failed
+    r = FinishSocket(request, &op, r);  // the new descriptor; UV_ECONNABORTED: reset before taken
+    if (r >= 0) {
+      core->PostItem(slot, r, PROACTOR_CQE_F_MORE, 0);
+    } else if (r != UV_ECONNABORTED) {
+      *result = request->cancelled ? UV_ECANCELED : r;
+      return false;
+    }
+    if (request->cancelled) {
+      *result = UV_ECANCELED;
+      return false;
+    }
+    *result = ArmAccept(request);
+    return *result == 0;
+  }
+  if (!request->receiving) {  // the zero-byte read: data, the end of the stream, or an error
+    if (r < 0) return false;
+    if (request->cancelled) {
+      *result = UV_ECANCELED;
+      return false;
+    }
+    return ReceiveInto(core, request, result);
+  }
+  request->receiving = false;
+  if (r > 0) {
+    core->PostItem(slot, r, PROACTOR_CQE_F_MORE | PROACTOR_CQE_F_BUFFER, request->pool_buffer);
+  } else {
+    PoolOf(core).Give(request->pool_buffer);
+    if (r == 0 && request->type == SOCK_STREAM) return false;  // the end of the stream: 0
+    const bool nothing_there = request->probing && r == UV_ECANCELED && !request->cancelled;
+    if (r < 0 && !nothing_there) return false;
+    // (The probe found nothing, or an empty datagram: wait again.)
+  }
+  if (request->cancelled) {
+    *result = UV_ECANCELED;
+    return false;
+  }
+  // More waiting already: the next WSARecv at once, without the zero-byte read's round trip.
+  u_long waiting = 0;
+  if (r > 0 && ioctlsocket(request->socket, FIONREAD, &waiting) == 0 && waiting > 0) {
+    return ReceiveInto(core, request, result);
+  }
+  return AwaitData(request, result);
 }
 
 Start IocpHost::StartSendfile(uint64_t tag, const Operation& op, int32_t* result) {
@@ -574,7 +721,7 @@ int32_t IocpHost::FinishSocket(Request* request, const Operation* op, int32_t re
   // AcceptEx fails with WSAECONNRESET (ERROR_NETNAME_DELETED) when the connection was reset
   // before it took it: the listener is fine, and the accept starts again, as libuv's does and as
   // the engine core does for accept(2)'s ECONNABORTED. (The Request closes the socket.)
-  if (request->opcode == PROACTOR_OP_ACCEPT && result == UV_ECONNRESET) return UV_ECONNABORTED;
+  if (IsAccept(request->opcode) && result == UV_ECONNRESET) return UV_ECONNABORTED;
   if (result < 0 && request->ended_by_shutdown) {
     request->receive_shut = true;
     result = 0;
@@ -593,7 +740,7 @@ int32_t IocpHost::FinishSocket(Request* request, const Operation* op, int32_t re
     HandleTable::Process().SetConnected(request->fd, request->handle);
     return 0;
   }
-  if (request->opcode != PROACTOR_OP_ACCEPT) return result;
+  if (!IsAccept(request->opcode)) return result;
   // Inherit the listener's properties, so getpeername, shutdown and the rest work on it.
   if (setsockopt(request->accepted, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
                  reinterpret_cast<const char*>(&request->socket), sizeof request->socket) != 0) {
@@ -675,6 +822,7 @@ Start IocpHost::StartStuckSend(uint64_t tag, const Operation& op, int32_t* resul
 }
 
 void IocpHost::CancelRequest(Request* request) {
+  request->cancelled = true;
   if (request->kind == Request::Kind::StuckSend) {
     // Never given to Winsock: its one packet is posted here, once.
     int armed = 0;
@@ -710,7 +858,10 @@ void IocpHost::EndReceives(int fd) {
   for (auto& entry : requests_) {
     Request* request = entry.second;
     if (request->fd != fd || request->kind != Request::Kind::Socket) continue;
-    if (request->opcode != PROACTOR_OP_RECV && request->opcode != PROACTOR_OP_RECVFROM) continue;
+    if (request->opcode != PROACTOR_OP_RECV && request->opcode != PROACTOR_OP_RECVFROM &&
+        request->opcode != PROACTOR_OP_RECV_MULTI) {
+      continue;
+    }
     request->ended_by_shutdown = true;
     CancelRequest(request);
   }
@@ -728,15 +879,20 @@ void IocpHost::ReapMechanism() {
 }
 
 void IocpHost::Route(const Completed& c) {
-  std::unique_ptr<Request> request(c.request);
-  const uint64_t tag = request->tag;
-  requests_.erase(tag);
+  const uint64_t tag = c.request->tag;
   EngineCore* core = engine(TagEngine(tag));
   const Operation* op = core != nullptr ? core->Active(tag) : nullptr;
+  int32_t result = c.result;
+  // A multishot request in the port again: its Request lives on.
+  if (op != nullptr && c.request->kind == Request::Kind::Socket && IsMultishot(c.request->opcode) &&
+      Multishot(core, c.request, *op, &result)) {
+    return;
+  }
+  std::unique_ptr<Request> request(c.request);
+  requests_.erase(tag);
   // Nobody waits for it any more (its queue went away): an accepted socket is closed with the
   // Request.
   if (op == nullptr) return;
-  int32_t result = c.result;
   if (request->kind == Request::Kind::Socket) result = FinishSocket(request.get(), op, result);
   request.reset();
   core->Finish(TagSlot(tag), result);

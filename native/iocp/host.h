@@ -51,8 +51,9 @@ class IocpHost final : public EnvHost {
    * another environment's), or Done with `*result` when it failed to start. */
   Start StartTransfer(uint64_t tag, const Operation& op, int32_t* result);
   /* Starts a socket operation that waits (accept, connect, recv, send, recvfrom, sendto) as
-   * AcceptEx / ConnectEx / WSARecv / WSASend / WSARecvFrom / WSASendTo through the port.
-   * Submitted, or Done with `*result` when it failed to start. */
+   * AcceptEx / ConnectEx / WSARecv / WSASend / WSARecvFrom / WSASendTo through the port, and the
+   * multishot ones (accept_multi, recv_multi: see Multishot below). Submitted, or Done with
+   * `*result` when it failed to start. */
   Start StartSocket(uint64_t tag, const Operation& op, int32_t* result);
   /* Starts PROACTOR_OP_POLL on a socket as AFD's poll (IOCTL_AFD_POLL, what WSAPoll and libuv's
    * uv_poll use inside Winsock) through the port, with the events Linux's poll(2) reports for
@@ -104,6 +105,37 @@ class IocpHost final : public EnvHost {
   /* Associates the handle of `fd` with the port; false when it cannot be (another port has it). */
   bool Associate(int fd, HANDLE handle, HANDLE current_port);
   void Route(const Completed& c);
+  /*
+   * A packet of a multishot request (accept_multi, recv_multi), on the JS thread: its items
+   * posted to `core`, then true when the request is in the port again (its Request lives on), or
+   * false with its final result in `*result`. A cancel (Request::cancelled) lets the packet in
+   * hand post its item and then ends the request: exactly one final result.
+   *
+   * accept_multi: AcceptEx after AcceptEx, each connection an item (its descriptor, as a single
+   * accept's: FinishSocket); a connection reset before it was taken is skipped, as the engine
+   * core restarts a single accept.
+   * recv_multi: the zero-byte reads libuv's TCP reads use (src/win/tcp.c). A WSARecv of no bytes
+   * waits for data or the end of the stream holding no buffer; when it completes, a WSARecv into
+   * a buffer of the queue's pool (ReceivePool) takes what is there (0: the end of the stream, the
+   * final result), each chunk an item; another follows at once while FIONREAD says bytes wait,
+   * else the zero-byte read again. A WSARecv that goes pending all the same (the data went to
+   * another receive) is cancelled at once (`probing`), so that the buffer goes back to the pool:
+   * only a zero-byte read ever waits. With no free buffer the request ends with UV_ENOBUFS, as
+   * io_uring's does when its buffer ring is empty (aio-core starts it again). On a datagram
+   * socket the zero-byte read peeks (MSG_PEEK, as libuv's UDP does), so that it consumes no
+   * datagram. No burst limit, unlike the reactor's: each chunk is its own packet, behind the
+   * packets of the other sockets in the port.
+   */
+  bool Multishot(EngineCore* core, Request* request, const Operation& op, int32_t* result);
+  /* Issues AcceptEx for a new socket of `request`: 0 when its packet comes, else an error (and
+   * no packet). */
+  int32_t ArmAccept(Request* request);
+  /* Issues recv_multi's zero-byte WSARecv: true when its packet comes, else false with the
+   * final result in `*result`. */
+  bool AwaitData(Request* request, int32_t* result);
+  /* Issues recv_multi's WSARecv into a buffer of the pool of `core`: true when its packet comes,
+   * else false with the final result in `*result` (UV_ENOBUFS: no buffer is free). */
+  bool ReceiveInto(EngineCore* core, Request* request, int32_t* result);
   /* On the JS thread, for a completed accept or connect: what Winsock wants after it
    * (SO_UPDATE_*_CONTEXT), the accepted socket into the table and its peer into the address; for
    * a poll, AFD's events as PROACTOR_POLL_* bits. */

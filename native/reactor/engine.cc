@@ -159,7 +159,7 @@ Start ReactorEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t*
     }
     case PROACTOR_OP_ACCEPT_MULTI:
     case PROACTOR_OP_RECV_MULTI: {
-      if (op.opcode == PROACTOR_OP_RECV_MULTI && pool_.count == 0) {
+      if (op.opcode == PROACTOR_OP_RECV_MULTI && !pool_.provided()) {
         *result = UV_ENOBUFS;  // no pool provided (aio-core provides one first)
         return Start::Done;
       }
@@ -270,25 +270,25 @@ int64_t ReactorEngine::RunMultishot(uint16_t slot, const Operation& op) {
       core_.PostItem(slot, static_cast<int32_t>(fd), PROACTOR_CQE_F_MORE, 0);
       continue;
     }
-    if (pool_.free.empty()) return UV_ENOBUFS;
-    const uint32_t id = pool_.free.back();
+    uint32_t id = 0;
+    if (!pool_.Take(&id)) return UV_ENOBUFS;
     Operation recv = op;
     recv.opcode = PROACTOR_OP_RECV;
-    recv.data = pool_.base + static_cast<size_t>(id) * pool_.size;
-    recv.len = pool_.size;
+    recv.data = pool_.data(id);
+    recv.len = pool_.size();
     int64_t n = TrySocketCall(recv);
     if (n == UV_EAGAIN && items == 0) n = ReceiveAfterShutdown(recv);
-    if (n <= 0) return n;  // the buffer stays free; end of stream (0), an error, or UV_EAGAIN
-    pool_.free.pop_back();
+    if (n <= 0) {
+      pool_.Give(id);  // end of stream (0), an error, or UV_EAGAIN
+      return n;
+    }
     core_.PostItem(slot, static_cast<int32_t>(n), PROACTOR_CQE_F_MORE | PROACTOR_CQE_F_BUFFER, id);
   }
   return UV_EAGAIN;  // more may be there: the poller reports it again
 }
 
 void ReactorEngine::BuffersDelivered(const std::vector<uint32_t>& ids) {
-  for (uint32_t id : ids) {
-    if (id < pool_.count) pool_.free.push_back(id);
-  }
+  for (uint32_t id : ids) pool_.Give(id);
 }
 
 /* provideBuffers(memory: Uint8Array, size: number, count: number): the receive pool of
@@ -296,30 +296,7 @@ void ReactorEngine::BuffersDelivered(const std::vector<uint32_t>& ids) {
 Napi::Value ReactorEngine::ProvideBuffers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (core_.closed() || host_ == nullptr) throw CodedError(env, "ERR_PROACTOR_QUEUE_DESTROYED", "the reactor engine is closed");
-  if (pool_.count != 0) throw CodedError(env, "ERR_INVALID_STATE", "buffers were already provided");
-  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) {
-    throw Napi::TypeError::New(env, "provideBuffers(memory: Uint8Array, size: number, count: number)");
-  }
-  ByteSpan span;
-  if (!GetByteSpan(env, info[0], &span)) throw Napi::TypeError::New(env, "memory must be an ArrayBufferView");
-  const double size = info[1].As<Napi::Number>().DoubleValue();
-  const double count = info[2].As<Napi::Number>().DoubleValue();
-  if (!(size >= 1 && size <= (1u << 30)) || size != static_cast<double>(static_cast<uint32_t>(size))) {
-    throw Napi::RangeError::New(env, "size must be an integer from 1 to 2^30");
-  }
-  if (!(count >= 1 && count <= 65536) || count != static_cast<double>(static_cast<uint32_t>(count))) {
-    throw Napi::RangeError::New(env, "count must be an integer from 1 to 65536");
-  }
-  const uint32_t bytes = static_cast<uint32_t>(size);
-  const uint32_t n = static_cast<uint32_t>(count);
-  if (span.data == nullptr || span.length / bytes < n) throw Napi::RangeError::New(env, "memory is smaller than size * count");
-  pool_.base = span.data;
-  pool_.size = bytes;
-  pool_.count = n;
-  pool_.free.clear();
-  // Taken from the back: the lowest ids first.
-  for (uint32_t id = n; id > 0; id--) pool_.free.push_back(id - 1);
-  pool_.memory = Napi::Persistent(info[0]);
+  pool_.Provide(info);
   return env.Undefined();
 }
 
@@ -374,10 +351,7 @@ void ReactorEngine::Release(bool host_alive) {
   aio_.Release(host_alive);
   if (host_alive && host_ != nullptr) host_->DropEngine(core_.id());
   host_ = nullptr;
-  pool_.memory.Reset();
-  pool_.base = nullptr;
-  pool_.count = 0;
-  pool_.free.clear();
+  pool_.Release();
 }
 
 // ---- the Engine interface: the core's --------------------------------------------------------
@@ -423,9 +397,7 @@ Napi::Value ReactorEngine::Info(const Napi::CallbackInfo& info) {
   out.Set("parks", static_cast<double>(parks_));
   out.Set("retries", static_cast<double>(retries_));
   out.Set("sendfileBytes", static_cast<double>(sendfile_bytes_));
-  out.Set("providedBuffers", pool_.count);
-  out.Set("providedBufferSize", pool_.size);
-  out.Set("providedBuffersFree", static_cast<uint32_t>(pool_.free.size()));
+  pool_.FillInfo(out);
   aio_.FillInfo(out);
   return out;
 }

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "../common/engine_core.h"
+#include "../common/receive_pool.h"
 #include "host.h"
 #include "linux_aio.h"
 
@@ -109,18 +110,8 @@ class ReactorEngine : public Napi::ObjectWrap<ReactorEngine>, public EngineDrive
    * or its final result (see the file comment). */
   int64_t ContinueSendfile(SlotState& state, const Operation& op);
 
-  /* The receive pool of recv_multi (provideBuffers): `count` buffers of `size` bytes in a
-   * JS-owned block the engine references; `free` lists the ids not lent to JavaScript. */
-  struct ReceivePool {
-    uint8_t* base = nullptr;
-    uint32_t size = 0;
-    uint32_t count = 0;
-    std::vector<uint32_t> free;
-    Napi::Reference<Napi::Value> memory;
-  };
-
   ReactorHost* host_ = nullptr; /* null once closed or detached */
-  ReceivePool pool_;
+  ReceivePool pool_; /* recv_multi's provided buffers */
   EngineCore core_{this, "reactor"};
   LinuxAio aio_{core_};
   std::vector<SlotState> state_;

@@ -12,6 +12,7 @@
 
 #include "../common/fault_schedule.h"
 #include "../common/readiness.h"
+#include "../common/receive_pool.h"
 #include "../common/resource_views.h"
 #include "../common/socket_address.h"
 #include "../common/socket_options.h"
@@ -964,22 +965,9 @@ Napi::Value UringEngine::ProvideBuffers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   UringHost& host = RequireHost(env);
   if (buffer_ring_.entries != nullptr) throw CodedError(env, "ERR_INVALID_STATE", "buffers were already provided");
-  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) {
-    throw Napi::TypeError::New(env, "provideBuffers(memory: Uint8Array, size: number, count: number)");
-  }
-  ByteSpan span;
-  if (!GetByteSpan(env, info[0], &span)) throw Napi::TypeError::New(env, "memory must be an ArrayBufferView");
-  const double size = info[1].As<Napi::Number>().DoubleValue();
-  const double count = info[2].As<Napi::Number>().DoubleValue();
-  if (!(size >= 1 && size <= (1u << 30)) || size != static_cast<double>(static_cast<uint32_t>(size))) {
-    throw Napi::RangeError::New(env, "size must be an integer from 1 to 2^30");
-  }
-  const uint32_t n = static_cast<uint32_t>(count);
-  if (!(count >= 1 && count <= 32768) || count != static_cast<double>(n) || (n & (n - 1)) != 0) {
-    throw Napi::RangeError::New(env, "count must be a power of two up to 32768");
-  }
-  const uint32_t bytes = static_cast<uint32_t>(size);
-  if (span.data == nullptr || span.length / bytes < n) throw Napi::RangeError::New(env, "memory is smaller than size * count");
+  const ProvidedBlock block = ReadProvidedBlock(info);
+  const uint32_t n = block.count;
+  if (n > 32768 || (n & (n - 1)) != 0) throw Napi::RangeError::New(env, "count must be a power of two up to 32768");
   const long page = sysconf(_SC_PAGESIZE);
   const size_t ring_bytes = ((sizeof(PbufEntry) * n + static_cast<size_t>(page) - 1) / page) * page;
   void* mem = mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -996,8 +984,8 @@ Napi::Value UringEngine::ProvideBuffers(const Napi::CallbackInfo& info) {
   }
   buffer_ring_.entries = static_cast<PbufEntry*>(mem);
   buffer_ring_.mapped = ring_bytes;
-  buffer_ring_.base = span.data;
-  buffer_ring_.size = bytes;
+  buffer_ring_.base = block.data;
+  buffer_ring_.size = block.size;
   buffer_ring_.count = n;
   buffer_ring_.tail = 0;
   buffer_ring_.memory = Napi::Persistent(info[0]);

@@ -9,9 +9,10 @@
  * the rest on the addon's thread pool), sockets (AcceptEx, ConnectEx, WSARecv, WSASend,
  * WSARecvFrom, WSASendTo through the port), sendfile (TransmitFile to a socket, through the
  * port; to a file on the pool), poll (AFD's poll through the port, with the events Linux's
- * poll(2) reports), timeouts, linked operations, cancellation and waitSync. Not yet: multishot
- * iterators, which this backend does not declare, so a queue serves accepts() / recvs() with
- * single operations.
+ * poll(2) reports), timeouts, linked operations, cancellation and waitSync, and multishot
+ * accepts() / recvs(): one request in the port per iterator (AcceptEx after AcceptEx; zero-byte
+ * WSARecvs that wait holding no buffer, then a WSARecv into the queue's provided pool once data
+ * is there), so an idle connection pins no receive buffer.
  *
  * Importing this module throws (code ERR_PROACTOR_IOCP_UNAVAILABLE) anywhere but Windows, and
  * when the addon is missing or does not load: @proactor/aio reports that message when it skips
@@ -25,10 +26,20 @@ import { OPERATIONS, ProactorError, SOCKET_OPERATIONS } from '@proactor/aio-core
 
 /** Diagnostics of one attached engine. */
 export interface EngineInfo {
+  /** Operations with a slot, not yet delivered. */
   inFlight: number;
+  /** Completions of this queue waiting to be handed to JavaScript. */
   readyToDeliver: number;
+  /** Descriptors with operations of this queue waiting on them (a close through the queue ends those first). */
   waitingDescriptors: number;
+  /** Completions of multishot accepts and recvs handed over before their final one. */
   multishotItems: number;
+  /** The receive pool of multishot recvs: its buffers (0 until the first recvs()). */
+  providedBuffers: number;
+  /** The size of each buffer of the receive pool, in bytes. */
+  providedBufferSize: number;
+  /** Buffers of the pool neither in a receive nor holding data on its way to JavaScript. */
+  providedBuffersFree: number;
   /** Reads and writes this queue started through the completion port (the rest ran on the pool). */
   portTransfers: number;
   /** Packets the environment's completion thread took from the port so far. */
@@ -41,6 +52,7 @@ export interface EngineInfo {
 
 interface NativeEngine extends Engine {
   waitSync(min: number, timeoutMs: number): number;
+  provideBuffers(memory: Uint8Array, size: number, count: number): void;
   info(): EngineInfo;
 }
 
@@ -97,7 +109,8 @@ const capabilities: Capabilities = Object.freeze({
   waitSync: true,
   // CancelIoEx stops a read or write in the port and timers; pool calls run to their end.
   cancelInFlight: true,
-  multishot: false,
+  // accepts() / recvs() on one request each; receives take a pool buffer only once data is there.
+  multishot: true,
   zeroCopySend: false,
   // To a socket TransmitFile, to a file a native buffer on the pool: never through JavaScript.
   zeroCopySendfile: true,
