@@ -22,15 +22,12 @@ import { fixture, rejectsWith } from './expect.js';
 
 const isWindows = process.platform === 'win32';
 
-let symlinkProbe: string | undefined | null = null;
 /**
- * Why this system cannot make a symbolic link, found by making one (memoized), or undefined.
- * Windows needs a privilege or developer mode (GitHub's runners have it); Wine 8 reports success
- * and makes nothing.
+ * Why this system cannot make a symbolic link, found by making one, or undefined. Windows needs a
+ * privilege or developer mode (GitHub's runners have it); Wine 8 reports success and makes nothing.
  */
-function noSymlinks(): string | undefined {
-  if (symlinkProbe !== null) return symlinkProbe;
-  if (!isWindows) return (symlinkProbe = undefined);
+function probeSymlinks(): string | undefined {
+  if (!isWindows) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'proactor-symlink-'));
   try {
     writeFileSync(join(dir, 'target'), '');
@@ -38,17 +35,22 @@ function noSymlinks(): string | undefined {
       symlinkSync(join(dir, 'target'), join(dir, 'link'), 'file');
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      return (symlinkProbe =
-        code === 'EPERM'
-          ? 'symbolic links need a privilege or developer mode on Windows (symlinkSync: EPERM)'
-          : `symlinkSync failed here (${String(code)})`);
+      return code === 'EPERM'
+        ? 'symbolic links need a privilege or developer mode on Windows (symlinkSync: EPERM)'
+        : `symlinkSync failed here (${String(code)})`;
     }
     const made = existsSync(join(dir, 'link')) && lstatSync(join(dir, 'link')).isSymbolicLink();
-    symlinkProbe = made ? undefined : 'symlinkSync succeeded but made no symbolic link (Wine 8 does that)';
+    return made ? undefined : 'symlinkSync succeeded but made no symbolic link (Wine 8 does that)';
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return symlinkProbe;
+}
+
+let symlinkProbe: { reason: string | undefined } | undefined;
+/** probeSymlinks(), once per process. */
+function noSymlinks(): string | undefined {
+  symlinkProbe ??= { reason: probeSymlinks() };
+  return symlinkProbe.reason;
 }
 
 /** Two timestamps in ms agree to within a microsecond (both are derived from the same ns). */
