@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "../common/fault_schedule.h"
 #include "../common/system_error.h"
@@ -34,6 +35,15 @@ IocpEngine::IocpEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IocpEn
 }
 
 IocpEngine::~IocpEngine() { core_.Finalize(); }
+
+bool IocpEngine::PollOnPool() {
+  static const bool on_pool = [] {
+    char value[8] = {};
+    const DWORD n = GetEnvironmentVariableA("PROACTOR_IOCP_POLL", value, sizeof value);
+    return n > 0 && n < sizeof value && std::strcmp(value, "pool") == 0;
+  }();
+  return on_pool;
+}
 
 bool IocpEngine::SendStuck(int fd) {
   // (Release builds: the list stays empty and InjectFault is constant false.)
@@ -93,6 +103,9 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
     case PROACTOR_OP_SENDFILE:
       return host_->StartSendfile(tag, op, result);
     case PROACTOR_OP_POLL:
+      // (PROACTOR_IOCP_POLL=pool: WSAPoll on the blocking pool instead, for bench/src/iocp-poll.ts,
+      // which measures the two against each other: AFD's poll holds no thread while it waits.)
+      if (PollOnPool()) return Start::Blocking;
       return host_->StartPoll(tag, op, result);
     default:
       break;

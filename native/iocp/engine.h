@@ -64,6 +64,9 @@ class IocpEngine : public Napi::ObjectWrap<IocpEngine>, public EngineDriver {
 
   /* Fault builds: whether a send on `fd` stays unwritable (send_stuck, for good once chosen). */
   bool SendStuck(int fd);
+  /* Whether polls run as WSAPoll on the blocking pool (PROACTOR_IOCP_POLL=pool, read once): only
+   * for the benchmark that compares that with AFD's poll, the default. */
+  static bool PollOnPool();
 
   IocpHost* host_ = nullptr;
   ReceivePool pool_;
