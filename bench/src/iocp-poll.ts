@@ -13,17 +13,15 @@
  * - idle: 64 connections whose server side waits in poll(POLL_IN) and never gets a byte, and one
  *   more that echoes as above: its round trips per second (a poll that holds a pool thread while it
  *   waits leaves none for the active connection once the idle ones outnumber the threads).
- * Medians over the runs. A child's results go to a file: node.exe under Wine fails with EBADF
- * when its stdout is a pipe.
+ * Medians over the runs (children interleaved, reporting through a file: child-runs.ts).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpus, loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Backend, POLL_IN, Queue } from '@proactor/aio-core';
+import { interleavedChildResults } from './child-runs.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -138,30 +136,23 @@ if (positionals[0] === undefined) {
   console.error('iocp-poll: give the path of @proactor/aio-iocp (dist/index.js)');
   process.exit(2);
 }
+const scriptPath = new URL(import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, '$1');
 const variants = [
   { label: "AFD's poll through the port (default)", env: {} },
   { label: 'WSAPoll on the blocking pool (PROACTOR_IOCP_POLL=pool)', env: { PROACTOR_IOCP_POLL: 'pool' } },
 ];
-const samples = variants.map(() => WORKLOADS.map((): number[] => []));
-const dir = mkdtempSync(join(tmpdir(), 'proactor-iocp-poll-'));
-const scriptPath = new URL(import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, '$1');
-try {
-  for (let run = 0; run < Number(values.runs); run++) {
-    for (const [v, variant] of variants.entries()) {
-      const out = join(dir, `run-${run}-${v}.json`);
-      const child = spawnSync(
-        process.execPath,
-        [scriptPath, positionals[0], '--child', String(v), '--out', out, '--seconds', String(seconds)],
-        { env: { ...process.env, ...variant.env }, stdio: 'ignore', timeout: (seconds * 3 + 60) * 1000 },
-      );
-      if (child.status !== 0) throw new Error(`${variant.label}: the child ended with ${child.status}`);
-      const result = JSON.parse(readFileSync(out, 'utf8')) as ChildResult;
-      for (const [w, workload] of WORKLOADS.entries()) samples[v]?.[w]?.push(result[workload] ?? 0);
-    }
-  }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
-}
+const results = interleavedChildResults<ChildResult>(
+  Number(values.runs),
+  variants.map((variant, v) => ({
+    label: variant.label,
+    args: [scriptPath, positionals[0] ?? '', '--child', String(v), '--seconds', String(seconds)],
+    env: variant.env,
+  })),
+  (seconds * 3 + 60) * 1000,
+);
+const samples = results.map((runs) =>
+  WORKLOADS.map((workload) => runs.map((result) => result[workload] ?? 0)),
+);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 const lines = [
   `IOCP poll, ${values.runs} runs of ${seconds} s per workload, ${cpus().length} CPUs, load ${loadavg()
