@@ -12,16 +12,17 @@
  * Each run starts one server child per variant (interleaved, with --expose-gc), and the server
  * child starts a client child (node:net, its own process, so that the clients' memory is not
  * the server's). The server accepts C connections, receives one 64-byte message on each through
- * recvs(), and, once every connection waits for its next one, samples process.memoryUsage()
- * after a full collection (5 samples, 200 ms apart; the median). Per connection: (held - before
- * the first connection) / C, for the resident set and for V8's heap plus its external memory
- * (array buffers included: the receive pool, the buffers of pending recvs, the kept messages). Medians over the runs. A child's results go to a file: node.exe under Wine fails
- * with EBADF when its stdout is a pipe.
+ * recvs() (counted and dropped: a kept chunk of a single recv would keep its whole buffer), and,
+ * once every connection waits for its next one, samples process.memoryUsage() after a full
+ * collection (5 samples, 200 ms apart; the median). Per connection: (held - before the first
+ * connection) / C, for the resident set and for V8's heap plus its external memory (array buffers
+ * included: the queue's receive pool, 4 MiB by default, and the buffers of pending recvs).
+ * Medians over the runs, the children interleaved and reporting through a file (child-runs.ts).
  *
- * Under Wine the resident set is the Linux process's (Wine reports VmRSS as the working set); a
- * pending WSARecv there holds its buffer in the process only, while Windows locks the pages of a
- * pending receive's buffer in memory for its whole wait, so the single-operation figure on
- * Windows is, if anything, higher.
+ * The resident set is process.memoryUsage().rss: the working set, as Windows (or Wine) reports it.
+ * Under Wine a pending WSARecv's buffer is ordinary process memory; Windows also locks the pages
+ * of a pending receive's buffer for its whole wait, so there the single-operation figure costs
+ * more than it shows here.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -106,22 +107,29 @@ async function runServer(
   const allIn = new Promise<void>((r) => {
     allFirst = r;
   });
-  const kept: Buffer[] = [];
+  let received = 0;
   const onChunk = (chunk: Buffer) => {
-    // One message per connection: the first chunk of each, kept as an application would keep it.
-    kept.push(chunk);
+    // One message per connection, counted and dropped: what stays is what waits for the next.
+    received += chunk.length;
     if (++firstMessages === connections) allFirst();
   };
   const client = spawn(
     process.execPath,
     [scriptPath, '--client', String(port), '--connections', String(connections)],
-    {
-      stdio: 'ignore',
-    },
+    { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  let clientError = '';
+  client.stderr?.on('data', (chunk: Buffer) => {
+    clientError += chunk.toString();
+  });
+  // A client that ends early fails the run rather than leaving the server waiting.
+  const clientEnded = new Promise<never>((_, reject) =>
+    client.once('exit', (code) => reject(new Error(`the client ended (${code}): ${clientError}`))),
+  );
+  clientEnded.catch(() => {});
   try {
     for (let i = 0; i < connections; i++) {
-      const { fd } = await q.accept(listener);
+      const { fd } = await Promise.race([q.accept(listener), clientEnded]);
       if (values.form === 'iterator') {
         void (async () => {
           for await (const chunk of q.recvs(fd, { size })) onChunk(chunk);
@@ -132,7 +140,8 @@ async function runServer(
         });
       }
     }
-    await allIn;
+    await Promise.race([allIn, clientEnded]);
+    if (received !== connections * MESSAGE.length) throw new Error(`received ${received} bytes`);
     const held = await settledSample();
     return {
       rssPerConnection: (held.rss - before.rss) / connections,
