@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import * as dgram from 'node:dgram';
 import net from 'node:net';
 import {
   CQE_F_MORE,
@@ -469,6 +470,68 @@ export const streamIteratorCases: ConformanceCase[] = [
       assert.equal(acceptErrors.length, 1);
       assert.equal(acceptErrors[0].name, 'AbortError');
       assert.throws(() => q.recvs(fd, {}, 'x' as unknown as () => void), { code: 'ERR_INVALID_ARG_TYPE' });
+    },
+  },
+  {
+    name: "stream iterators: shutdown('read') through the queue ends a recvs() waiting for data, after the bytes that came before",
+    needs: [...needs, 'shutdown'],
+    async run(t) {
+      const q = t.queue();
+      const { fd, port } = await listening(t, q);
+      const peer = net.connect(port, '127.0.0.1');
+      peer.on('error', () => {});
+      t.defer(() => peer.destroy());
+      const { fd: conn } = await q.accept(fd);
+      closeLater(t, conn);
+      peer.write('before');
+      let received = '';
+      const ended = (async () => {
+        for await (const chunk of q.recvs(conn)) received += chunk.toString();
+      })();
+      for (let i = 0; i < 500 && received !== 'before'; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(received, 'before');
+      // The iterator now waits for its next chunk (on IOCP: in a zero-byte read).
+      await new Promise((r) => setTimeout(r, 20));
+      await q.shutdown(conn, 'read');
+      const timeout = new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('recvs() still waits after shutdown(read)')), 10_000),
+      );
+      await Promise.race([ended, timeout]);
+      assert.equal(received, 'before');
+    },
+  },
+  {
+    name: 'stream iterators: recvs() on a UDP socket yields each datagram as one chunk, in order',
+    needs: ['socket', 'bind', 'getsockname', 'recv', 'close'],
+    async run(t) {
+      const q = t.queue();
+      const fd = closeLater(t, await q.socket(4, 'dgram'));
+      await q.bind(fd, { address: '127.0.0.1', port: 0 });
+      const local = await q.localAddress(fd);
+      assert.ok('port' in local);
+      const sender = dgram.createSocket('udp4');
+      t.defer(() => sender.close());
+      const stop = new AbortController();
+      const chunks: string[] = [];
+      const ended = (async () => {
+        for await (const chunk of q.recvs(fd, { size: 1024, signal: stop.signal })) {
+          chunks.push(chunk.toString());
+          if (chunks.length === 3) return;
+        }
+      })();
+      // One at a time, each sent once the previous one arrived (loopback UDP keeps them all).
+      const messages = ['one', 'two, longer', ''.padEnd(600, 'three')];
+      for (const [i, message] of messages.entries()) {
+        await new Promise((resolve, reject) =>
+          sender.send(message, local.port, '127.0.0.1', (error) =>
+            error ? reject(error) : resolve(undefined),
+          ),
+        );
+        for (let n = 0; n < 500 && chunks.length <= i; n++) await new Promise((r) => setTimeout(r, 10));
+      }
+      const timeout = setTimeout(() => stop.abort(), 10_000);
+      await ended.finally(() => clearTimeout(timeout));
+      assert.deepEqual(chunks, messages);
     },
   },
   {
