@@ -11,7 +11,8 @@
  *   once per batch of packets;
  * - Requests: one OVERLAPPED per operation in the port (ReadFile / WriteFile at a position, and
  *   timers: a thread-pool timer whose callback posts a packet), owned here from start to the
- *   reaping of its packet, so that neither a queue closing nor its environment going away frees
+ *   reaping of its packet (a multishot operation's: of its final packet, reusing the OVERLAPPED
+ *   for one call at a time), so that neither a queue closing nor its environment going away frees
  *   memory the kernel still writes;
  * - association of handles with the port (once per handle, CreateIoCompletionPort).
  *
