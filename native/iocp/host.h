@@ -101,8 +101,9 @@ class IocpHost final : public EnvHost {
   void StopThread();
   /* Whether a ConnectEx on `fd` is in the port. */
   bool Connecting(int fd) const;
-  /* Associates the handle of `fd` with the port; false when it cannot be (another port has it). */
-  bool Associate(int fd, HANDLE handle, HANDLE current_port);
+  /* Associates the handle of `fd` with the port; false when it cannot be (another port has it).
+   * A `file`'s handle also skips the port when a transfer completes at once, where it can. */
+  bool Associate(int fd, HANDLE handle, HANDLE current_port, bool file = false);
   void Route(const Completed& c);
   /* On the JS thread, for a completed accept or connect: what Winsock wants after it
    * (SO_UPDATE_*_CONTEXT), the accepted socket into the table and its peer into the address; for
