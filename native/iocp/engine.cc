@@ -80,7 +80,7 @@ Start IocpEngine::Launch(uint16_t /*slot*/, uint64_t tag, Operation& op, int32_t
       // At the current position: the pool, which keeps the position (handle_table.h) in order.
       if (op.offset < 0) return Start::Blocking;
       const Start start = host_->StartTransfer(tag, op, result);
-      if (start == Start::Submitted) port_transfers_++;
+      if (start != Start::Blocking) port_transfers_++;  // (Done: at once, or refused at the call)
       return start;
     }
     case PROACTOR_OP_SEND:

@@ -320,12 +320,17 @@ void IocpHost::Run() {
 
 // ---- starting and cancelling ---------------------------------------------------------------
 
-bool IocpHost::Associate(int fd, HANDLE handle, HANDLE current_port) {
+bool IocpHost::Associate(int fd, HANDLE handle, HANDLE current_port, bool file) {
   if (current_port == port_) return true;
   if (current_port != nullptr) return false;
   // Fails (ERROR_INVALID_PARAMETER) when another port took the handle first.
   if (CreateIoCompletionPort(handle, port_, kTransferKey, 0) == nullptr) return false;
-  HandleTable::Process().SetPort(fd, handle, port_);
+  // A file's transfer that completes at once (a read from the page cache) is then answered at the
+  // call, without the round trip through the port and the completion thread. Safe for files: no
+  // layered provider sits between (libuv sets it on sockets only when none does), and the pool's
+  // calls on the handle wait on their own event. Sockets keep a packet per operation.
+  const bool skips = file && SetFileCompletionNotificationModes(handle, FILE_SKIP_COMPLETION_PORT_ON_SUCCESS);
+  HandleTable::Process().SetPort(fd, handle, port_, skips);
   return true;
 }
 
@@ -337,7 +342,8 @@ Start IocpHost::StartTransfer(uint64_t tag, const Operation& op, int32_t* result
     return Start::Blocking;
   }
   const bool write = op.opcode == PROACTOR_OP_WRITE;
-  if (!Associate(op.fd, entry.handle, entry.port)) return Start::Blocking;
+  if (!Associate(op.fd, entry.handle, entry.port, true)) return Start::Blocking;
+  if (entry.port == nullptr) (void)HandleTable::Process().Get(op.fd, &entry);  // associated just now
   auto* request = new (std::nothrow) Request();
   if (request == nullptr) {
     *result = UV_ENOMEM;
@@ -366,8 +372,16 @@ Start IocpHost::StartTransfer(uint64_t tag, const Operation& op, int32_t* result
       *result = error == ERROR_HANDLE_EOF && !write ? 0 : TranslateTransferError(error);
       return Start::Done;
     }
+  } else if (entry.skips_port_on_success) {
+    // Done at once, and the handle skips the port on success: no packet comes; the bytes are in
+    // the OVERLAPPED already (no wait).
+    DWORD moved = 0;
+    const BOOL got = GetOverlappedResult(entry.handle, &request->overlapped, &moved, FALSE);
+    delete request;
+    *result = got ? static_cast<int32_t>(moved) : TranslateTransferError(GetLastError());
+    return Start::Done;
   }
-  // Done at once or pending: either way one packet comes (the handle does not skip the port).
+  // Pending, or done at once on a handle that does not skip the port: one packet comes.
   requests_.emplace(tag, request);
   return Start::Submitted;
 }

@@ -103,8 +103,9 @@ class IocpHost final : public EnvHost {
   void StopThread();
   /* Whether a ConnectEx on `fd` is in the port. */
   bool Connecting(int fd) const;
-  /* Associates the handle of `fd` with the port; false when it cannot be (another port has it). */
-  bool Associate(int fd, HANDLE handle, HANDLE current_port);
+  /* Associates the handle of `fd` with the port; false when it cannot be (another port has it).
+   * A `file`'s handle also skips the port when a transfer completes at once, where it can. */
+  bool Associate(int fd, HANDLE handle, HANDLE current_port, bool file = false);
   void Route(const Completed& c);
   /*
    * A packet of a multishot request (accept_multi, recv_multi), on the JS thread: its items

@@ -126,9 +126,12 @@ HandleEntry* HandleTable::Find(int fd, HANDLE handle) {
   return same ? &entry : nullptr;
 }
 
-void HandleTable::SetPort(int fd, HANDLE handle, HANDLE port) {
+void HandleTable::SetPort(int fd, HANDLE handle, HANDLE port, bool skips_port_on_success) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (HandleEntry* entry = Find(fd, handle)) entry->port = port;
+  if (HandleEntry* entry = Find(fd, handle)) {
+    entry->port = port;
+    entry->skips_port_on_success = skips_port_on_success;
+  }
 }
 
 void HandleTable::SetConnected(int fd, HANDLE handle) {

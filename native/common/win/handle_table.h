@@ -58,6 +58,9 @@ struct HandleEntry {
   int64_t position = 0;
   /* The completion port the handle is associated with, or null. */
   HANDLE port = nullptr;
+  /* File, associated: FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set on the handle, so a transfer
+   * that completes at once queues no packet (its result is known at the call). */
+  bool skips_port_on_success = false;
 };
 
 class HandleTable {
@@ -75,7 +78,7 @@ class HandleTable {
   /* Closes `fd` (closesocket, or the C runtime's close): 0 or a negative libuv error. */
   int Close(int fd);
   /* Records that `fd` (still naming `handle`) was associated with `port`. */
-  void SetPort(int fd, HANDLE handle, HANDLE port);
+  void SetPort(int fd, HANDLE handle, HANDLE port, bool skips_port_on_success = false);
   /* Records that stream socket `fd` (still naming `handle`) is connected. */
   void SetConnected(int fd, HANDLE handle);
   /* Records that the writing side of socket `fd` (still naming `handle`) was shut down. */
