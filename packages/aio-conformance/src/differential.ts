@@ -940,6 +940,8 @@ interface SocketEntry {
   closedAt: number;
   /** Where peers reach it (a loopback address and port, or a path), once known. */
   address?: SocketAddress;
+  /** The socket (script number) it connected to, for naming it as an accepted peer. */
+  connectedTo?: number;
 }
 
 const loopback = (kind: SocketKind) => (kind === 'tcp6' || kind === 'udp6' ? '::1' : '127.0.0.1');
@@ -970,7 +972,7 @@ class SocketRun {
    * Labels of the ports learned, by kind and number ('tcp4 40123' -> 'of #3'): the socket that
    * holds the port now (a port a closed socket had may come back to another).
    */
-  readonly ports = new Map<string, string>();
+  readonly ports = new Map<string, number[]>();
   /** The ports the run's binds took (whatever their socket's state now). */
   readonly portsTaken = new Set<number>();
   file: number | undefined;
@@ -1038,6 +1040,7 @@ class SocketRun {
             ? await this.#nowhere(kind)
             : (this.socks[step.to]?.address ?? (await this.#nowhere(kind)));
         await q.connect(fd, address, { signal: wait() });
+        if (step.to !== 'nowhere') this.socks[step.sock].connectedTo = step.to;
         await this.#learn(step.sock);
         return 'ok';
       }
@@ -1045,7 +1048,8 @@ class SocketRun {
         const { fd: accepted, address } = await q.accept(fd, { signal: wait(step.waitMs) });
         this.created++;
         this.socks.push({ fd: accepted, kind, open: true, closedAt: -1 });
-        return `socket #${this.socks.length - 1} from ${this.#describe(address, kind)}`;
+        const peer = (n: number) => this.socks[n]?.connectedTo === step.sock;
+        return `socket #${this.socks.length - 1} from ${this.#describe(address, kind, peer)}`;
       }
       case 'send': {
         const data = bytes(step.length, step.seed);
@@ -1093,7 +1097,7 @@ class SocketRun {
         await q.setsockopt(fd, step.option, step.value);
         return 'ok';
       case 'localAddress':
-        return this.#describe(await q.localAddress(fd), kind);
+        return this.#describe(await q.localAddress(fd), kind, (n) => n === step.sock);
       case 'sendto': {
         const address = this.socks[step.to]?.address ?? { address: loopback(kind), port: 9 };
         const n = await q.sendto(fd, bytes(step.length, step.seed), address);
@@ -1188,7 +1192,10 @@ class SocketRun {
     if (address.port === 0) return;
     // A socket bound to the any address is reached on loopback.
     entry.address = { address: loopback(entry.kind), port: address.port, family: address.family };
-    this.ports.set(`${entry.kind} ${address.port}`, `of #${sock}`);
+    // Connected TCP sockets may share a local port (Linux hands one ephemeral port to connections
+    // to different peers), so a port names every socket learned with it, the latest last.
+    const key = `${entry.kind} ${address.port}`;
+    this.ports.set(key, [...(this.ports.get(key) ?? []).filter((n) => n !== sock), sock]);
   }
 
   /**
@@ -1204,13 +1211,20 @@ class SocketRun {
   }
 
   /** An address with the numbers that differ between runs replaced: ports by whose they are. */
-  #describe(address: SocketAddress | undefined, kind: SocketKind): string {
+  #describe(
+    address: SocketAddress | undefined,
+    kind: SocketKind,
+    /** Which of the sockets that share the port it is, when it can be told (else the latest). */
+    prefer: (sock: number) => boolean = () => false,
+  ): string {
     if (address === undefined) return 'nobody';
     if ('path' in address) {
       if (address.path === '') return 'unix (unnamed)';
       return `unix ${address.path.startsWith(this.dir) ? basename(address.path) : '(elsewhere)'}`;
     }
-    const port = address.port === 0 ? '0' : (this.ports.get(`${kind} ${address.port}`) ?? '(another)');
+    const holders = this.ports.get(`${kind} ${address.port}`) ?? [];
+    const holder = [...holders].reverse().find(prefer) ?? holders.at(-1);
+    const port = address.port === 0 ? '0' : holder === undefined ? '(another)' : `of #${holder}`;
     return `${address.family} ${address.address} port ${port}`;
   }
 
