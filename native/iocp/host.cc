@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <system_error>
@@ -42,6 +43,23 @@ constexpr uint32_t kUdp6PayloadMax = 65527;
 
 /* AcceptEx's buffer: the local and the remote address, each with 16 bytes of its own. */
 constexpr DWORD kAcceptAddressLength = sizeof(SOCKADDR_STORAGE) + 16;
+
+/* AcceptEx calls one accepts() keeps in the port (IocpHost::RouteAccepts). */
+constexpr int kAcceptsAhead = 8;
+
+/* kAcceptsAhead, or PROACTOR_IOCP_ACCEPTS (1 to 64, read once): for bench/src/iocp-accepts.ts,
+ * which compares it with one AcceptEx at a time. */
+int AcceptsAhead() {
+  static const int n = [] {
+    char value[8] = {};
+    const DWORD length = GetEnvironmentVariableA("PROACTOR_IOCP_ACCEPTS", value, sizeof value);
+    if (length == 0 || length >= sizeof value) return kAcceptsAhead;
+    char* end = nullptr;
+    const long v = std::strtol(value, &end, 10);
+    return *end == '\0' && v >= 1 && v <= 64 ? static_cast<int>(v) : kAcceptsAhead;
+  }();
+  return n;
+}
 
 /* ConnectEx, found once through WSAIoctl (mswsock.h has no import for it). */
 LPFN_CONNECTEX ConnectExOf(SOCKET s) {
@@ -143,7 +161,6 @@ bool ReceiveShutDown(uint8_t opcode, int error) {
 }
 
 bool IsAccept(uint8_t opcode) { return opcode == PROACTOR_OP_ACCEPT || opcode == PROACTOR_OP_ACCEPT_MULTI; }
-bool IsMultishot(uint8_t opcode) { return opcode == PROACTOR_OP_ACCEPT_MULTI || opcode == PROACTOR_OP_RECV_MULTI; }
 
 /* The receive pool of the queue of `core` (every engine of an IOCP host is an IocpEngine). */
 ReceivePool& PoolOf(EngineCore* core) { return static_cast<IocpEngine*>(core->driver())->receive_pool(); }
@@ -180,6 +197,15 @@ struct IocpHost::Request {
   bool receiving = false;
   bool probing = false;
   uint32_t pool_buffer = 0;
+  /* accept_multi (RouteAccepts): the members of an accepts()' group. The leader (in requests_)
+   * owns the others (`followers`, whose `leader` it is), counts the members with a packet to
+   * come (`armed`) and holds the final result once decided (`group_result` <= 0). `waiting`:
+   * this member has a packet to come. */
+  Request* leader = nullptr;
+  std::vector<Request*> followers;
+  int armed = 0;
+  int32_t group_result = 1;
+  bool waiting = false;
   HANDLE port = nullptr;
   PTP_TIMER timer = nullptr;
   /* Timer: 0 armed, 1 fired, 2 cancelled; whoever moves it from 0 posts the one packet (also a
@@ -206,6 +232,7 @@ struct IocpHost::Request {
     type = entry.type;
   }
   ~Request() {
+    for (Request* follower : followers) delete follower;
     if (accepted != INVALID_SOCKET) closesocket(accepted);  // not handed over
     if (timer != nullptr) {
       // The callback posts its packet last: after the packet was reaped it has (nearly) returned.
@@ -447,6 +474,24 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
       }
       const int32_t error = ArmAccept(request);
       if (error < 0) return finish(error);
+      if (op.opcode == PROACTOR_OP_ACCEPT_MULTI) {
+        request->waiting = true;
+        request->armed = 1;
+        // The rest of the group. One that cannot start is left out: the group accepts with fewer,
+        // and a lasting cause (EMFILE) meets the leader's next AcceptEx.
+        for (int i = 1; i < AcceptsAhead(); i++) {
+          auto* follower = new (std::nothrow) Request(tag, op, entry);
+          if (follower == nullptr) break;
+          follower->leader = request;
+          if (ArmAccept(follower) != 0) {
+            delete follower;
+            break;
+          }
+          follower->waiting = true;
+          request->armed++;
+          request->followers.push_back(follower);
+        }
+      }
       break;
     }
     case PROACTOR_OP_RECV_MULTI: {
@@ -579,25 +624,9 @@ bool IocpHost::ReceiveInto(EngineCore* core, Request* request, int32_t* result) 
   return false;
 }
 
-bool IocpHost::Multishot(EngineCore* core, Request* request, const Operation& op, int32_t* result) {
+bool IocpHost::Multishot(EngineCore* core, Request* request, int32_t* result) {
   const uint16_t slot = TagSlot(request->tag);
   int32_t r = *result;
-  if (request->opcode == PROACTOR_OP_ACCEPT_MULTI) {
-    if (r < 0 && r != UV_ECONNRESET) return false;  // cancelled, or the listener failed
-    r = FinishSocket(request, &op, r);  // the new descriptor; UV_ECONNABORTED: reset before taken
-    if (r >= 0) {
-      core->PostItem(slot, r, PROACTOR_CQE_F_MORE, 0);
-    } else if (r != UV_ECONNABORTED) {
-      *result = request->cancelled ? UV_ECANCELED : r;
-      return false;
-    }
-    if (request->cancelled) {
-      *result = UV_ECANCELED;
-      return false;
-    }
-    *result = ArmAccept(request);
-    return *result == 0;
-  }
   if (!request->receiving) {  // the zero-byte read: data, the end of the stream, or an error
     if (r < 0) return false;
     if (request->cancelled) {
@@ -626,6 +655,48 @@ bool IocpHost::Multishot(EngineCore* core, Request* request, const Operation& op
     return ReceiveInto(core, request, result);
   }
   return AwaitData(request, result);
+}
+
+void IocpHost::RouteAccepts(EngineCore* core, const Operation* op, Request* member, int32_t result) {
+  Request* group = member->leader != nullptr ? member->leader : member;
+  member->waiting = false;
+  group->armed--;
+  if (op != nullptr) {
+    int32_t r = result;
+    // The new descriptor; UV_ECONNABORTED: reset before it was taken (skipped).
+    if (r >= 0 || r == UV_ECONNRESET) r = FinishSocket(member, op, r);
+    if (r >= 0) {
+      core->PostItem(TagSlot(group->tag), r, PROACTOR_CQE_F_MORE, 0);
+    } else if (r != UV_ECONNABORTED) {
+      EndAccepts(group, r);  // cancelled, or the listener failed
+    }
+    if (group->group_result > 0) {  // still accepting: this member's next AcceptEx
+      const int32_t error = group->cancelled ? UV_ECANCELED : ArmAccept(member);
+      if (error == 0) {
+        member->waiting = true;
+        group->armed++;
+      } else {
+        EndAccepts(group, error);
+      }
+    }
+  } else {
+    EndAccepts(group, UV_ECANCELED);  // nobody waits for it any more
+  }
+  if (group->armed > 0) return;
+  const uint64_t tag = group->tag;
+  const int32_t final_result = group->group_result;
+  requests_.erase(tag);
+  delete group;  // and its members; an accepted socket not handed over is closed
+  if (op != nullptr) core->Finish(TagSlot(tag), final_result);
+}
+
+void IocpHost::EndAccepts(Request* group, int32_t result) {
+  if (group->group_result <= 0) return;
+  group->group_result = group->cancelled ? UV_ECANCELED : result;
+  if (group->waiting) (void)CancelIoEx(group->handle, &group->overlapped);
+  for (Request* follower : group->followers) {
+    if (follower->waiting) (void)CancelIoEx(follower->handle, &follower->overlapped);
+  }
 }
 
 Start IocpHost::StartSendfile(uint64_t tag, const Operation& op, int32_t* result) {
@@ -848,6 +919,9 @@ void IocpHost::CancelRequest(Request* request) {
   if (request->kind != Request::Kind::Timer) {
     // ERROR_NOT_FOUND: it completed already, and its packet is on the way.
     (void)CancelIoEx(request->handle, &request->overlapped);
+    for (Request* follower : request->followers) {  // an accepts()' other AcceptEx calls
+      if (follower->waiting) (void)CancelIoEx(follower->handle, &follower->overlapped);
+    }
     return;
   }
   int armed = 0;
@@ -897,9 +971,13 @@ void IocpHost::Route(const Completed& c) {
   EngineCore* core = engine(TagEngine(tag));
   const Operation* op = core != nullptr ? core->Active(tag) : nullptr;
   int32_t result = c.result;
+  if (c.request->kind == Request::Kind::Socket && c.request->opcode == PROACTOR_OP_ACCEPT_MULTI) {
+    RouteAccepts(core, op, c.request, result);
+    return;
+  }
   // A multishot request in the port again: its Request lives on.
-  if (op != nullptr && c.request->kind == Request::Kind::Socket && IsMultishot(c.request->opcode) &&
-      Multishot(core, c.request, *op, &result)) {
+  if (op != nullptr && c.request->kind == Request::Kind::Socket && c.request->opcode == PROACTOR_OP_RECV_MULTI &&
+      Multishot(core, c.request, &result)) {
     return;
   }
   std::unique_ptr<Request> request(c.request);
@@ -958,6 +1036,9 @@ void IocpHost::CloseMechanism() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (const Completed& c : completed_) {
+      // An accepts()' group is left allocated, as requests still in the port are below: another
+      // of its members may still be there.
+      if (c.request->leader != nullptr || !c.request->followers.empty()) continue;
       requests_.erase(c.request->tag);
       delete c.request;
     }

@@ -108,27 +108,42 @@ class IocpHost final : public EnvHost {
   bool Associate(int fd, HANDLE handle, HANDLE current_port, bool file = false);
   void Route(const Completed& c);
   /*
-   * A packet of a multishot request (accept_multi, recv_multi), on the JS thread: its items
-   * posted to `core`, then true when the request is in the port again (its Request lives on), or
-   * false with its final result in `*result`. A cancel (Request::cancelled) lets the packet in
-   * hand post its item and then ends the request: exactly one final result.
+   * A packet of a multishot receive (recv_multi; accept_multi's are RouteAccepts'), on the JS
+   * thread: its items posted to `core`, then true when the request is in the port again (its
+   * Request lives on), or false with its final result in `*result`. A cancel
+   * (Request::cancelled) lets the packet in hand post its item and then ends the request:
+   * exactly one final result.
    *
-   * accept_multi: AcceptEx after AcceptEx, each connection an item (its descriptor, as a single
-   * accept's: FinishSocket); a connection reset before it was taken is skipped, as the engine
-   * core restarts a single accept.
-   * recv_multi: the zero-byte reads libuv's TCP reads use (src/win/tcp.c). A WSARecv of no bytes
-   * waits for data or the end of the stream holding no buffer; when it completes, a WSARecv into
-   * a buffer of the queue's pool (ReceivePool) takes what is there (0: the end of the stream, the
-   * final result), each chunk an item; another follows at once while FIONREAD says bytes wait,
-   * else the zero-byte read again. A WSARecv that goes pending all the same (the data went to
-   * another receive) is cancelled at once (`probing`), so that the buffer goes back to the pool:
-   * only a zero-byte read ever waits. With no free buffer the request ends with UV_ENOBUFS, as
+   * The zero-byte reads libuv's TCP reads use (src/win/tcp.c): a WSARecv of no bytes waits for
+   * data or the end of the stream holding no buffer; when it completes, a WSARecv into a buffer
+   * of the queue's pool (ReceivePool) takes what is there (0: the end of the stream, the final
+   * result), each chunk an item; another follows at once while FIONREAD says bytes wait, else the
+   * zero-byte read again. A WSARecv that goes pending all the same (the data went to another
+   * receive) is cancelled at once (`probing`), so that the buffer goes back to the pool: only a
+   * zero-byte read ever waits. With no free buffer the request ends with UV_ENOBUFS, as
    * io_uring's does when its buffer ring is empty (aio-core starts it again). On a datagram
    * socket the zero-byte read peeks (MSG_PEEK, as libuv's UDP does), so that it consumes no
    * datagram. No burst limit, unlike the reactor's: each chunk is its own packet, behind the
    * packets of the other sockets in the port.
    */
-  bool Multishot(EngineCore* core, Request* request, const Operation& op, int32_t* result);
+  bool Multishot(EngineCore* core, Request* request, int32_t* result);
+  /*
+   * A packet of one of the AcceptEx calls of an accepts() (accept_multi), on the JS thread.
+   * accepts() keeps several AcceptEx calls in the port at once (AcceptsAhead(), as libuv keeps
+   * several for a server), so that connections arriving together are taken without a round trip
+   * through the JS thread each: every call is a Request of its own (its OVERLAPPED, its socket,
+   * its address buffer), the first (in requests_) leads the group and owns the others. Each
+   * connection is an item (its descriptor, as a single accept's: FinishSocket), then the same
+   * member issues its next AcceptEx; a connection reset before it was taken is skipped, as the
+   * engine core restarts a single accept. The first error (a cancel: ECANCELED) decides the final
+   * result and cancels the other members; connections they took meanwhile are still items
+   * (nothing is lost: aio-core closes what nobody asks for); the final result is posted, once,
+   * when the last member's packet is in. `op`: null when the queue went away.
+   */
+  void RouteAccepts(EngineCore* core, const Operation* op, Request* member, int32_t result);
+  /* Decides the final result of the accept group led by `group` (unless decided) and cancels
+   * its members' AcceptEx calls. */
+  void EndAccepts(Request* group, int32_t result);
   /* Issues AcceptEx for a new socket of `request`: 0 when its packet comes, else an error (and
    * no packet). */
   int32_t ArmAccept(Request* request);

@@ -310,6 +310,52 @@ export const streamIteratorCases: ConformanceCase[] = [
     },
   },
   {
+    // A backend that keeps several accepts in flight (IOCP's AcceptEx calls) may hold connections
+    // taken while the loop ended: they must reach the next accept(), as from the backlog.
+    name: 'stream iterators: a loop over accepts() that ends while 40 connections arrive loses none: each was yielded or goes to a later accept(), once',
+    needs,
+    timeoutMs: 30_000,
+    async run(t) {
+      const q = t.queue();
+      const { fd, port } = await listening(t, q);
+      const clients: net.Socket[] = [];
+      t.defer(() => {
+        for (const c of clients) c.destroy();
+      });
+      const ports = Promise.all(
+        Array.from(
+          { length: 40 },
+          () =>
+            new Promise<number>((resolve, reject) => {
+              const c = net.connect(port, '127.0.0.1', () => resolve(c.localPort ?? 0));
+              c.on('error', reject);
+              clients.push(c);
+            }),
+        ),
+      );
+      const taken: number[] = [];
+      for await (const { fd: conn, address } of q.accepts(fd)) {
+        closeLater(t, conn);
+        taken.push('port' in address ? address.port : -1);
+        if (taken.length === 5) break;
+      }
+      const connected = await ports;
+      while (taken.length < 40) {
+        const { fd: conn, address } = await q.accept(fd, { signal: AbortSignal.timeout(5000) });
+        closeLater(t, conn);
+        taken.push('port' in address ? address.port : -1);
+      }
+      assert.deepEqual(
+        [...taken].sort((a, b) => a - b),
+        [...connected].sort((a, b) => a - b),
+        'every connection taken once',
+      );
+      // None more: the loop's end left no connection behind that was not handed out.
+      await assert.rejects(q.accept(fd, { signal: AbortSignal.timeout(100) }), { name: 'AbortError' });
+      assert.equal(q.inFlight, 0);
+    },
+  },
+  {
     name: 'stream iterators: destroy() closes the connections accepts() took ahead that nobody asked for',
     needs,
     async run(t) {
