@@ -5,8 +5,8 @@
  * there: node.exe under Wine fails with EBADF when its stdout is a pipe. Used by the benchmarks
  * that run under Wine (iocp-poll.ts, iocp-idle-memory.ts).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -41,4 +41,60 @@ export function interleavedChildResults<T>(runs: number, variants: ChildVariant[
     rmSync(dir, { recursive: true, force: true });
   }
   return results;
+}
+
+/** A server child started by serverChildRun: it gets `--port-file <file> --out <file>` after its
+ * arguments, writes the port it listens on to the first and its result (a number) to the second. */
+export interface ServerChild {
+  /** Named in the errors. */
+  label: string;
+  /** The command that runs node for the server, split on spaces (under Wine: "wine64 node.exe"). */
+  command: string;
+  /** node's arguments: the script and its options. */
+  args: string[];
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One run of a server child whose clients are this process's (`clients(port)`, started once the
+ * child wrote its port): resolves with what the child wrote to its result file, or with the
+ * clients' result when the child wrote nothing. `dir` holds the two files (`index` names them).
+ * The servers of the IOCP benchmarks run under Wine while their clients are Linux sockets: under
+ * Wine, node.exe's own clients would cost more than the server they measure.
+ */
+export async function serverChildRun(
+  child: ServerChild,
+  clients: (port: number) => Promise<number | undefined>,
+  dir: string,
+  index: number,
+  timeoutMs = 120_000,
+): Promise<number> {
+  const portFile = join(dir, `port-${index}`);
+  const out = join(dir, `out-${index}`);
+  const [command, ...prefix] = child.command.split(' ');
+  const process_ = spawn(
+    command ?? process.execPath,
+    [...prefix, ...child.args, '--port-file', portFile, '--out', out],
+    {
+      env: { ...process.env, ...child.env },
+      stdio: 'ignore',
+    },
+  );
+  const exited = new Promise<number | null>((done) => process_.once('exit', (code) => done(code)));
+  try {
+    const until = Date.now() + 60_000;
+    while (!existsSync(portFile) || readFileSync(portFile, 'utf8') === '') {
+      if (Date.now() > until) throw new Error(`${child.label}: the server did not start`);
+      await sleep(20);
+    }
+    const measured = await clients(Number(readFileSync(portFile, 'utf8')));
+    const code = await Promise.race([exited, sleep(timeoutMs).then(() => 'timeout')]);
+    if (code !== 0) throw new Error(`${child.label}: the server ended with ${code}`);
+    return existsSync(out) ? Number(readFileSync(out, 'utf8')) : (measured ?? Number.NaN);
+  } finally {
+    process_.kill();
+  }
 }

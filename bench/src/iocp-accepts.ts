@@ -20,14 +20,14 @@
  * connection it takes; its rate is connections taken per second from its first to its last.
  * Medians over the runs, with min-max.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Backend, Queue } from '@proactor/aio-core';
+import { serverChildRun } from './child-runs.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -118,39 +118,29 @@ async function clients(port: number): Promise<void> {
   await Promise.all(Array.from({ length: concurrency }, one));
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** One run of `variant`: its server child, this process's clients; the server's rate. */
-async function run(variant: (typeof VARIANTS)[number], dir: string, index: number): Promise<number> {
-  const portFile = join(dir, `port-${index}`);
-  const out = join(dir, `out-${index}`);
-  const command = (values['server-node'] ?? process.execPath).split(' ');
-  const script = fileURLToPath(import.meta.url);
-  const child: ChildProcess = spawn(
-    command[0] ?? process.execPath,
-    [
-      ...command.slice(1),
-      script,
-      resolve(positionals[0] ?? ''),
-      ...['--serve', variant.name, '--port-file', portFile, '--out', out],
-      ...['--connections', String(connections)],
-    ],
-    { env: { ...process.env, ...variant.env }, stdio: 'ignore' },
+function run(variant: (typeof VARIANTS)[number], dir: string, index: number): Promise<number> {
+  return serverChildRun(
+    {
+      label: variant.label,
+      command: values['server-node'] ?? process.execPath,
+      args: [
+        fileURLToPath(import.meta.url),
+        resolve(positionals[0] ?? ''),
+        '--serve',
+        variant.name,
+        '--connections',
+        String(connections),
+      ],
+      env: variant.env,
+    },
+    async (port) => {
+      await clients(port);
+      return undefined;
+    },
+    dir,
+    index,
   );
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  try {
-    const until = Date.now() + 60_000;
-    while (!existsSync(portFile) || readFileSync(portFile, 'utf8') === '') {
-      if (Date.now() > until) throw new Error(`${variant.label}: the server did not start`);
-      await sleep(20);
-    }
-    await clients(Number(readFileSync(portFile, 'utf8')));
-    const code = await Promise.race([exited, sleep(120_000).then(() => 'timeout')]);
-    if (code !== 0) throw new Error(`${variant.label}: the server ended with ${code}`);
-    return Number(readFileSync(out, 'utf8'));
-  } finally {
-    child.kill();
-  }
 }
 
 if (values.serve !== undefined) {

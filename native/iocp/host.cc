@@ -44,6 +44,10 @@ constexpr uint32_t kUdp6PayloadMax = 65527;
 /* AcceptEx's buffer: the local and the remote address, each with 16 bytes of its own. */
 constexpr DWORD kAcceptAddressLength = sizeof(SOCKADDR_STORAGE) + 16;
 
+/* Chunks recvs() takes from one socket before it waits behind the other packets in the port
+ * (IocpHost::ReceiveWaiting; the reactor's kMultishotBurst). */
+constexpr int kReceiveBurst = 16;
+
 /* AcceptEx calls one accepts() keeps in the port (IocpHost::RouteAccepts). */
 constexpr int kAcceptsAhead = 8;
 
@@ -192,11 +196,6 @@ struct IocpHost::Request {
   /* JavaScript thread: a cancel was asked for (Cancel, CancelDescriptor, teardown). A multishot
    * request issues no call after the packet in hand (IocpHost::Multishot). */
   bool cancelled = false;
-  /* recv_multi: the call in the port is a WSARecv into pool buffer `pool_buffer` (else the
-   * zero-byte read); `probing`: it went pending, and was cancelled at once. */
-  bool receiving = false;
-  bool probing = false;
-  uint32_t pool_buffer = 0;
   /* accept_multi (RouteAccepts): the members of an accepts()' group. The leader (in requests_)
    * owns the others (`followers`, whose `leader` it is), counts the members with a packet to
    * come (`armed`) and holds the final result once decided (`group_result` <= 0). `waiting`:
@@ -495,6 +494,10 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
       break;
     }
     case PROACTOR_OP_RECV_MULTI: {
+      // Non-blocking, for ReceiveWaiting's calls without an OVERLAPPED (as libuv's TCP and UDP
+      // sockets are; overlapped calls are unaffected).
+      u_long non_blocking = 1;
+      if (ioctlsocket(entry.socket, FIONBIO, &non_blocking) != 0) return finish(SocketError());
       int32_t final_result = 0;
       if (!AwaitData(request, &final_result)) return finish(final_result);
       break;
@@ -582,8 +585,6 @@ bool IocpHost::AwaitData(Request* request, int32_t* result) {
   // Not null: a zero-length WSABUF with a valid pointer, as libuv's zero reads pass.
   static char no_bytes[1];
   request->Reissue();
-  request->receiving = false;
-  request->probing = false;
   request->buffer.buf = no_bytes;
   request->buffer.len = 0;
   if (request->type != SOCK_STREAM) request->flags = MSG_PEEK;
@@ -594,67 +595,60 @@ bool IocpHost::AwaitData(Request* request, int32_t* result) {
   return false;
 }
 
-bool IocpHost::ReceiveInto(EngineCore* core, Request* request, int32_t* result) {
+bool IocpHost::ReceiveWaiting(EngineCore* core, Request* request, int32_t* result) {
   ReceivePool& pool = PoolOf(core);
-  uint32_t id = 0;
-  if (!pool.Take(&id)) {
-    *result = UV_ENOBUFS;
-    return false;
+  const uint16_t slot = TagSlot(request->tag);
+  for (int chunk = 0; chunk < kReceiveBurst; chunk++) {
+    uint32_t id = 0;
+    if (!pool.Take(&id)) {
+      *result = UV_ENOBUFS;
+      return false;
+    }
+    WSABUF buffer = {pool.size(), reinterpret_cast<CHAR*>(pool.data(id))};
+    DWORD got = 0;
+    DWORD flags = 0;
+    int32_t n = 0;
+    // No OVERLAPPED: a call that returns at once (the socket is non-blocking: StartSocket).
+    if (WSARecv(request->socket, &buffer, 1, &got, &flags, nullptr, nullptr) == 0) {
+      n = static_cast<int32_t>(got);
+    } else {
+      const int error = WSAGetLastError();
+      if (error == WSAEMSGSIZE && TruncatesDatagram(PROACTOR_OP_RECV_MULTI, request->type)) {
+        n = static_cast<int32_t>(pool.size());  // a datagram longer than the buffer: what fits
+      } else {
+        pool.Give(id);
+        if (error == WSAEWOULDBLOCK) return AwaitData(request, result);  // all taken: wait again
+        *result = ReceiveShutDown(PROACTOR_OP_RECV_MULTI, error) ? 0 : TranslateSystemError(static_cast<DWORD>(error));
+        return false;
+      }
+    }
+    if (n == 0) {
+      pool.Give(id);
+      if (request->type == SOCK_STREAM) {  // the end of the stream: the final result, 0
+        *result = 0;
+        return false;
+      }
+      continue;  // an empty datagram: skipped
+    }
+    core->PostItem(slot, n, PROACTOR_CQE_F_MORE | PROACTOR_CQE_F_BUFFER, id);
+    // Less than a buffer from a stream: nothing more waited (libuv stops there too); the zero-byte
+    // read again, without a call that would only say WSAEWOULDBLOCK.
+    if (request->type == SOCK_STREAM && static_cast<uint32_t>(n) < pool.size()) return AwaitData(request, result);
   }
-  request->Reissue();
-  request->receiving = true;
-  request->probing = false;
-  request->pool_buffer = id;
-  request->buffer.buf = reinterpret_cast<CHAR*>(pool.data(id));
-  request->buffer.len = pool.size();
-  const int r = WSARecv(request->socket, &request->buffer, 1, nullptr, &request->flags, &request->overlapped, nullptr);
-  if (r == 0) return true;  // done at once: its packet brings the bytes
-  const int error = WSAGetLastError();
-  if (error == WSA_IO_PENDING || error == ERROR_IO_PENDING) {
-    // Nothing to take after all: cancelled now, so that the buffer goes back to the pool and
-    // only a zero-byte read waits. (Bytes that arrive first complete it all the same.)
-    request->probing = true;
-    (void)CancelIoEx(request->handle, &request->overlapped);
-    return true;
-  }
-  if (PacketFollowsFailure(request->overlapped)) return true;
-  pool.Give(id);
-  request->receiving = false;
-  *result = ReceiveShutDown(PROACTOR_OP_RECV_MULTI, error) ? 0 : TranslateSystemError(static_cast<DWORD>(error));
-  return false;
+  // A burst taken: the zero-byte read again, which completes at once while bytes wait, behind
+  // the packets of the other sockets in the port.
+  return AwaitData(request, result);
 }
 
 bool IocpHost::Multishot(EngineCore* core, Request* request, int32_t* result) {
-  const uint16_t slot = TagSlot(request->tag);
-  int32_t r = *result;
-  if (!request->receiving) {  // the zero-byte read: data, the end of the stream, or an error
-    if (r < 0) return false;
-    if (request->cancelled) {
-      *result = UV_ECANCELED;
-      return false;
-    }
-    return ReceiveInto(core, request, result);
-  }
-  request->receiving = false;
-  if (r > 0) {
-    core->PostItem(slot, r, PROACTOR_CQE_F_MORE | PROACTOR_CQE_F_BUFFER, request->pool_buffer);
-  } else {
-    PoolOf(core).Give(request->pool_buffer);
-    if (r == 0 && request->type == SOCK_STREAM) return false;  // the end of the stream: 0
-    const bool nothing_there = request->probing && r == UV_ECANCELED && !request->cancelled;
-    if (r < 0 && !nothing_there) return false;
-    // (The probe found nothing, or an empty datagram: wait again.)
-  }
+  // The zero-byte read, recv_multi's only call in the port: data, the end of the stream, or an
+  // error (a cancel: ECANCELED).
+  if (*result < 0) return false;
   if (request->cancelled) {
     *result = UV_ECANCELED;
     return false;
   }
-  // More waiting already: the next WSARecv at once, without the zero-byte read's round trip.
-  u_long waiting = 0;
-  if (r > 0 && ioctlsocket(request->socket, FIONREAD, &waiting) == 0 && waiting > 0) {
-    return ReceiveInto(core, request, result);
-  }
-  return AwaitData(request, result);
+  return ReceiveWaiting(core, request, result);
 }
 
 void IocpHost::RouteAccepts(EngineCore* core, const Operation* op, Request* member, int32_t result) {

@@ -111,20 +111,12 @@ class IocpHost final : public EnvHost {
    * A packet of a multishot receive (recv_multi; accept_multi's are RouteAccepts'), on the JS
    * thread: its items posted to `core`, then true when the request is in the port again (its
    * Request lives on), or false with its final result in `*result`. A cancel
-   * (Request::cancelled) lets the packet in hand post its item and then ends the request:
-   * exactly one final result.
+   * (Request::cancelled) ends it with ECANCELED: exactly one final result.
    *
    * The zero-byte reads libuv's TCP reads use (src/win/tcp.c): a WSARecv of no bytes waits for
-   * data or the end of the stream holding no buffer; when it completes, a WSARecv into a buffer
-   * of the queue's pool (ReceivePool) takes what is there (0: the end of the stream, the final
-   * result), each chunk an item; another follows at once while FIONREAD says bytes wait, else the
-   * zero-byte read again. A WSARecv that goes pending all the same (the data went to another
-   * receive) is cancelled at once (`probing`), so that the buffer goes back to the pool: only a
-   * zero-byte read ever waits. With no free buffer the request ends with UV_ENOBUFS, as
-   * io_uring's does when its buffer ring is empty (aio-core starts it again). On a datagram
-   * socket the zero-byte read peeks (MSG_PEEK, as libuv's UDP does), so that it consumes no
-   * datagram. No burst limit, unlike the reactor's: each chunk is its own packet, behind the
-   * packets of the other sockets in the port.
+   * data or the end of the stream holding no buffer, the only call of recv_multi in the port.
+   * When it completes, ReceiveWaiting takes what is there. On a datagram socket the zero-byte
+   * read peeks (MSG_PEEK, as libuv's UDP does), so that it consumes no datagram.
    */
   bool Multishot(EngineCore* core, Request* request, int32_t* result);
   /*
@@ -150,9 +142,17 @@ class IocpHost final : public EnvHost {
   /* Issues recv_multi's zero-byte WSARecv: true when its packet comes, else false with the
    * final result in `*result`. */
   bool AwaitData(Request* request, int32_t* result);
-  /* Issues recv_multi's WSARecv into a buffer of the pool of `core`: true when its packet comes,
-   * else false with the final result in `*result` (UV_ENOBUFS: no buffer is free). */
-  bool ReceiveInto(EngineCore* core, Request* request, int32_t* result);
+  /* recv_multi's receives once its zero-byte read completed: WSARecv calls without an
+   * OVERLAPPED on the non-blocking socket (libuv's "nonblocking reads until the buffer is
+   * empty"), each into a buffer of the pool of `core`, each chunk an item (an empty datagram is
+   * skipped), until none waits (WSAEWOULDBLOCK, or less than a buffer from a stream: the
+   * zero-byte read again) or kReceiveBurst chunks
+   * were taken (the zero-byte read again, behind the other packets in the port). True when the
+   * zero-byte read is in the port again, else false with the final result in `*result`: 0 at the
+   * end of the stream or after shutdown('read'), UV_ENOBUFS when the pool has no free buffer (as
+   * io_uring's with its buffer ring empty: aio-core starts it again), or the error. (An
+   * overlapped WSARecv per chunk costs a packet through the port each: bench/src/iocp-recvs.ts.) */
+  bool ReceiveWaiting(EngineCore* core, Request* request, int32_t* result);
   /* On the JS thread, for a completed accept or connect: what Winsock wants after it
    * (SO_UPDATE_*_CONTEXT), the accepted socket into the table and its peer into the address; for
    * a poll, AFD's events as PROACTOR_POLL_* bits. */
