@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface ChildVariant {
@@ -98,3 +98,12 @@ export async function serverChildRun(
     process_.kill();
   }
 }
+
+/** The median of `xs` (the upper one of an even count; 0 for none). */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+/** The load averages, as "1.0 0.8 0.5" (0 under Windows). */
+export const loadText = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');

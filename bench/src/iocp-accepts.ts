@@ -22,12 +22,12 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Backend, Queue } from '@proactor/aio-core';
-import { serverChildRun } from './child-runs.js';
+import { loadText, median, serverChildRun } from './child-runs.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -150,11 +150,7 @@ if (values.serve !== undefined) {
     console.error('iocp-accepts: give the path of @proactor/aio-iocp (dist/index.js)');
     process.exit(2);
   }
-  const load = () =>
-    loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ');
-  const loadBefore = load();
+  const loadBefore = loadText();
   const dir = mkdtempSync(join(tmpdir(), 'proactor-bench-accepts-'));
   const rates: number[][] = VARIANTS.map(() => []);
   try {
@@ -166,11 +162,10 @@ if (values.serve !== undefined) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   const base = median(rates[3] ?? []);
   const lines = [
     `IOCP accepts: ${connections} connections, ${concurrency} open at once (closed loop), ${values.runs} runs, ` +
-      `${cpus().length} CPUs, load ${loadBefore} -> ${load()}, servers: ${values['server-node'] ?? process.execPath} (${process.platform} clients)`,
+      `${cpus().length} CPUs, load ${loadBefore} -> ${loadText()}, servers: ${values['server-node'] ?? process.execPath} (${process.platform} clients)`,
     '',
     '| server | connections taken/s, median | min - max | x node:net |',
     '|---|---:|---:|---:|',

@@ -18,12 +18,12 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Backend, Queue } from '@proactor/aio-core';
-import { serverChildRun } from './child-runs.js';
+import { loadText, median, serverChildRun } from './child-runs.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -205,11 +205,7 @@ if (values.serve !== undefined) {
     console.error('iocp-recvs: give the path of @proactor/aio-iocp (dist/index.js)');
     process.exit(2);
   }
-  const load = () =>
-    loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ');
-  const loadBefore = load();
+  const loadBefore = loadText();
   const dir = mkdtempSync(join(tmpdir(), 'proactor-bench-recvs-'));
   const workloads = Object.keys(WORKLOADS) as Workload[];
   const rates = workloads.map(() => VARIANTS.map((): number[] => []));
@@ -240,9 +236,8 @@ if (values.serve !== undefined) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   const lines = [
-    `IOCP receives: ${values.runs} runs, ${cpus().length} CPUs, load ${loadBefore} -> ${load()}, ` +
+    `IOCP receives: ${values.runs} runs, ${cpus().length} CPUs, load ${loadBefore} -> ${loadText()}, ` +
       `servers: ${values['server-node'] ?? process.execPath} (${process.platform} clients)`,
     '',
     '| workload | server | median | min - max | x node:net |',

@@ -197,12 +197,10 @@ struct IocpHost::Request {
    * request issues no call after the packet in hand (IocpHost::Multishot). */
   bool cancelled = false;
   /* accept_multi (RouteAccepts): the members of an accepts()' group. The leader (in requests_)
-   * owns the others (`followers`, whose `leader` it is), counts the members with a packet to
-   * come (`armed`) and holds the final result once decided (`group_result` <= 0). `waiting`:
-   * this member has a packet to come. */
+   * owns the others (`followers`, whose `leader` it is) and holds the final result once decided
+   * (`group_result` <= 0). `waiting`: this member has a packet to come. */
   Request* leader = nullptr;
   std::vector<Request*> followers;
-  int armed = 0;
   int32_t group_result = 1;
   bool waiting = false;
   HANDLE port = nullptr;
@@ -229,6 +227,16 @@ struct IocpHost::Request {
     socket = entry.socket;
     family = entry.family;
     type = entry.type;
+  }
+  /* A group's leader: whether one of its members has a packet to come. */
+  bool GroupWaiting() const {
+    return waiting || std::any_of(followers.begin(), followers.end(), [](const Request* f) { return f->waiting; });
+  }
+  /* A group's leader: cancels its followers' AcceptEx calls. */
+  void CancelFollowers() {
+    for (Request* follower : followers) {
+      if (follower->waiting) (void)CancelIoEx(follower->handle, &follower->overlapped);
+    }
   }
   ~Request() {
     for (Request* follower : followers) delete follower;
@@ -475,7 +483,6 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
       if (error < 0) return finish(error);
       if (op.opcode == PROACTOR_OP_ACCEPT_MULTI) {
         request->waiting = true;
-        request->armed = 1;
         // The rest of the group. One that cannot start is left out: the group accepts with fewer,
         // and a lasting cause (EMFILE) meets the leader's next AcceptEx.
         for (int i = 1; i < AcceptsAhead(); i++) {
@@ -487,7 +494,6 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
             break;
           }
           follower->waiting = true;
-          request->armed++;
           request->followers.push_back(follower);
         }
       }
@@ -654,7 +660,6 @@ bool IocpHost::Multishot(EngineCore* core, Request* request, int32_t* result) {
 void IocpHost::RouteAccepts(EngineCore* core, const Operation* op, Request* member, int32_t result) {
   Request* group = member->leader != nullptr ? member->leader : member;
   member->waiting = false;
-  group->armed--;
   if (op != nullptr) {
     int32_t r = result;
     // The new descriptor; UV_ECONNABORTED: reset before it was taken (skipped).
@@ -668,7 +673,6 @@ void IocpHost::RouteAccepts(EngineCore* core, const Operation* op, Request* memb
       const int32_t error = group->cancelled ? UV_ECANCELED : ArmAccept(member);
       if (error == 0) {
         member->waiting = true;
-        group->armed++;
       } else {
         EndAccepts(group, error);
       }
@@ -676,7 +680,7 @@ void IocpHost::RouteAccepts(EngineCore* core, const Operation* op, Request* memb
   } else {
     EndAccepts(group, UV_ECANCELED);  // nobody waits for it any more
   }
-  if (group->armed > 0) return;
+  if (group->GroupWaiting()) return;
   const uint64_t tag = group->tag;
   const int32_t final_result = group->group_result;
   requests_.erase(tag);
@@ -688,9 +692,7 @@ void IocpHost::EndAccepts(Request* group, int32_t result) {
   if (group->group_result <= 0) return;
   group->group_result = group->cancelled ? UV_ECANCELED : result;
   if (group->waiting) (void)CancelIoEx(group->handle, &group->overlapped);
-  for (Request* follower : group->followers) {
-    if (follower->waiting) (void)CancelIoEx(follower->handle, &follower->overlapped);
-  }
+  group->CancelFollowers();
 }
 
 Start IocpHost::StartSendfile(uint64_t tag, const Operation& op, int32_t* result) {
@@ -913,9 +915,7 @@ void IocpHost::CancelRequest(Request* request) {
   if (request->kind != Request::Kind::Timer) {
     // ERROR_NOT_FOUND: it completed already, and its packet is on the way.
     (void)CancelIoEx(request->handle, &request->overlapped);
-    for (Request* follower : request->followers) {  // an accepts()' other AcceptEx calls
-      if (follower->waiting) (void)CancelIoEx(follower->handle, &follower->overlapped);
-    }
+    request->CancelFollowers();  // an accepts()' other AcceptEx calls
     return;
   }
   int armed = 0;
