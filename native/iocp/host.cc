@@ -484,8 +484,15 @@ Start IocpHost::StartSocket(uint64_t tag, const Operation& op, int32_t* result) 
       if (op.opcode == PROACTOR_OP_ACCEPT_MULTI) {
         request->waiting = true;
         // The rest of the group. One that cannot start is left out: the group accepts with fewer,
-        // and a lasting cause (EMFILE) meets the leader's next AcceptEx.
-        for (int i = 1; i < AcceptsAhead(); i++) {
+        // and a lasting cause (EMFILE) meets the leader's next AcceptEx. (Reserved first: a
+        // push_back after its AcceptEx went out must not throw.)
+        int ahead = AcceptsAhead();
+        try {
+          request->followers.reserve(static_cast<size_t>(ahead - 1));
+        } catch (const std::bad_alloc&) {
+          ahead = 1;
+        }
+        for (int i = 1; i < ahead; i++) {
           auto* follower = new (std::nothrow) Request(tag, op, entry);
           if (follower == nullptr) break;
           follower->leader = request;
