@@ -22,7 +22,7 @@
 // On the backends with Linux AIO (epoll and poll(2): aio-epoll's direct I/O, where the file system
 // of the temporary directory takes O_DIRECT and the system calls are allowed), each seed also runs
 // every direct I/O case (not dealt: they are few and short) and direct differential scripts, with
-// the Linux AIO sites in its schedule.
+// the Linux AIO sites in its schedule; on io_uring too, without those sites.
 // Then, in a fresh child, the fault cases (aio-conformance's faultCases): the faults that must
 // surface as a documented error (accept's EMFILE and ENFILE, a pool that cannot start a thread)
 // or a documented short result, each set by the case and expected by it.
@@ -119,6 +119,9 @@ const BACKENDS = {
     addonVariable: 'PROACTOR_URING_ADDON',
     module: 'packages/aio-uring/dist/index.js',
     invisible: INVISIBLE.uring,
+    // Direct I/O cases and scripts too (O_DIRECT through the ring; short_file_transfer cuts them
+    // at aligned lengths), without Linux AIO sites.
+    direct: true,
     async poolBackend(mod) {
       const { Opcode } = await import(pathToFileURL(join(root, 'packages/aio-core/dist/index.js')).href);
       return mod.createBackend({ blockingOps: [Opcode.FSYNC] });
@@ -254,7 +257,7 @@ async function parent() {
         String(seed),
         '--share',
         `${(k + first) % hands}/${hands}`,
-        ...(direct.aio ? ['--direct'] : []),
+        ...(direct.direct ? ['--direct'] : []),
       ],
       faultEnv(`seed:${seed},${schedule}`),
     );
@@ -324,16 +327,30 @@ async function parent() {
  * directory's file system takes O_DIRECT. `note` says what was decided, or why not.
  */
 async function directIoHere() {
-  if (backend.linuxAio !== true) return { aio: false };
+  if (backend.linuxAio !== true && backend.direct !== true) return { direct: false, aio: false };
   const { directIoUnavailable } = await import(conformanceUrl);
   const unavailable = directIoUnavailable();
-  if (unavailable !== undefined) return { aio: false, note: `no Linux AIO sites: ${unavailable}` };
+  if (unavailable !== undefined) {
+    return { direct: false, aio: false, note: `no direct I/O scripts or Linux AIO sites: ${unavailable}` };
+  }
+  if (backend.linuxAio !== true) {
+    return {
+      direct: true,
+      aio: false,
+      note: 'every seed also runs every direct I/O case and direct differential scripts',
+    };
+  }
   process.env[backend.addonVariable] = addon;
   const support = (await import(backendUrl)).default.linuxAio;
   if (support?.enabled !== true) {
-    return { aio: false, note: `no Linux AIO sites: ${support?.reason ?? 'the backend has no Linux AIO'}` };
+    return {
+      direct: false,
+      aio: false,
+      note: `no Linux AIO sites: ${support?.reason ?? 'the backend has no Linux AIO'}`,
+    };
   }
   return {
+    direct: true,
     aio: true,
     note: 'every seed also runs every direct I/O case and direct differential scripts, with the Linux AIO sites',
   };

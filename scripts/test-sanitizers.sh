@@ -27,7 +27,7 @@ cd "$packages/aio-uring"
 echo "== conformance on the sanitizer build ($PROACTOR_URING_ADDON)"
 node "$cli" @proactor/aio-uring --quiet
 echo "== differential on the sanitizer build"
-node "$cli" @proactor/aio-uring --differential --scripts 5
+node "$cli" @proactor/aio-uring --differential --scripts 5 --kinds files,direct,sockets
 echo "== socket churn on the sanitizer build (multishot, tiny buffer pool, closes while waiting)"
 node test/fixtures/churn.mjs 10
 

@@ -114,7 +114,7 @@ if (builtHere.some((dir) => basename(dir) === 'aio-epoll')) {
 
 // 3. Differential: random file and socket scripts (TCP over IPv4 and IPv6, unix stream sockets,
 // UDP) on each native backend and on aio-node, every result compared; direct-I/O scripts (O_DIRECT)
-// on the epoll reactor, whose Linux AIO path they exercise.
+// on io_uring and on the epoll reactor, whose Linux AIO path they exercise.
 for (const [name, dir, module] of backends.filter(([n]) => n !== 'node')) {
   process.stdout.write(`\n== differential: ${name} vs node ==\n`);
   const pkg = module ?? JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).name;
@@ -129,7 +129,7 @@ for (const [name, dir, module] of backends.filter(([n]) => n !== 'node')) {
       '--scripts',
       '10',
       '--kinds',
-      dir === 'packages/aio-epoll' ? 'files,direct,sockets' : 'files,sockets',
+      dir === 'packages/aio-epoll' || dir === 'packages/aio-uring' ? 'files,direct,sockets' : 'files,sockets',
     ],
     { cwd: join(root, dir), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );

@@ -227,6 +227,13 @@ void UringEngine::ComputeRoutes() {
   }
 }
 
+bool UringEngine::AtCurrentDirectPosition(const Operation& op) {
+  // (Sendfile, a transfer too, was routed before this is asked.)
+  if (!HasTrait(op.opcode, kTransfer) || HasTrait(op.opcode, kSocket) || op.offset >= 0) return false;
+  const int flags = fcntl(op.fd, F_GETFL);
+  return flags >= 0 && (flags & O_DIRECT) != 0;
+}
+
 Start UringEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) {
   if (op.opcode == PROACTOR_OP_CLOSE) {
     // Closing a registered descriptor through the queue also drops it from the registration, so
@@ -251,7 +258,7 @@ Start UringEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* r
     *result = UV_EINVAL;  // aio-core provides buffers first
     return Start::Done;
   }
-  if (route == Route::Pool) {
+  if (route == Route::Pool || AtCurrentDirectPosition(op)) {
     // A cancel by descriptor queued for this close must reach the kernel before the close runs.
     if (op.opcode == PROACTOR_OP_CLOSE) host_->Flush();
     return Start::Blocking;

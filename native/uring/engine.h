@@ -196,6 +196,12 @@ class UringEngine : public Napi::ObjectWrap<UringEngine>, public EngineDriver {
    * shutdown when the kernel lacks their io_uring opcode (or blockingOps names them). */
   bool RunsAtLaunch(uint8_t proactor_opcode) const;
   bool Forced(uint8_t proactor_opcode) const;
+  /* Whether `op` is a read or write at the current position (offset -1) of a descriptor open with
+   * O_DIRECT: those run on the pool (read(2) / write(2)), because io_uring leaves the file
+   * position unmoved when it completes one asynchronously, as direct I/O does (Linux 6.18: the
+   * next read returned the same block in 5 runs of 6; the kernel moves f_pos only for a transfer
+   * done inline). One fcntl per current-position transfer; positioned ones are not looked at. */
+  static bool AtCurrentDirectPosition(const Operation& op);
 
   /* How operations of each proactor opcode start, decided once the host is known (from
    * RunsAtLaunch, NeedsPool and the kernel's opcodes, none of which change afterwards): one table
