@@ -129,5 +129,7 @@ if [ "$faults" = 1 ] && [ "$filtered" = 0 ]; then
   echo "(fault injection under Wine, with its build: $(($(date +%s) - started)) s)"
 fi
 
-"$wineserver" -k 2>/dev/null || true
+# The prefix's server ends by itself a few seconds after its last process: waited for, not killed
+# (another run sharing the cached prefix would lose its processes).
+timeout 60 "$wineserver" -w 2>/dev/null || echo "(the Wine server of $prefix still serves other processes: left running)"
 exit "$failed"
