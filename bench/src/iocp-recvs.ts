@@ -1,10 +1,12 @@
 /**
  * Receiving on IOCP: aio-iocp's multishot recvs() (zero-byte WSARecvs that hold no buffer, then a
  * WSARecv into the queue's receive pool once data is there) against a loop of single recv() calls
- * into a 64 KiB buffer (one WSARecv pending at a time, a buffer of its own per connection) and a
- * node:net server, for a stream and for small request/response messages.
+ * into a 64 KiB and a 16 KiB buffer (one WSARecv pending at a time, a buffer of its own per
+ * connection) and a node:net server, for a stream and for small request/response messages. Any
+ * backend with multishot runs it too (give its dist/index.js; without --server-node the servers
+ * are this node): on Linux, io_uring's and the reactor's recvs() against the same loops.
  *
- *   node bench/dist/iocp-recvs.js <path of @proactor/aio-iocp's dist/index.js>
+ *   node bench/dist/iocp-recvs.js <path of a backend's dist/index.js, e.g. @proactor/aio-iocp's>
  *       [--server-node "<command>"] [--runs 5] [--seconds 3]
  *
  * As bench/src/iocp-accepts.ts: each server in a child process started with `--server-node` (on
@@ -45,10 +47,13 @@ const WORKLOADS = {
   echo: { connections: 16, bytes: 64, unit: 'round trips/s' },
 } as const;
 type Workload = keyof typeof WORKLOADS;
+// The backend's package name, from its path (.../packages/aio-iocp/dist/index.js: aio-iocp).
+const pkg = /([^/\\]+)[/\\]dist[/\\][^/\\]+$/.exec(positionals[0] ?? '')?.[1] ?? 'the backend';
 const VARIANTS = [
-  { name: 'recvs', label: 'aio-iocp recvs() (multishot), 16 KiB pool buffers (the default)' },
-  { name: 'recvs-64k', label: 'aio-iocp recvs() (multishot), 64 KiB pool buffers' },
-  { name: 'recv-loop', label: 'aio-iocp recv() loop, 64 KiB buffer' },
+  { name: 'recvs', label: `${pkg} recvs() (multishot), 16 KiB pool buffers (the default)` },
+  { name: 'recvs-64k', label: `${pkg} recvs() (multishot), 64 KiB pool buffers` },
+  { name: 'recv-loop-16k', label: `${pkg} recv() loop, 16 KiB buffer` },
+  { name: 'recv-loop', label: `${pkg} recv() loop, 64 KiB buffer` },
   { name: 'net', label: 'node:net server' },
 ];
 // --ab-addon <another build of aio-iocp's addon>: recvs() with that build too (PROACTOR_IOCP_ADDON),
@@ -57,7 +62,7 @@ const abAddon = values['ab-addon'];
 if (abAddon !== undefined)
   VARIANTS.splice(1, 0, {
     name: 'recvs',
-    label: `aio-iocp recvs() (multishot), 16 KiB pool buffers, addon ${abAddon}`,
+    label: `${pkg} recvs() (multishot), 16 KiB pool buffers, addon ${abAddon}`,
   });
 
 /** Sends all of `data` on `fd` (a send may take part of it). */
@@ -119,7 +124,7 @@ async function serve(variant: string, workload: Workload, portFile: string, out:
               if (workload === 'echo') await sendAll(q, conn, chunk);
             }
           } else {
-            const buffer = Buffer.alloc(64 * 1024);
+            const buffer = Buffer.alloc(variant === 'recv-loop-16k' ? 16 * 1024 : 64 * 1024);
             for (;;) {
               const n = await q.recv(conn, buffer);
               if (n === 0) break;
@@ -202,7 +207,7 @@ if (values.serve !== undefined) {
   await serve(values.serve, values.workload as Workload, values['port-file'] ?? '', values.out ?? '');
 } else {
   if (positionals[0] === undefined) {
-    console.error('iocp-recvs: give the path of @proactor/aio-iocp (dist/index.js)');
+    console.error("iocp-recvs: give the path of a backend's dist/index.js (e.g. @proactor/aio-iocp's)");
     process.exit(2);
   }
   const loadBefore = loadText();
@@ -237,7 +242,7 @@ if (values.serve !== undefined) {
     rmSync(dir, { recursive: true, force: true });
   }
   const lines = [
-    `IOCP receives: ${values.runs} runs, ${cpus().length} CPUs, load ${loadBefore} -> ${loadText()}, ` +
+    `${pkg} receives: ${values.runs} runs, ${cpus().length} CPUs, load ${loadBefore} -> ${loadText()}, ` +
       `servers: ${values['server-node'] ?? process.execPath} (${process.platform} clients)`,
     '',
     '| workload | server | median | min - max | x node:net |',
