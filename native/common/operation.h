@@ -160,14 +160,15 @@ void SkipTransferred(Operation* op, uint32_t moved);
  * direct transfer must be one the kernel could answer: it refuses a misaligned direct transfer
  * whole (EINVAL on block file systems) and ends an aligned one short only at an aligned length, so
  * a direct transfer is cut only when its position, length and buffer address (a vectored one's
- * every buffer and length) are multiples of 4096, and then at a multiple of 4096. (At a misaligned position the
- * kernel here refused a 49152-byte direct read whole (EINVAL) yet answered its cut halves: a cut
- * there changed the answer; poll(2) fault run, seed 34925.) (A cut of a misaligned one could turn the
- * kernel's EINVAL into a short success: the first piece aligned, the refusal left to the rest.) The
- * buffer's address too: a read into a buffer one byte past a page, at an aligned position and
- * length, was refused whole (EINVAL) yet its cut halves were answered, 36864 bytes (poll(2) fault
- * run, seed 82628; likely the kernel checks the memory's alignment only where it maps blocks, and
- * answers a hole or the end of the file without it). */
+ * every buffer and length) are multiples of 4096, and then at a multiple of 4096. (At a
+ * misaligned position the kernel here refused a 49152-byte direct read whole (EINVAL) yet
+ * answered its cut halves: a cut there changed the answer; poll(2) fault run, seed 34925.) (A cut
+ * of a misaligned one could turn the kernel's EINVAL into a short success: the first piece
+ * aligned, the refusal left to the rest.) The buffer's address too: a read into a buffer one
+ * byte past a page, at an aligned position and length, was refused whole (EINVAL) yet its cut
+ * halves were answered, 36864 bytes (poll(2) fault run, seed 82628; likely the kernel checks the
+ * memory's alignment only where it maps blocks, and answers a hole or the end of the file
+ * without it). */
 inline bool IsDirectForFault(int fd) {
 #if defined(__linux__) && defined(O_DIRECT)
   const int flags = fcntl(fd, F_GETFL);
