@@ -322,9 +322,10 @@ async function parent() {
 }
 
 /**
- * Whether the seeded runs of this backend get direct I/O with the Linux AIO sites (`aio`): the
- * backend runs Linux AIO (its addon's probe; the fault build is loaded here too) and the temporary
- * directory's file system takes O_DIRECT. `note` says what was decided, or why not.
+ * Whether the seeded runs of this backend get the direct I/O cases and scripts (`direct`: the
+ * temporary directory's file system takes O_DIRECT, and the backend is io_uring or runs Linux
+ * AIO), and with them the Linux AIO sites (`aio`: the backend runs Linux AIO, by its addon's
+ * probe; the fault build is loaded here too). `note` says what was decided, or why not.
  */
 async function directIoHere() {
   if (backend.linuxAio !== true && backend.direct !== true) return { direct: false, aio: false };

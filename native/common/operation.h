@@ -156,20 +156,8 @@ uint64_t TransferLeft(const Operation& op);
  * position, so that launching it again moves the rest. */
 void SkipTransferred(Operation* op, uint32_t moved);
 
-/* Fault injection only: whether `fd` is open with O_DIRECT (Linux; false elsewhere). A cut of a
- * direct transfer must be one the kernel could answer: it refuses a misaligned direct transfer
- * whole (EINVAL on block file systems) and ends an aligned one short only at an aligned length, so
- * a direct transfer is cut only when its position, length and buffer address (a vectored one's
- * every buffer and length) are multiples of 4096, and then at a multiple of 4096. (At a
- * misaligned position the kernel here refused a 49152-byte direct read whole (EINVAL) yet
- * answered its cut halves: a cut there changed the answer; poll(2) fault run, seed 34925.) (A cut
- * of a misaligned one could turn the kernel's EINVAL into a short success: the first piece
- * aligned, the refusal left to the rest.) The buffer's address too: a read into a buffer one
- * byte past a page, at an aligned position and length, was refused whole (EINVAL) yet its cut
- * halves were answered, 36864 bytes (poll(2) fault run, seed 82628; likely the kernel checks the
- * memory's alignment only where it maps blocks, and answers a hole or the end of the file
- * without it). */
-inline bool IsDirectForFault(int fd) {
+/* Whether `fd` is open with O_DIRECT (Linux; false elsewhere): one fcntl. */
+inline bool OpenWithDirect(int fd) {
 #if defined(__linux__) && defined(O_DIRECT)
   const int flags = fcntl(fd, F_GETFL);
   return flags >= 0 && (flags & O_DIRECT) != 0;
@@ -180,13 +168,26 @@ inline bool IsDirectForFault(int fd) {
 }
 
 /* The length a READ / WRITE / RECV / SEND submits: op.len, or, in fault-injection builds when
- * `site` fires, half of it (the kernel answering short, as it may); on a direct descriptor, see
- * IsDirectForFault: a multiple of 4096, none when that leaves nothing. */
+ * `site` fires, half of it (the kernel answering short, as it may); on a direct descriptor a
+ * multiple of 4096, none when that leaves nothing.
+ *
+ * A cut of a direct transfer must be one the kernel could answer: it refuses a misaligned direct
+ * transfer whole (EINVAL on block file systems) and ends an aligned one short only at an aligned
+ * length, so a direct transfer is cut only when its position, length and buffer address (a
+ * vectored one's every buffer and length) are multiples of 4096, and then at a multiple of 4096.
+ * (At a misaligned position the kernel here refused a 49152-byte direct read whole (EINVAL) yet
+ * answered its cut halves: a cut there changed the answer; poll(2) fault run, seed 34925.) (A cut
+ * of a misaligned one could turn the kernel's EINVAL into a short success: the first piece
+ * aligned, the refusal left to the rest.) The buffer's address too: a read into a buffer one
+ * byte past a page, at an aligned position and length, was refused whole (EINVAL) yet its cut
+ * halves were answered, 36864 bytes (poll(2) fault run, seed 82628; likely the kernel checks the
+ * memory's alignment only where it maps blocks, and answers a hole or the end of the file
+ * without it). */
 inline uint32_t CutForFault(const Operation& op, FaultSite site) {
   if (!kFaultsCompiledIn || op.len < 2) return op.len;
   constexpr uint32_t kBlock = 4096;
   uint32_t cut = op.len / 2;
-  if (!HasTrait(op.opcode, kSocket) && IsDirectForFault(op.fd)) {
+  if (!HasTrait(op.opcode, kSocket) && OpenWithDirect(op.fd)) {
     const uintptr_t address = reinterpret_cast<uintptr_t>(op.data);
     if (op.len % kBlock != 0 || op.len < 2 * kBlock || op.offset < 0 || op.offset % kBlock != 0 ||
         address % kBlock != 0) {
@@ -208,7 +209,7 @@ inline uint32_t CutForFault(const Operation& op) {
 inline uint32_t CutVectorsForFault(const Operation& op, FaultSite site = FaultSite::short_file_transfer) {
   if (!kFaultsCompiledIn || op.iov_count < 2) return op.iov_count;
 #if defined(__linux__)
-  if (IsDirectForFault(op.fd)) {
+  if (OpenWithDirect(op.fd)) {
     if (op.offset < 0 || op.offset % 4096 != 0) return op.iov_count;
     for (uint32_t i = 0; i < op.iov_count; i++) {
       if ((reinterpret_cast<uintptr_t>(op.iov[i].iov_base) | op.iov[i].iov_len) % 4096 != 0) return op.iov_count;

@@ -129,9 +129,7 @@ void LinuxAio::Attach(ReactorHost* host, uint32_t entries, bool enabled, std::st
 }
 
 bool LinuxAio::IsDirect(int fd) {
-  if (fd < 0) return false;
-  const int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || (flags & O_DIRECT) == 0) return false;
+  if (fd < 0 || !OpenWithDirect(fd)) return false;
   struct statx st;
   if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &st) != 0) return false;
   return S_ISREG(st.stx_mode) || S_ISBLK(st.stx_mode);

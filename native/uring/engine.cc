@@ -230,8 +230,7 @@ void UringEngine::ComputeRoutes() {
 bool UringEngine::AtCurrentDirectPosition(const Operation& op) {
   // (Sendfile, a transfer too, was routed before this is asked.)
   if (!HasTrait(op.opcode, kTransfer) || HasTrait(op.opcode, kSocket) || op.offset >= 0) return false;
-  const int flags = fcntl(op.fd, F_GETFL);
-  return flags >= 0 && (flags & O_DIRECT) != 0;
+  return OpenWithDirect(op.fd);
 }
 
 Start UringEngine::Launch(uint16_t slot, uint64_t tag, Operation& op, int32_t* result) {
